@@ -1,0 +1,68 @@
+"""One raw record -> a validated, mapped ``OutboundItem`` or the reasons it is invalid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from producers.readers import Record
+from schemas.course import Course, validate_item
+from schemas.mapping import Mapper, MappingError, content_digest
+from workers.providers.base import OutboundItem
+from workers.providers.http import dumps
+
+__all__ = ["ItemError", "Prepared", "item_label", "prepare"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """A validation error naming the item, where it is in the catalog, the field and the reason."""
+
+    item_id: str
+    position: int
+    field: str
+    message: str
+
+    def as_record(self) -> dict[str, Any]:
+        text = f"{self.field}: {self.message}" if self.field else self.message
+        return {
+            "item_id": self.item_id,
+            "stage": "validation",
+            "code": "invalid",
+            "field": self.field,
+            "line": self.position,
+            "message": text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    item: OutboundItem
+    op: str
+    size_bytes: int
+    course: Course
+
+
+def item_label(record: Record) -> str:
+    """The item's id when it has a usable one, else its position (``line 12``)."""
+    data = record.data
+    if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"].strip():
+        return str(data["id"])[:255]
+    return f"(line {record.position})"
+
+
+def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared | list[ItemError]:
+    """Validate and map one record. Never raises for bad data."""
+    label = item_label(record)
+    if record.error is not None:
+        return [ItemError(label, record.position, "", record.error)]
+    result = validate_item(record.data)
+    if not isinstance(result, Course):
+        return [ItemError(label, record.position, e.field, e.message) for e in result]
+    try:
+        payload = mapper.to_payload(result, options)
+    except MappingError as exc:
+        return [ItemError(label, record.position, exc.field, exc.message)]
+    op = "upsert" if result.active else "deactivate"
+    item = OutboundItem(result.id, content_digest(mapper, op, payload), payload)
+    return Prepared(item, op, len(dumps(payload)), result)

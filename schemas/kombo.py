@@ -1,0 +1,31 @@
+"""Kombo: canonical course -> one item of ``POST /lms/courses/bulk`` (PostLmsCoursesBulkRequestBody)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.course import Course
+from schemas.mapping import Mapper, Options, without_none
+
+__all__ = ["MAPPER", "to_payload"]
+
+
+def to_payload(course: Course, options: Options) -> dict[str, Any]:
+    """``{"origin_id", "course": {"type": "EXTERNAL", ...}}``; ``extra.kombo`` merges into course."""
+    body = without_none(
+        {
+            "type": "EXTERNAL",
+            "title": course.title,
+            "course_url": course.url,
+            "description": course.description,
+            "thumbnail_url": course.thumbnail_url,
+            # Kombo's duration is an integer number of minutes, like ours.
+            "duration": course.duration_minutes,
+            "languages": list(course.languages) or None,
+        }
+    )
+    body.update(course.extra.get("kombo", {}))
+    return {"origin_id": course.id, "course": body}
+
+
+MAPPER = Mapper(provider="kombo", version=1, to_payload=to_payload)

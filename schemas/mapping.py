@@ -1,0 +1,54 @@
+"""Provider payload mappings: canonical ``Course`` -> one item of a provider's bulk request.
+
+Each provider has one module in ``schemas/`` exposing a ``MAPPER``. A mapping raises
+``MappingError`` for an item the provider cannot take (a language it does not know...), which
+makes that item invalid with a reason and never stops the others. Bump ``version`` whenever a
+mapping's output changes: content digests include it, so every item is sent once more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.course import Course
+
+__all__ = ["Mapper", "MappingError", "content_digest", "without_none"]
+
+Options = dict[str, Any]
+
+
+class MappingError(ValueError):
+    """An item is valid coursesync input but cannot be expressed in this provider's API."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Mapper:
+    """How one provider's request items are made from courses."""
+
+    provider: str
+    #: Bump when ``to_payload`` output changes for the same input.
+    version: int
+    to_payload: Callable[[Course, Options], dict[str, Any]]
+
+
+def without_none(values: dict[str, Any]) -> dict[str, Any]:
+    """Drop absent optional fields: smaller requests, and digests that ignore key order of None."""
+    return {k: v for k, v in values.items() if v is not None and v != () and v != []}
+
+
+def content_digest(mapper: Mapper, op: str, payload: dict[str, Any]) -> str:
+    """16 hex chars fingerprinting what the provider would receive for this item."""
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{mapper.provider}:{mapper.version}:{op}:".encode())
+    h.update(blob.encode())
+    return h.hexdigest()

@@ -1,0 +1,40 @@
+"""Building blocks for tests that drive the pipeline's plain functions on a real Redis."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import redis
+
+from workers.config import Settings
+from workers.connections import Connection
+from workers.providers.fake import FakeProvider
+from workers.providers.specs import PROVIDER_SPECS
+from workers.submit import Deps
+
+
+def connection(name: str = "acme", **options: Any) -> Connection:
+    opts = {"api_key": "k", "integration_id": "i", "requests_per_minute": 600_000, **options}
+    return Connection(name, "kombo", "http://127.0.0.1:9/kombo/v1", opts, None, PROVIDER_SPECS["kombo"])
+
+
+def make_deps(r: redis.Redis, raw_r: redis.Redis, provider: FakeProvider, conn: Connection | None = None, **settings: Any) -> Deps:
+    conn = conn or connection()
+    base = Settings(poll_initial_delay_s=0.0, backoff_base_s=0.01, backoff_cap_s=0.05)
+    return Deps(
+        r=r,
+        raw_r=raw_r,
+        settings=replace(base, **settings),
+        get_connection=lambda name: conn,
+        get_provider=lambda name: provider,
+    )
+
+
+def wait_until(predicate: Any, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)

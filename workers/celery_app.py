@@ -1,0 +1,57 @@
+"""The Celery app: ``celery -A workers worker|beat|flower``.
+
+Every Celery setting lives in this block, each with the reason it is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+
+from workers.config import get_settings
+from workers.logs import setup_logging
+
+__all__ = ["app"]
+
+_settings = get_settings()
+
+app = Celery("coursesync", include=["workers.tasks.batches", "workers.tasks.beat", "workers.tasks.catalog"])
+app.conf.update(
+    broker_url=_settings.redis_url,
+    # Only coursesync.sync_catalog returns something callers wait for (its run id).
+    result_backend=_settings.redis_url,
+    task_ignore_result=True,
+    result_expires=86400,
+    # JSON only: messages carry ids, never objects or payloads (docs: "Serializers").
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    # Acknowledge after the work is recorded, and requeue if the worker process dies
+    # (docs: "Should I use retry or acks_late?").
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    # One message at a time per process: fairness and bounded loss on a crash.
+    worker_prefetch_multiplier=1,
+    broker_transport_options={"visibility_timeout": _settings.visibility_timeout_s},
+    broker_connection_retry_on_startup=True,
+    # Celery workers can stall silently after a broker reconnect (celery #8030); cancel
+    # what was running instead so acks_late redelivers it.
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    task_default_queue="coursesync",
+    # Our own logging setup; Celery must not hijack the root logger.
+    worker_hijack_root_logger=False,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    timezone="UTC",
+    beat_schedule={
+        "coursesync-pump": {"task": "coursesync.pump", "schedule": _settings.tick_interval_s},
+        "coursesync-poll": {"task": "coursesync.poll_jobs", "schedule": _settings.tick_interval_s},
+    },
+)
+
+
+@signals.setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    # Connecting this signal stops Celery from configuring logging itself.
+    setup_logging()

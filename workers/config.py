@@ -1,0 +1,98 @@
+"""Process settings: one frozen dataclass read from the environment once.
+
+Every duration carries its unit in its name and is converted at the edge. Connection settings
+(providers, credentials, schedules) are not here: they live in the TOML file read by
+``workers.connections``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any
+
+from workers.errors import ConfigError
+
+__all__ = ["DEFAULT_REDIS_URL", "Settings", "get_settings"]
+
+#: Where Redis is when nothing says otherwise (product.md).
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+_ENV_PREFIX = "COURSESYNC_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Tunables of every coursesync process. Each field is read from ``COURSESYNC_<NAME>``."""
+
+    #: Broker and home of all run/job state.
+    redis_url: str = DEFAULT_REDIS_URL
+    #: The connections file (product.md).
+    config: str = "coursesync.toml"
+    #: One provider HTTP request may take this long before it counts as a transient failure.
+    provider_timeout_s: float = 30.0
+    #: Redis broker redelivers an unacknowledged message after this long. Every task finishes
+    #: well within it, and nothing uses a countdown near it (kombu #337).
+    visibility_timeout_s: int = 900
+    #: A batch handed to a worker is handed out again if not settled within this lease.
+    batch_lease_s: float = 120.0
+    #: A batch that failed transiently this many times fails for good, with its last reason.
+    max_attempts: int = 8
+    #: Exponential backoff between attempts: base * 2**attempt, capped, full jitter.
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 300.0
+    #: First status poll of a remote job this long after submission, then backing off to the max.
+    poll_initial_delay_s: float = 2.0
+    poll_max_interval_s: float = 60.0
+    #: A remote job not finished after this long fails with PLATFORM.TASK_TIMED_OUT-like reason.
+    job_deadline_s: float = 24 * 3600.0
+    #: How often beat runs the pump (deferred -> ready -> Celery) and the status sweep.
+    tick_interval_s: float = 1.0
+    #: Finished runs and their per-item outcomes are kept this long.
+    run_retention_s: int = 30 * 86400
+    #: Stored batch payloads expire after this long even if the batch never settles.
+    batch_payload_ttl_s: int = 7 * 86400
+    #: Logs as one JSON object per line instead of plain text.
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every field from ``COURSESYNC_<FIELD>``; a malformed value is a ConfigError."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(_ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, f.type, raw)
+        return cls(**values)
+
+
+def _parse(name: str, type_name: object, raw: str) -> object:
+    var = _ENV_PREFIX + name.upper()
+    try:
+        if type_name in ("float", float):
+            value: object = float(raw)
+        elif type_name in ("int", int):
+            value = int(raw)
+        elif type_name in ("bool", bool):
+            lowered = raw.strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(raw)
+            value = lowered in {"1", "true", "yes", "on"}
+        else:
+            value = raw
+    except ValueError:
+        raise ConfigError(f"{var}={raw!r} is not a valid {type_name}") from None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        raise ConfigError(f"{var}={raw!r} must not be negative")
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings.from_env()

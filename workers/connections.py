@@ -1,0 +1,155 @@
+"""Connections: one provider account of one customer, read from the TOML file of product.md.
+
+A connection is validated when the file is loaded: unknown provider, missing or unknown keys and
+wrong types are ConfigErrors that name the connection and the key. Secrets stay as references
+(``"env:NAME"``) until a provider client asks for them with ``Connection.secret``, so they are
+never copied into Celery messages, Redis or logs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workers.errors import ConfigError
+from workers.providers.specs import PROVIDER_SPECS, ProviderSpec
+from workers.schedules import Schedule, parse_schedule
+
+__all__ = ["Connection", "load_connections", "resolve_value"]
+
+_COMMON_OPTIONAL: dict[str, type | tuple[type, ...]] = {
+    "batch_size": int,
+    "requests_per_minute": (int, float),
+    "max_in_flight": int,
+    "max_request_bytes": int,
+    "webhook_url": str,
+    "webhook_secret": str,
+}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A validated connection. ``options`` holds the provider-specific keys as written."""
+
+    name: str
+    provider: str
+    base_url: str
+    options: dict[str, Any]
+    schedule: Schedule | None = None
+    spec: ProviderSpec = field(repr=False, default=PROVIDER_SPECS["kombo"])
+
+    @property
+    def batch_size(self) -> int:
+        """Items per bulk request: the configured size, never above the provider maximum."""
+        wanted = int(self.options.get("batch_size", self.spec.batch_size))
+        return min(wanted, self.spec.max_batch_items)
+
+    @property
+    def requests_per_minute(self) -> float:
+        return float(self.options.get("requests_per_minute", self.spec.requests_per_minute))
+
+    def budget_per_s(self, bucket: str) -> float:
+        """Requests per second allowed in request budget ``bucket`` (see ProviderSpec)."""
+        if bucket == "read":
+            rpm = self.options.get("reads_per_minute", self.spec.reads_per_minute or self.requests_per_minute)
+            return float(rpm) / 60.0
+        return self.requests_per_minute / 60.0
+
+    @property
+    def max_in_flight(self) -> int:
+        return int(self.options.get("max_in_flight", self.spec.max_in_flight))
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(self.options.get("max_request_bytes", self.spec.max_request_bytes))
+
+    def option(self, key: str, default: Any = None) -> Any:
+        """A non-secret option as written in the file (``env:`` references resolved)."""
+        value = self.options.get(key, default)
+        return resolve_value(value, f"connections.{self.name}.{key}")
+
+    def secret(self, key: str) -> str:
+        """Resolve a credential at the moment of use. Raises ConfigError naming what is missing."""
+        if key not in self.options:
+            raise ConfigError(f"connection {self.name!r}: {key} is not set")
+        value = resolve_value(self.options[key], f"connections.{self.name}.{key}")
+        return str(value)
+
+
+def resolve_value(value: Any, where: str) -> Any:
+    """Replace an ``"env:NAME"`` string with the variable's value; missing is a ConfigError."""
+    if isinstance(value, str) and value.startswith("env:"):
+        var = value[4:]
+        resolved = os.environ.get(var)
+        if resolved is None or resolved == "":
+            raise ConfigError(f"{where} refers to environment variable {var}, which is not set")
+        return resolved
+    return value
+
+
+def load_connections(path: str | Path) -> dict[str, Connection]:
+    """Read and validate every connection of the TOML file at ``path``."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(
+            f"configuration file {str(p)!r} not found; create it (see coursesync.example.toml)"
+            " or point COURSESYNC_CONFIG at it"
+        )
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"configuration file {str(p)!r} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"configuration file {str(p)!r} cannot be read: {exc}") from None
+    unknown = set(data) - {"connections"}
+    if unknown:
+        raise ConfigError(f"{p}: unknown top-level table(s) {sorted(unknown)}; expected [connections.NAME]")
+    tables = data.get("connections", {})
+    if not isinstance(tables, dict) or not tables:
+        raise ConfigError(f"{p}: no [connections.NAME] table found")
+    return {name: _connection(name, table) for name, table in tables.items()}
+
+
+def _connection(name: str, table: Any) -> Connection:
+    where = f"connections.{name}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    provider = table.get("provider")
+    if provider not in PROVIDER_SPECS:
+        raise ConfigError(
+            f"{where}.provider is {provider!r}; expected one of {', '.join(sorted(PROVIDER_SPECS))}"
+        )
+    spec = PROVIDER_SPECS[provider]
+    base_url = table.get("base_url")
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.base_url must be an http(s) URL, e.g. {spec.example_base_url!r}")
+    allowed = {**_COMMON_OPTIONAL, **spec.options}
+    options: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in ("provider", "base_url", "schedule"):
+            continue
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key} is not a {provider} setting; known: {sorted(allowed)}")
+        expected = allowed[key]
+        if isinstance(value, bool) and expected in (int, (int, float)):
+            raise ConfigError(f"{where}.{key} must be a number, not {value!r}")
+        if not isinstance(value, expected):
+            raise ConfigError(f"{where}.{key} has the wrong type: {value!r}")
+        options[key] = value
+    for key in spec.required:
+        if not any(k in options for k in key.split("|")):
+            raise ConfigError(f"{where}: missing required setting {key.replace('|', ' or ')}")
+    for key in ("batch_size", "max_in_flight", "max_request_bytes", "requests_per_minute"):
+        if key in options and options[key] <= 0:
+            raise ConfigError(f"{where}.{key} must be greater than 0")
+    if "batch_size" in options and options["batch_size"] > spec.max_batch_items:
+        raise ConfigError(
+            f"{where}.batch_size {options['batch_size']} is above {provider}'s maximum of "
+            f"{spec.max_batch_items} items per request"
+        )
+    spec.check_options(where, options)
+    schedule = parse_schedule(where + ".schedule", table["schedule"]) if "schedule" in table else None
+    return Connection(name, provider, base_url.rstrip("/"), options, schedule, spec)

@@ -1,0 +1,126 @@
+"""Handing batches to Celery, a few at a time per connection.
+
+Producers do not put every batch on the broker at once. Each connection has a ready list in
+Redis, and at most ``max_in_flight`` of its batches are on the broker or being worked on
+(the *inflight* set, whose entries are leases). This keeps the broker queue short, interleaves
+connections so one huge resync cannot starve a small run, caps concurrent requests per
+connection fleet-wide, and lets a batch whose worker died be handed out again when its lease
+expires. Batches that must wait longer than a moment (rate limit, backoff) go to the deferred
+set instead of becoming long Celery ETAs (kombu #337, celery #9849).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+
+from workers import keys
+from workers.store.lua import run_script
+
+__all__ = ["SHORT_WAIT_S", "SUBMIT_TASK", "defer", "dispatch", "promote_deferred", "reap_expired", "settle_inflight"]
+
+log = logging.getLogger(__name__)
+
+SUBMIT_TASK = "coursesync.submit_batch"
+#: Waits up to this long ride on a Celery countdown (bounded: the batch holds an inflight slot);
+#: longer ones go through the deferred set.
+SHORT_WAIT_S = 5.0
+
+#: KEYS: ready, inflight, ready_connections. ARGV: cap, now_ms, lease_ms, connection.
+_TAKE_READY = """
+local room = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[2])
+local out = {}
+while room > 0 do
+  local id = redis.call('LPOP', KEYS[1])
+  if not id then redis.call('SREM', KEYS[3], ARGV[4]) break end
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[2]) + tonumber(ARGV[3]), id)
+  out[#out + 1] = id
+  room = room - 1
+end
+return out
+"""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _send(batch_id: str, connection: str, countdown_s: float | None = None) -> None:
+    from workers.celery_app import app
+
+    app.send_task(
+        SUBMIT_TASK,
+        kwargs={"batch_id": batch_id, "connection": connection},
+        countdown=countdown_s,
+    )
+
+
+def dispatch(r: redis.Redis, connection: str, *, cap: int, lease_s: float) -> int:
+    """Move up to ``cap`` minus inflight batches of ``connection`` onto the broker."""
+    ids: Any = run_script(
+        r,
+        _TAKE_READY,
+        [keys.ready(connection), keys.inflight(connection), keys.READY_CONNECTIONS],
+        [cap, _now_ms(), int(lease_s * 1000), connection],
+    )
+    for batch_id in ids:
+        # A crash between the script and here leaves the batch inflight with a lease; the pump
+        # hands it out again when the lease expires, so nothing is lost.
+        _send(str(batch_id), connection)
+    return len(ids)
+
+
+def settle_inflight(r: redis.Redis, connection: str, batch_id: str) -> None:
+    """The batch no longer needs its slot (submitted, settled or deferred)."""
+    r.zrem(keys.inflight(connection), batch_id)
+
+
+def defer(r: redis.Redis, connection: str, batch_id: str, delay_s: float, *, lease_s: float) -> None:
+    """Try the batch again after ``delay_s`` without blocking a worker meanwhile."""
+    if delay_s <= SHORT_WAIT_S:
+        r.zadd(keys.inflight(connection), {batch_id: _now_ms() + int((delay_s + lease_s) * 1000)})
+        _send(batch_id, connection, countdown_s=delay_s)
+        return
+    pipe = r.pipeline()
+    pipe.zadd(keys.DEFERRED, {batch_id: _now_ms() + int(delay_s * 1000)})
+    pipe.zrem(keys.inflight(connection), batch_id)
+    pipe.execute()
+
+
+def promote_deferred(r: redis.Redis, *, limit: int = 1000) -> set[str]:
+    """Put deferred batches whose time has come back at the front of their ready lists."""
+    due = r.zrangebyscore(keys.DEFERRED, "-inf", _now_ms(), start=0, num=limit)
+    touched: set[str] = set()
+    for batch_id in due:  # type: ignore[union-attr]
+        if not r.zrem(keys.DEFERRED, batch_id):
+            continue  # another pump took it
+        connection = r.hget(keys.batch(batch_id), "connection")
+        if connection is None:
+            continue  # the batch expired with its run
+        pipe = r.pipeline()
+        pipe.lpush(keys.ready(str(connection)), batch_id)
+        pipe.sadd(keys.READY_CONNECTIONS, str(connection))
+        pipe.execute()
+        touched.add(str(connection))
+    return touched
+
+
+def reap_expired(r: redis.Redis, connection: str) -> int:
+    """Hand out again the batches whose worker did not settle them within the lease."""
+    expired = r.zrangebyscore(keys.inflight(connection), "-inf", _now_ms())
+    count = 0
+    for batch_id in expired:  # type: ignore[union-attr]
+        if not r.zrem(keys.inflight(connection), batch_id):
+            continue
+        if r.hget(keys.batch(batch_id), "state") != "pending":
+            continue  # the worker finished its job and died before releasing the slot
+        log.warning("lease expired, handing batch out again batch=%r connection=%r", batch_id, connection)
+        pipe = r.pipeline()
+        pipe.lpush(keys.ready(connection), batch_id)
+        pipe.sadd(keys.READY_CONNECTIONS, connection)
+        pipe.execute()
+        count += 1
+    return count

@@ -1,0 +1,144 @@
+"""One exception tree for coursesync.
+
+::
+
+    CoursesyncError
+    ├── ConfigError                 configuration is missing or wrong; the user must fix it (exit 2)
+    ├── CatalogError                the catalog as a whole cannot be read (not one bad item)
+    ├── PayloadError                a task message or stored record does not match its schema
+    └── ProviderError               a provider call failed; carries provider, connection, url,
+        │                           status_code, code (the provider's own error code), message
+        ├── TransientError          may succeed later; carries retry_after_s
+        │   ├── RateLimited         the provider's request quota is spent (429)
+        │   ├── ConcurrencyLimited  too many requests/jobs in flight at the provider (429)
+        │   └── ProviderUnavailable 5xx, 408, timeouts and connection errors
+        └── PermanentError          retrying the same request cannot help
+            ├── AuthError           401/403: credentials or scopes are wrong
+            ├── NotFound            unknown integration, account or job
+            └── ProviderRejected    the provider refused the request as invalid (400/413/422)
+
+Retry code dispatches on the class alone (see ``workers.retry``). Foreign exceptions
+(``httpx.*``) are translated into this tree in exactly one place per provider
+(``workers.providers.http.map_errors``); nothing above the provider layer sees them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "CatalogError",
+    "ConcurrencyLimited",
+    "ConfigError",
+    "CoursesyncError",
+    "NotFound",
+    "PayloadError",
+    "PermanentError",
+    "ProviderError",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "RateLimited",
+    "TransientError",
+]
+
+
+class CoursesyncError(Exception):
+    """Root of every error coursesync raises on purpose."""
+
+
+class ConfigError(CoursesyncError):
+    """The configuration file or environment is missing something or holds a wrong value."""
+
+
+class CatalogError(CoursesyncError):
+    """The catalog cannot be read at all (missing file, bad header, wrong format)."""
+
+
+class PayloadError(CoursesyncError):
+    """A task message or stored record does not match its schema. Never retried."""
+
+
+class ProviderError(CoursesyncError):
+    """A call to a provider's API failed.
+
+    Parameters
+    ----------
+    message:
+        What went wrong, in the provider's words where it gave any.
+    provider, connection:
+        Which provider module and which configured connection made the call.
+    status_code:
+        The HTTP status, or None when no response arrived.
+    code:
+        The provider's own error code (``PLATFORM.RATE_LIMIT_EXCEEDED``, ``invalidInput``...).
+    url:
+        The request URL, never with credentials.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        connection: str = "",
+        status_code: int | None = None,
+        code: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.connection = connection
+        self.status_code = status_code
+        self.code = code
+        self.url = url
+
+    @property
+    def reason(self) -> str:
+        """A one-line explanation for run documents and logs."""
+        where = f"{self.provider} " if self.provider else ""
+        status = f"HTTP {self.status_code}" if self.status_code is not None else "no response"
+        code = f" {self.code}" if self.code else ""
+        return f"{where}{status}{code}: {self.message}"
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class TransientError(ProviderError):
+    """The same request may succeed later.
+
+    ``retry_after_s`` is the provider's own hint (Retry-After, ratelimit-reset) in seconds, or
+    None when it gave none and computed backoff should decide.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(TransientError):
+    """The provider's request quota for this account is spent."""
+
+
+class ConcurrencyLimited(TransientError):
+    """Too many requests or bulk jobs are in flight at the provider for this account."""
+
+
+class ProviderUnavailable(TransientError):
+    """Server error, request timeout or network failure."""
+
+
+class PermanentError(ProviderError):
+    """Retrying the same request cannot help; a person must change something."""
+
+
+class AuthError(PermanentError):
+    """Credentials are wrong, expired or lack a scope."""
+
+
+class NotFound(PermanentError):
+    """The integration, account or remote job does not exist."""
+
+
+class ProviderRejected(PermanentError):
+    """The provider refused the request as invalid."""

@@ -1,0 +1,164 @@
+"""Every Redis key coursesync uses, in one place.
+
+All keys share the ``cs:`` namespace so a shared Redis stays tidy and ``SCAN cs:*`` finds
+everything. Each builder names its data type, who writes it and how long it lives. Run-scoped
+keys live for ``Settings.run_retention_s`` after the run ends; the writer refreshes the TTL.
+Celery's own broker keys (``coursesync`` queue, ``unacked*``) are not ours and are not listed.
+"""
+
+from __future__ import annotations
+
+PREFIX = "cs:"
+
+# ---------------------------------------------------------------- runs
+#: ZSET run_id -> created_at ms. Writer: producer. Read by `coursesync runs`. Trimmed by retention.
+RUNS_INDEX = PREFIX + "runs"
+
+
+def run(run_id: str) -> str:
+    """HASH of one run: connection, provider, state, timestamps and exact counters.
+
+    Writers: producer (creation, counts of read/invalid/unchanged, seal) and the Lua scripts
+    of ``workers.store.scripts`` (batch transitions, final state). TTL: run retention.
+    """
+    return f"{PREFIX}run:{run_id}"
+
+
+def run_errors(run_id: str) -> str:
+    """LIST of the first 100 error records (JSON) of a run, for the run document. TTL: retention."""
+    return f"{PREFIX}run:{run_id}:errors"
+
+
+def run_item_errors(run_id: str) -> str:
+    """HASH item_id -> JSON error record, every invalid or failed item. TTL: retention."""
+    return f"{PREFIX}run:{run_id}:item_errors"
+
+
+def run_retry_items(run_id: str) -> str:
+    """HASH item_id -> JSON prepared item of every item that failed at the provider.
+
+    Kept so `coursesync retry` can resend exactly those items. TTL: retention.
+    """
+    return f"{PREFIX}run:{run_id}:retry_items"
+
+
+def run_batches(run_id: str) -> str:
+    """LIST of the batch ids of a run, in order. Writer: producer. TTL: retention."""
+    return f"{PREFIX}run:{run_id}:batches"
+
+
+
+# ---------------------------------------------------------------- batches
+def batch(batch_id: str) -> str:
+    """HASH of one batch: run, connection, op, size, state, attempts, remote job ref, poll state.
+
+    Writers: producer (creation), submit task, poller. TTL: run retention.
+    """
+    return f"{PREFIX}batch:{batch_id}"
+
+
+def batch_items(batch_id: str) -> str:
+    """STRING zlib-compressed JSON list of the batch's prepared items (id, digest, payload).
+
+    Writer: producer. Deleted once the batch's outcome is recorded. TTL: ``batch_payload_ttl_s``.
+    The Celery message carries only the batch id; the payload never travels through the broker.
+    """
+    return f"{PREFIX}batch:{batch_id}:items"
+
+
+def batch_lock(batch_id: str) -> str:
+    """STRING token held (SET NX PX) while a worker sends the batch, so no two workers send it."""
+    return f"{PREFIX}batch:{batch_id}:lock"
+
+
+# ---------------------------------------------------------------- dispatch (per connection)
+#: SET of connection names that have batches waiting in their ready list.
+READY_CONNECTIONS = PREFIX + "ready"
+
+
+def ready(connection: str) -> str:
+    """LIST of batch ids waiting to be handed to Celery, oldest first. Writers: producer, pump."""
+    return f"{PREFIX}conn:{connection}:ready"
+
+
+def inflight(connection: str) -> str:
+    """ZSET batch_id -> lease deadline ms: batches handed to Celery and not yet settled.
+
+    Its size is capped at the connection's max_in_flight, which keeps the broker queue short
+    and interleaves connections fairly. An expired lease means the worker died; the pump
+    hands the batch out again.
+    """
+    return f"{PREFIX}conn:{connection}:inflight"
+
+
+#: ZSET batch_id -> due time ms: batches waiting for rate-limit budget or a retry backoff.
+#: The pump moves due ones back to their connection's ready list. Replaces long Celery ETAs.
+DEFERRED = PREFIX + "deferred"
+
+# ---------------------------------------------------------------- remote jobs (poller)
+#: ZSET batch_id -> next poll due time ms. A sweep costs O(due jobs), not O(all jobs).
+JOBS_DUE = PREFIX + "jobs:due"
+
+#: STRING token: the lock that makes one status sweep run at a time (SET NX PX).
+POLLER_LOCK = PREFIX + "lock:poller"
+
+#: STRING token: the lock that makes one pump (deferred -> ready -> Celery) run at a time.
+PUMP_LOCK = PREFIX + "lock:pump"
+
+
+# ---------------------------------------------------------------- per-connection state
+def content_hashes(connection: str, bucket: int) -> str:
+    """HASH item_id -> 8-byte content digest of the item as last confirmed by the provider.
+
+    Bucketed (``HASH_BUCKETS``) so each hash stays small enough for Redis' compact listpack
+    encoding. Writer: result recording. No TTL: it is the connection's memory of the LMS.
+    """
+    return f"{PREFIX}conn:{connection}:hashes:{bucket}"
+
+
+#: Number of buckets per connection for content hashes (see ``content_hashes``).
+HASH_BUCKETS = 4096
+
+
+def active_run(connection: str) -> str:
+    """STRING run_id of the connection's running scheduled resync (skips overlapping ones)."""
+    return f"{PREFIX}conn:{connection}:active_run"
+
+
+def schedule_state(connection: str) -> str:
+    """HASH last_fired_ms, last_run_id, last_outcome of the connection's schedule."""
+    return f"{PREFIX}conn:{connection}:schedule"
+
+
+def integration_id(connection: str) -> str:
+    """STRING 360Learning integration id created by coursesync for this connection. No TTL."""
+    return f"{PREFIX}conn:{connection}:integration_id"
+
+
+def oauth_token(connection: str) -> str:
+    """STRING OAuth access token, *encrypted* with a key derived from the client secret.
+
+    Redis never sees the plain token. TTL: a little under the token's own lifetime.
+    """
+    return f"{PREFIX}conn:{connection}:token"
+
+
+# ---------------------------------------------------------------- rate limits
+def rate(connection: str, bucket: str) -> str:
+    """STRING GCRA theoretical arrival time (ms) of a connection's request budget ``bucket``."""
+    return f"{PREFIX}rl:{connection}:{bucket}"
+
+
+def pause(connection: str) -> str:
+    """STRING reason: the provider told us to stop; every worker waits until it expires (PX)."""
+    return f"{PREFIX}rl:{connection}:pause"
+
+
+def slots(connection: str, kind: str) -> str:
+    """ZSET holder -> lease deadline ms: a concurrency cap whose slots expire with their holder."""
+    return f"{PREFIX}rl:{connection}:slots:{kind}"
+
+
+# ---------------------------------------------------------------- ops
+#: HASH worker hostname -> last time (ms) it finished a task; `coursesync health` reads it.
+WORKER_HEARTBEATS = PREFIX + "workers:heartbeat"

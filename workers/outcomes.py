@@ -1,0 +1,114 @@
+"""Recording what became of each item of a batch, exactly once.
+
+Per-item facts (error records, items kept for ``coursesync retry``, content digests of confirmed
+items) are plain overwrites, safe to repeat; the counting happens in one atomic script that
+does nothing the second time. A poll result processed twice therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+from workers import keys
+from workers.config import Settings
+from workers.providers.base import ItemResult, OutboundItem
+from workers.runlife import run_finished
+from workers.store.batches import Batch, load_items, settle_batch
+
+__all__ = ["fail_batch", "hash_bucket", "record_results"]
+
+log = logging.getLogger(__name__)
+
+#: Used when a provider's answer leaves an item out: the item fails visibly, never vanishes.
+NO_RESULT = ItemResult("", ok=False, code="coursesync.NO_RESULT", message="the provider reported no result for this item")
+
+
+def hash_bucket(item_id: str) -> int:
+    """Which of a connection's content-hash buckets holds ``item_id``."""
+    return zlib.crc32(item_id.encode()) % keys.HASH_BUCKETS
+
+
+def _error(item_id: str, code: str | None, message: str | None) -> dict[str, Any]:
+    return {"item_id": item_id, "stage": "provider", "code": code or "UNKNOWN", "message": message or ""}
+
+
+def record_results(
+    r: redis.Redis, raw_r: redis.Redis, batch: Batch, results: Iterable[ItemResult], settings: Settings
+) -> str | None:
+    """Record per-item outcomes of a finished remote job; returns what ``settle_batch`` did."""
+    items = load_items(raw_r, batch.id)
+    if items is None:
+        return _payload_lost(r, batch, settings)
+    by_id = {res.item_id: res for res in (*batch.early, *results)}
+    outcomes = [(item, by_id.get(item.id, NO_RESULT)) for item in items]
+    return _record(r, batch, outcomes, settings, state="completed")
+
+
+def fail_batch(
+    r: redis.Redis, raw_r: redis.Redis, batch: Batch, *, code: str, message: str, settings: Settings
+) -> str | None:
+    """Every item of the batch failed for one reason (permanent error, retries used up...)."""
+    items = load_items(raw_r, batch.id)
+    if items is None:
+        return _payload_lost(r, batch, settings)
+    failure = ItemResult("", ok=False, code=code, message=message)
+    return _record(r, batch, [(item, failure) for item in items], settings, state="failed")
+
+
+def _record(
+    r: redis.Redis,
+    batch: Batch,
+    outcomes: list[tuple[OutboundItem, ItemResult]],
+    settings: Settings,
+    *,
+    state: str,
+) -> str | None:
+    pipe = r.pipeline(transaction=False)
+    errors: list[dict[str, Any]] = []
+    item_errors: dict[str, str] = {}
+    retry_items: dict[str, str] = {}
+    digests: dict[int, dict[str, str]] = {}
+    for item, res in outcomes:
+        if res.ok:
+            digests.setdefault(hash_bucket(item.id), {})[item.id] = item.digest
+        else:
+            err = _error(item.id, res.code, res.message)
+            errors.append(err)
+            item_errors[item.id] = json.dumps([err])
+            retry_items[item.id] = json.dumps([item.id, item.digest, item.payload])
+    for bucket, mapping in digests.items():
+        pipe.hset(keys.content_hashes(batch.connection, bucket), mapping=mapping)
+    if item_errors:
+        pipe.hset(keys.run_item_errors(batch.run_id), mapping=item_errors)
+        pipe.expire(keys.run_item_errors(batch.run_id), settings.run_retention_s)
+        pipe.hset(keys.run_retry_items(batch.run_id), mapping=retry_items)
+        pipe.expire(keys.run_retry_items(batch.run_id), settings.run_retention_s)
+    pipe.execute()
+    n_failed = len(item_errors)
+    result = settle_batch(r, batch, state=state, n_ok=len(outcomes) - n_failed, n_failed=n_failed, errors=errors)
+    if result is not None:
+        r.delete(keys.batch_items(batch.id))
+        log.info(
+            "batch settled run=%r batch=%r connection=%r state=%s succeeded=%d failed=%d",
+            batch.run_id, batch.id, batch.connection, state, len(outcomes) - n_failed, n_failed,
+        )
+        if result != "open":
+            run_finished(r, batch.run_id, result, settings)
+    return result
+
+
+def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | None:
+    # The payload is gone: either this batch was settled already (a duplicate delivery, and
+    # settle_batch will say so) or it expired before delivery. Either way count it, never drop it.
+    message = "the batch payload expired before the provider confirmed it; run `coursesync retry`"
+    err = _error(f"(batch {batch.id})", "coursesync.PAYLOAD_EXPIRED", message)
+    result = settle_batch(r, batch, state="failed", n_ok=0, n_failed=batch.size, errors=[err])
+    if result is not None and result != "open":
+        run_finished(r, batch.run_id, result, settings)
+    return result

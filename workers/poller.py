@@ -1,0 +1,134 @@
+"""The status sweep: poll every remote job that is due, record outcomes when jobs end.
+
+Jobs wait in a sorted set by due time, so a sweep reads only what is due. A sweep first
+*claims* its jobs by pushing their due time one lease ahead in the same atomic step that reads
+them, so two sweeps never poll one job in the same round; a lock additionally keeps a second
+beat from running a parallel sweep at all. A sweep that dies leaves its claimed jobs to be due
+again when the lease ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers import keys
+from workers.errors import PermanentError, TransientError
+from workers.outcomes import fail_batch, record_results
+from workers.ratelimit import spend_budget
+from workers.retry import compute_backoff
+from workers.store.batches import Batch, load_batch
+from workers.store.lua import run_script
+from workers.submit import Deps
+
+__all__ = ["SweepStats", "next_poll_delay_s", "sweep"]
+
+log = logging.getLogger(__name__)
+
+#: A claimed job is not handed to another sweep for this long.
+CLAIM_LEASE_S = 60.0
+#: A job whose status endpoint failed permanently this many times in a row fails.
+MAX_POLL_ERRORS = 5
+#: Polls run on this many threads: they wait on the network, not the CPU.
+POLL_THREADS = 8
+
+#: KEYS: due. ARGV: now_ms, limit, lease_ms. Returns the claimed ids.
+_CLAIM_DUE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), id)
+end
+return ids
+"""
+
+
+@dataclass
+class SweepStats:
+    locked_out: bool = False
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def next_poll_delay_s(polls: int, *, initial_s: float, max_s: float) -> float:
+    """Poll soon after submission, then back off: initial * 1.5**polls, capped, +-10% jitter."""
+    return min(max_s, initial_s * (1.5**polls)) * random.uniform(0.9, 1.1)
+
+
+def sweep(deps: Deps, *, limit: int = 1000) -> SweepStats:
+    """Poll up to ``limit`` due jobs once. Returns what happened (for logs and tests)."""
+    r, settings = deps.r, deps.settings
+    stats = SweepStats()
+    token = secrets.token_hex(8)
+    lock_ms = int((CLAIM_LEASE_S + settings.provider_timeout_s) * 1000)
+    if not r.set(keys.POLLER_LOCK, token, nx=True, px=lock_ms):
+        stats.locked_out = True
+        return stats
+    try:
+        now_ms = int(time.time() * 1000)
+        ids: Any = run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [now_ms, limit, int(CLAIM_LEASE_S * 1000)])
+        stats.claimed = len(ids)
+        if ids:
+            with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(ids))) as pool:
+                for outcome in pool.map(lambda bid: poll_one(deps, str(bid)), ids):
+                    stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+    finally:
+        if r.get(keys.POLLER_LOCK) == token:
+            r.delete(keys.POLLER_LOCK)
+    return stats
+
+
+def _reschedule(deps: Deps, batch: Batch, delay_s: float) -> None:
+    deps.r.zadd(keys.JOBS_DUE, {batch.id: int((time.time() + delay_s) * 1000)}, xx=True)
+
+
+def poll_one(deps: Deps, batch_id: str) -> str:
+    """Poll one job; returns ``gone``, ``throttled``, ``pending``, ``done``, ``failed`` or ``error``."""
+    r, raw_r, settings = deps.r, deps.raw_r, deps.settings
+    batch = load_batch(r, batch_id)
+    if batch is None or batch.state != "submitted" or batch.job_ref is None:
+        r.zrem(keys.JOBS_DUE, batch_id)
+        return "gone"
+    age_s = time.time() - (batch.submitted_ms or 0) / 1000
+    if age_s > settings.job_deadline_s:
+        reason = f"the remote job {batch.job_ref} did not finish within {settings.job_deadline_s:.0f} s"
+        fail_batch(r, raw_r, batch, code="coursesync.TASK_TIMED_OUT", message=reason, settings=settings)
+        return "failed"
+    try:
+        connection = deps.get_connection(batch.connection)
+        wait_s = spend_budget(r, connection, connection.spec.poll_bucket)
+        if wait_s > 0:
+            _reschedule(deps, batch, wait_s)
+            return "throttled"
+        status = deps.get_provider(batch.connection).poll(batch.job_ref)
+    except (TransientError, PermanentError) as exc:
+        return _poll_failed(deps, batch, exc)
+    r.hset(keys.batch(batch.id), mapping={"poll_errors": 0, "polls": batch.polls + 1})
+    if status.state == "pending":
+        delay = next_poll_delay_s(batch.polls, initial_s=settings.poll_initial_delay_s, max_s=settings.poll_max_interval_s)
+        _reschedule(deps, batch, max(delay, status.retry_after_s or 0.0))
+        return "pending"
+    if status.state == "failed":
+        reason = status.reason or "the remote job failed"
+        fail_batch(r, raw_r, batch, code=status.code or "REMOTE_JOB_FAILED", message=reason, settings=settings)
+        return "failed"
+    record_results(r, raw_r, batch, status.results, settings)
+    return "done"
+
+
+def _poll_failed(deps: Deps, batch: Batch, exc: TransientError | PermanentError) -> str:
+    r, settings = deps.r, deps.settings
+    errors = int(r.hincrby(keys.batch(batch.id), "poll_errors", 1))
+    if isinstance(exc, PermanentError) and errors >= MAX_POLL_ERRORS:
+        reason = f"status of remote job {batch.job_ref} could not be read {errors} times: {exc.reason}"
+        fail_batch(r, deps.raw_r, batch, code=exc.code or type(exc).__name__, message=reason, settings=settings)
+        return "failed"
+    hint = exc.retry_after_s if isinstance(exc, TransientError) else None
+    delay = hint if hint is not None else compute_backoff(errors, base_s=settings.poll_initial_delay_s, cap_s=settings.poll_max_interval_s)
+    log.warning("status poll failed batch=%r job=%r errors=%d retry_in_s=%.1f reason=%s", batch.id, batch.job_ref, errors, delay, exc.reason)
+    _reschedule(deps, batch, delay)
+    return "error"

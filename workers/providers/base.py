@@ -1,0 +1,84 @@
+"""The small interface every provider client implements, and the values it speaks in.
+
+A provider client turns prepared items into one bulk request (``submit``) and reads the state of
+the remote job that request started (``poll``). It takes an ``httpx.Client`` in its constructor,
+never builds one, and raises only ``workers.errors`` exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = ["ItemResult", "JobStatus", "OutboundItem", "Provider", "Submission"]
+
+Op = Literal["upsert", "deactivate"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundItem:
+    """One validated, mapped item on its way to a provider.
+
+    ``payload`` is the item exactly as it appears in the provider's request (Kombo's
+    ``{"origin_id", "course"}``, StackOne's content object...). ``digest`` fingerprints it for
+    change detection.
+    """
+
+    id: str
+    digest: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The provider's verdict on one item."""
+
+    item_id: str
+    ok: bool
+    code: str | None = None
+    message: str | None = None
+    remote_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What a bulk request returned.
+
+    ``job_ref`` names the remote job to poll (Kombo task id, 360Learning operation URL...), or
+    None when the provider answered for every item at once. ``results`` holds the items the
+    provider already settled (StackOne's per-item errors, a dry run's invalid rows).
+    """
+
+    job_ref: str | None
+    results: tuple[ItemResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """The state of a remote job.
+
+    ``state`` is ``pending`` (poll again, after ``retry_after_s`` if given), ``done`` (``results``
+    holds the per-item outcomes) or ``failed`` (the whole job failed: ``code``/``reason``).
+    """
+
+    state: Literal["pending", "done", "failed"]
+    results: tuple[ItemResult, ...] = ()
+    code: str | None = None
+    reason: str | None = None
+    retry_after_s: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    """A provider's bulk API as coursesync needs it."""
+
+    name: str
+
+    def submit(self, op: Op, items: Sequence[OutboundItem]) -> Submission:
+        """Send one bulk request for ``items`` (all of the same ``op``)."""
+        ...
+
+    def poll(self, job_ref: str) -> JobStatus:
+        """Read the state of the remote job started by ``submit``."""
+        ...

@@ -1,0 +1,80 @@
+"""Connections and provider clients for worker processes, cached per process.
+
+The connections file is re-read when it changes on disk, so a worker picks up a new connection
+without a restart. Each connection gets one ``httpx.Client`` (keep-alive pool) per process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from workers.config import get_settings
+from workers.connections import Connection, load_connections
+from workers.errors import ConfigError
+from workers.providers.base import Provider
+from workers.providers.kombo import KomboProvider
+
+__all__ = ["PROVIDER_CLASSES", "get_connection", "get_connections", "get_provider", "make_http_client"]
+
+ProviderFactory = Callable[[Connection, httpx.Client], Provider]
+
+PROVIDER_CLASSES: dict[str, ProviderFactory] = {
+    "kombo": KomboProvider,
+}
+
+_config_cache: dict[tuple[str, float], dict[str, Connection]] = {}
+_provider_cache: dict[tuple[int, str, float], Provider] = {}
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return -1.0
+
+
+def get_connections() -> dict[str, Connection]:
+    """Every configured connection, re-read when the file changes."""
+    path = str(Path(get_settings().config))
+    key = (path, _mtime(path))
+    if key not in _config_cache:
+        _config_cache.clear()
+        _config_cache[key] = load_connections(path)
+    return _config_cache[key]
+
+
+def get_connection(name: str) -> Connection:
+    connections = get_connections()
+    if name not in connections:
+        known = ", ".join(sorted(connections)) or "none"
+        raise ConfigError(f"unknown connection {name!r}; configured: {known}")
+    return connections[name]
+
+
+def make_http_client() -> httpx.Client:
+    """The HTTP client every provider call goes through (timeouts from Settings)."""
+    timeout_s = get_settings().provider_timeout_s
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        headers={"User-Agent": "coursesync/0.1"},
+        follow_redirects=False,
+    )
+
+
+def get_provider(name: str) -> Provider:
+    """The provider client of connection ``name`` for this process."""
+    connection = get_connection(name)
+    path = str(Path(get_settings().config))
+    key = (os.getpid(), name, _mtime(path))
+    provider = _provider_cache.get(key)
+    if provider is None:
+        factory = PROVIDER_CLASSES.get(connection.provider)
+        if factory is None:
+            raise ConfigError(f"connection {name!r}: provider {connection.provider!r} is not supported yet")
+        provider = _provider_cache[key] = factory(connection, make_http_client())
+    return provider

@@ -1,0 +1,38 @@
+"""Redis clients, created lazily per process.
+
+Celery's prefork pool forks worker processes; a connection made before the fork must not be
+shared by the children, so clients are cached per process id.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import redis
+
+from workers.config import get_settings
+
+__all__ = ["get_raw_redis", "get_redis"]
+
+
+@lru_cache(maxsize=8)
+def _client(url: str, pid: int, decode: bool) -> redis.Redis:
+    del pid  # part of the cache key only
+    return redis.Redis.from_url(
+        url,
+        decode_responses=decode,
+        health_check_interval=30,
+        socket_keepalive=True,
+        retry_on_timeout=True,
+    )
+
+
+def get_redis() -> redis.Redis:
+    """A client returning ``str`` values, for all state except binary payloads."""
+    return _client(get_settings().redis_url, os.getpid(), True)
+
+
+def get_raw_redis() -> redis.Redis:
+    """A client returning ``bytes``, for compressed batch payloads."""
+    return _client(get_settings().redis_url, os.getpid(), False)

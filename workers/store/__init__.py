@@ -1,0 +1,1 @@
+"""Run, batch and dispatch state in Redis (keys in ``workers.keys``)."""

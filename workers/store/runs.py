@@ -1,0 +1,155 @@
+"""Run records in Redis and the run document of product.md."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from workers import keys
+from workers.store.lua import run_script
+from workers.store.scripts import FINALIZE_RUN, PUSH_CAPPED, SEAL_RUN
+
+__all__ = [
+    "ERRORS_MAX",
+    "FINAL_STATES",
+    "add_counts",
+    "create_run",
+    "finalize_run",
+    "get_run",
+    "list_runs",
+    "new_run_id",
+    "record_item_errors",
+    "run_document",
+    "seal_run",
+]
+
+#: The run document lists at most this many errors (product.md); all are kept per item.
+ERRORS_MAX = 100
+FINAL_STATES = frozenset({"completed", "completed_with_errors", "failed"})
+
+_COUNTS = ("total", "invalid", "unchanged", "submitted", "succeeded", "failed")
+_BATCH_STATES = ("total", "pending", "submitted", "completed", "failed")
+
+
+def now_iso() -> str:
+    """UTC now as ISO 8601 with a Z, to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """``r_`` + UTC timestamp + random suffix: unique, and sorts by creation time."""
+    return "r_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_" + secrets.token_hex(3)
+
+
+def create_run(
+    r: redis.Redis,
+    *,
+    run_id: str,
+    connection: str,
+    provider: str,
+    retention_s: int,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Record a new run in state ``queued`` with zeroed counters."""
+    created_ms = int(time.time() * 1000)
+    fields: dict[str, Any] = {
+        "run_id": run_id,
+        "connection": connection,
+        "provider": provider,
+        "state": "queued",
+        "created_at": now_iso(),
+        "created_ms": created_ms,
+        "sealed": "0",
+        "options": json.dumps(options or {}),
+    }
+    fields.update({f"c_{c}": 0 for c in _COUNTS})
+    fields.update({f"b_{b}": 0 for b in _BATCH_STATES})
+    pipe = r.pipeline()
+    pipe.hset(keys.run(run_id), mapping=fields)
+    pipe.expire(keys.run(run_id), retention_s)
+    pipe.zadd(keys.RUNS_INDEX, {run_id: created_ms})
+    pipe.execute()
+
+
+def add_counts(pipe: Any, run_id: str, **deltas: int) -> None:
+    """Queue counter increments (``total=3, invalid=1, batches=1``) on a pipeline."""
+    for name, delta in deltas.items():
+        if delta:
+            field = "b_total" if name == "batches" else f"c_{name}"
+            pipe.hincrby(keys.run(run_id), field, delta)
+            if name == "batches":
+                pipe.hincrby(keys.run(run_id), "b_pending", delta)
+
+
+def record_item_errors(pipe: Any, run_id: str, errors: dict[str, list[dict[str, Any]]], retention_s: int) -> None:
+    """Queue per-item error records; the first ``ERRORS_MAX`` also go to the run document."""
+    if not errors:
+        return
+    pipe.hset(keys.run_item_errors(run_id), mapping={k: json.dumps(v) for k, v in errors.items()})
+    pipe.expire(keys.run_item_errors(run_id), retention_s)
+    flat = [json.dumps(e) for errs in errors.values() for e in errs]
+    run_script(pipe, PUSH_CAPPED, [keys.run_errors(run_id)], [ERRORS_MAX, *flat[:ERRORS_MAX]])
+    pipe.expire(keys.run_errors(run_id), retention_s)
+
+
+def seal_run(r: redis.Redis, run_id: str, fatal: str = "") -> str | None:
+    """The producer is done: end the run now if every batch has settled. Returns final state."""
+    result = run_script(r, SEAL_RUN, [keys.run(run_id)], [now_iso(), fatal])
+    return str(result) if result else None
+
+
+def finalize_run(r: redis.Redis, run_id: str) -> str | None:
+    """End the run if it is sealed and settled (idempotent). Returns the final state if it did."""
+    result = run_script(r, FINALIZE_RUN, [keys.run(run_id)], [now_iso()])
+    return str(result) if result else None
+
+
+def get_run(r: redis.Redis, run_id: str) -> dict[str, str] | None:
+    """The raw run hash, or None if there is no such run (or it expired)."""
+    raw = r.hgetall(keys.run(run_id))
+    return raw or None  # type: ignore[return-value]
+
+
+def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
+    """The run document of product.md."""
+    raw = get_run(r, run_id)
+    if raw is None:
+        return None
+    counts = {c: int(raw.get(f"c_{c}", 0)) for c in _COUNTS}
+    settled = counts["invalid"] + counts["unchanged"] + counts["succeeded"] + counts["failed"]
+    counts["pending"] = max(0, counts["total"] - settled)
+    batches = {b: int(raw.get(f"b_{b}", 0)) for b in _BATCH_STATES}
+    errors = [json.loads(e) for e in r.lrange(keys.run_errors(run_id), 0, ERRORS_MAX - 1)]  # type: ignore[union-attr]
+    doc: dict[str, Any] = {
+        "run_id": run_id,
+        "connection": raw.get("connection"),
+        "provider": raw.get("provider"),
+        "state": raw.get("state"),
+        "counts": counts,
+        "batches": batches,
+        "errors": errors,
+        "created_at": raw.get("created_at"),
+        "finished_at": raw.get("finished_at") or None,
+    }
+    if raw.get("fatal"):
+        doc["reason"] = raw["fatal"]
+    options = json.loads(raw.get("options") or "{}")
+    if options:
+        doc["options"] = options
+    return doc
+
+
+def list_runs(r: redis.Redis, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest runs first, as run documents without their error lists."""
+    docs = []
+    for run_id in r.zrevrange(keys.RUNS_INDEX, 0, limit - 1):  # type: ignore[union-attr]
+        doc = run_document(r, str(run_id))
+        if doc is not None:
+            doc.pop("errors")
+            docs.append(doc)
+    return docs

@@ -1,0 +1,163 @@
+"""Sending one batch to its provider: the body of the ``coursesync.submit_batch`` task.
+
+Order matters for "nothing lost, nothing sent twice": the batch is locked before the request
+so two deliveries of one message cannot both send it; the remote job reference is stored
+before the function returns, and the task acknowledges its message only after that
+(``acks_late``). A redelivered message finds the batch already submitted and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import redis
+
+from workers import keys
+from workers.config import Settings
+from workers.connections import Connection
+from workers.dispatch import defer, dispatch, settle_inflight
+from workers.errors import (
+    ConcurrencyLimited,
+    ConfigError,
+    CoursesyncError,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from workers.outcomes import fail_batch, record_results
+from workers.providers.base import Provider
+from workers.ratelimit import spend_budget
+from workers.retry import decide
+from workers.store.batches import Batch, load_batch, load_items, mark_submitted
+
+__all__ = ["Deps", "submit_batch"]
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["missing", "skipped", "deferred", "submitted", "settled", "failed"]
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What ``submit_batch`` needs from the outside world (tests pass fakes)."""
+
+    r: redis.Redis
+    raw_r: redis.Redis
+    settings: Settings
+    get_connection: Callable[[str], Connection]
+    get_provider: Callable[[str], Provider]
+
+
+def submit_batch(batch_id: str, deps: Deps) -> Outcome:
+    """Send batch ``batch_id`` once, or defer it; never raises for provider trouble."""
+    r, settings = deps.r, deps.settings
+    batch = load_batch(r, batch_id)
+    if batch is None:
+        log.warning("batch not found (expired with its run?) batch=%r", batch_id)
+        return "missing"
+    try:
+        connection = deps.get_connection(batch.connection)
+    except ConfigError as exc:
+        _fail(deps, batch, code="coursesync.CONFIG", message=str(exc))
+        return "failed"
+    try:
+        if batch.state != "pending":
+            return "skipped"  # a duplicate delivery after the batch moved on
+        wait_s = spend_budget(r, connection, connection.spec.submit_bucket)
+        if wait_s > 0:
+            defer(r, batch.connection, batch.id, wait_s, lease_s=settings.batch_lease_s)
+            return "deferred"
+        return _send_locked(deps, batch, connection)
+    finally:
+        dispatch(r, batch.connection, cap=connection.max_in_flight, lease_s=settings.batch_lease_s)
+
+
+def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
+    r, settings = deps.r, deps.settings
+    token = secrets.token_hex(8)
+    lock_ms = int((settings.provider_timeout_s * 2 + 10) * 1000)
+    if not r.set(keys.batch_lock(batch.id), token, nx=True, px=lock_ms):
+        # Another worker is sending this very batch right now; look again later.
+        defer(r, batch.connection, batch.id, settings.provider_timeout_s, lease_s=settings.batch_lease_s)
+        return "deferred"
+    try:
+        return _send(deps, batch, connection)
+    finally:
+        # Release only our own lock (a slow request may have outlived it).
+        if r.get(keys.batch_lock(batch.id)) == token:
+            r.delete(keys.batch_lock(batch.id))
+
+
+def _send(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
+    r, raw_r, settings = deps.r, deps.raw_r, deps.settings
+    items = load_items(raw_r, batch.id)
+    if items is None:
+        settle_inflight(r, batch.connection, batch.id)
+        record_results(r, raw_r, batch, [], settings)  # counts the lost payload as failed
+        return "failed"
+    started = time.monotonic()
+    try:
+        provider = deps.get_provider(batch.connection)
+        submission = provider.submit(batch.op, items)  # type: ignore[arg-type]
+    except TransientError as exc:
+        return _retry_or_fail(deps, batch, exc)
+    except (PermanentError, ConfigError) as exc:
+        _fail(deps, batch, code=_code(exc), message=_message(exc))
+        return "failed"
+    duration_ms = (time.monotonic() - started) * 1000
+    settle_inflight(r, batch.connection, batch.id)
+    if submission.job_ref is None:
+        record_results(r, raw_r, batch, submission.results, settings)
+        log.info(
+            "batch answered run=%r batch=%r connection=%r items=%d attempt=%d duration_ms=%.0f",
+            batch.run_id, batch.id, batch.connection, len(items), batch.attempts + 1, duration_ms,
+        )
+        return "settled"
+    mark_submitted(r, batch, submission.job_ref, settings.poll_initial_delay_s, list(submission.results))
+    log.info(
+        "batch submitted run=%r batch=%r connection=%r items=%d attempt=%d job=%r duration_ms=%.0f",
+        batch.run_id, batch.id, batch.connection, len(items), batch.attempts + 1, submission.job_ref, duration_ms,
+    )
+    return "submitted"
+
+
+def _retry_or_fail(deps: Deps, batch: Batch, exc: TransientError) -> Outcome:
+    r, settings = deps.r, deps.settings
+    throttled = isinstance(exc, RateLimited | ConcurrencyLimited)
+    field = "throttles" if throttled else "attempts"
+    count = int(r.hincrby(keys.batch(batch.id), field, 1))
+    r.hset(keys.batch(batch.id), "last_error", exc.reason)
+    decision = decide(
+        exc,
+        attempts=count if not throttled else batch.attempts,
+        throttles=count if throttled else 0,
+        settings=settings,
+    )
+    if not decision.retry:
+        _fail(deps, batch, code=exc.code or type(exc).__name__, message=decision.reason)
+        return "failed"
+    log.warning(
+        "batch will retry run=%r batch=%r connection=%r %s=%d delay_s=%.1f reason=%s",
+        batch.run_id, batch.id, batch.connection, field, count, decision.delay_s, exc.reason,
+    )
+    defer(r, batch.connection, batch.id, decision.delay_s, lease_s=settings.batch_lease_s)
+    return "deferred"
+
+
+def _fail(deps: Deps, batch: Batch, *, code: str, message: str) -> None:
+    settle_inflight(deps.r, batch.connection, batch.id)
+    log.error("batch failed run=%r batch=%r connection=%r code=%s reason=%s", batch.run_id, batch.id, batch.connection, code, message)
+    fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=deps.settings)
+
+
+def _code(exc: CoursesyncError) -> str:
+    return getattr(exc, "code", None) or type(exc).__name__
+
+
+def _message(exc: CoursesyncError) -> str:
+    return getattr(exc, "reason", None) or str(exc)

@@ -1,0 +1,25 @@
+"""Tasks beat runs every tick: the pump and the status sweep."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from workers.deps import real_deps
+from workers.poller import sweep
+from workers.providers.registry import get_connections
+from workers.pump import pump as run_pump
+from workers.tasks.base import task
+
+# A tick that starts late is useless: the next one is already on its way.
+_TICK = {"expires": 10, "soft_time_limit": 50, "time_limit": 60}
+
+
+@task(name="coursesync.pump", **_TICK)
+def pump() -> dict[str, Any]:
+    return asdict(run_pump(real_deps(), list(get_connections())))
+
+
+@task(name="coursesync.poll_jobs", **_TICK)
+def poll_jobs() -> dict[str, Any]:
+    return asdict(sweep(real_deps()))
