@@ -1,0 +1,90 @@
+"""Run counters stay exact under concurrent settling, and a run ends exactly once."""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from workers import keys
+from workers.providers.base import OutboundItem
+from workers.store import runs
+from workers.store.batches import create_batch, load_batch, mark_submitted, settle_batch
+
+
+def make_run(r: redis.Redis, n_batches: int, size: int = 10) -> str:
+    run_id = runs.new_run_id()
+    runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
+    pipe = r.pipeline()
+    for b in range(n_batches):
+        items = [OutboundItem(f"{b}-{i}", "d", {"x": i}) for i in range(size)]
+        create_batch(pipe, batch_id=f"{run_id}-{b:05d}", run_id=run_id, connection="acme", op="upsert",
+                     items=items, retention_s=3600, payload_ttl_s=3600)  # fmt: skip
+        runs.add_counts(pipe, run_id, batches=1)
+    runs.add_counts(pipe, run_id, total=n_batches * size)
+    pipe.execute()
+    return run_id
+
+
+def test_concurrent_settles_count_each_batch_once_and_end_the_run_once(r: redis.Redis) -> None:
+    run_id = make_run(r, 40)
+    runs.seal_run(r, run_id)
+    endings: list[str] = []
+    lock = threading.Lock()
+
+    def settle_all() -> None:
+        for b in range(40):
+            batch = load_batch(r, f"{run_id}-{b:05d}")
+            assert batch is not None
+            result = settle_batch(r, batch, state="completed", n_ok=9, n_failed=1, errors=[{"item_id": f"{b}-0"}])
+            if result not in (None, "open"):
+                with lock:
+                    endings.append(result)
+
+    threads = [threading.Thread(target=settle_all) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    doc = runs.run_document(r, run_id)
+    assert doc is not None
+    assert endings == ["completed_with_errors"]
+    assert doc["counts"]["succeeded"] == 360 and doc["counts"]["failed"] == 40 and doc["counts"]["pending"] == 0
+    assert doc["batches"]["completed"] == 40 and doc["batches"]["pending"] == 0
+    assert len(doc["errors"]) == 40
+    assert doc["finished_at"] is not None
+
+
+def test_a_run_does_not_end_before_the_producer_seals_it(r: redis.Redis) -> None:
+    run_id = make_run(r, 1)
+    batch = load_batch(r, f"{run_id}-00000")
+    assert batch is not None
+    assert settle_batch(r, batch, state="completed", n_ok=10, n_failed=0, errors=[]) == "open"
+    assert runs.run_document(r, run_id)["state"] == "running"  # type: ignore[index]
+    assert runs.seal_run(r, run_id) == "completed"
+    assert runs.seal_run(r, run_id) is None  # already ended
+
+
+def test_submission_is_recorded_once_and_schedules_the_first_poll(r: redis.Redis) -> None:
+    run_id = make_run(r, 1)
+    batch = load_batch(r, f"{run_id}-00000")
+    assert batch is not None
+    assert mark_submitted(r, batch, "task-1", 2.0) is True
+    assert mark_submitted(r, batch, "task-2", 2.0) is False
+    again = load_batch(r, batch.id)
+    assert again is not None and again.job_ref == "task-1" and again.state == "submitted"
+    assert r.zscore(keys.JOBS_DUE, batch.id) is not None
+    doc = runs.run_document(r, run_id)
+    assert doc is not None and doc["counts"]["submitted"] == 10 and doc["batches"]["submitted"] == 1
+
+
+def test_errors_in_the_run_document_stop_at_one_hundred(r: redis.Redis) -> None:
+    run_id = make_run(r, 3, size=60)
+    runs.seal_run(r, run_id)
+    for b in range(3):
+        batch = load_batch(r, f"{run_id}-{b:05d}")
+        assert batch is not None
+        settle_batch(r, batch, state="completed", n_ok=0, n_failed=60, errors=[{"item_id": f"{b}-{i}"} for i in range(60)])
+    doc = runs.run_document(r, run_id)
+    assert doc is not None and len(doc["errors"]) == 100 and doc["counts"]["failed"] == 180
+    assert doc["state"] == "failed"
