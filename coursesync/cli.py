@@ -10,7 +10,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from coursesync.report import EXIT_ITEMS, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE, exit_code, progress_line, summary
+from coursesync.report import (
+    EXIT_ITEMS,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    exit_code,
+    progress_line,
+    summary,
+)
 
 __all__ = ["main"]
 
@@ -46,38 +54,76 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-url", metavar="URL", help="Redis URL (overrides COURSESYNC_REDIS_URL)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = sub.add_parser("sync", help="read a catalog and start a run", description="Read a catalog, validate it, "
-                       "record a run and enqueue its batches; prints the run id. Workers must be running.")
+    s = sub.add_parser(
+        "sync",
+        help="read a catalog and start a run",
+        description="Read a catalog, validate it, "
+        "record a run and enqueue its batches; prints the run id. Workers must be running.",
+    )
     s.add_argument("connection", help="connection name from the config file, e.g. acme-kombo")
-    s.add_argument("path", help="catalog: a .jsonl/.ndjson/.json/.csv file (optionally .gz) or an http(s) URL")
+    s.add_argument(
+        "path", help="catalog: a .jsonl/.ndjson/.json/.csv file (optionally .gz) or an http(s) URL"
+    )
     s.add_argument("--wait", action="store_true", help="show progress until the run ends")
-    s.add_argument("--json", action="store_true", help="print the final run document as JSON (implies --wait)")
-    s.add_argument("--full", action="store_true", help="send every item, even those unchanged since the last sync")
-    s.add_argument("--prune", action="store_true", help="deactivate items the previous full catalog had and this one lacks")
-    s.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up waiting after S seconds (exit 3)")
-    s.add_argument("--format", choices=["jsonl", "json", "csv"], help="catalog format when the extension does not say")
+    s.add_argument(
+        "--json", action="store_true", help="print the final run document as JSON (implies --wait)"
+    )
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="send every item, even those unchanged since the last sync",
+    )
+    s.add_argument(
+        "--prune",
+        action="store_true",
+        help="deactivate items the previous full catalog had and this one lacks",
+    )
+    s.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="with --wait: give up waiting after S seconds (exit 3)",
+    )
+    s.add_argument(
+        "--format",
+        choices=["jsonl", "json", "csv"],
+        help="catalog format when the extension does not say",
+    )
 
     st = sub.add_parser("status", help="show a run", description="Show the run document of RUN_ID.")
     st.add_argument("run_id")
     st.add_argument("--json", action="store_true", help="print the run document as JSON")
-    st.add_argument("--items", choices=["failed", "invalid", "errors"],
-                    help="list every failed (provider) or invalid (validation) item with its reasons, or both")
+    st.add_argument(
+        "--items",
+        choices=["failed", "invalid", "errors"],
+        help="list every failed (provider) or invalid (validation) item with its reasons, or both",
+    )
 
     r = sub.add_parser("runs", help="list recent runs, newest first")
     r.add_argument("--json", action="store_true")
     r.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
 
-    sb = sub.add_parser("sandbox", help="serve the local sandbox of the provider APIs",
-                        description="Serve fake provider APIs on loopback for demos, tests and benchmarks.")
+    sb = sub.add_parser(
+        "sandbox",
+        help="serve the local sandbox of the provider APIs",
+        description="Serve fake provider APIs on loopback for demos, tests and benchmarks.",
+    )
     from sandbox.cli import add_arguments
 
     add_arguments(sb)
 
-    d = sub.add_parser("demo", help="run the whole pipeline locally against the sandbox, no set-up needed",
-                       description="Start Redis (unless COURSESYNC_REDIS_URL answers), the sandbox, a worker "
-                       "and beat; sync a generated sample catalog; print the outcome; stop everything.")
+    d = sub.add_parser(
+        "demo",
+        help="run the whole pipeline locally against the sandbox, no set-up needed",
+        description="Start Redis (unless COURSESYNC_REDIS_URL answers), the sandbox, a worker "
+        "and beat; sync a generated sample catalog; print the outcome; stop everything.",
+    )
     d.add_argument("--items", type=int, default=3000, help="size of the sample catalog (default 3000)")
-    d.add_argument("--keep", action="store_true", help="keep the demo's working directory (logs, config, catalog)")
+    d.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the demo's working directory (logs, config, catalog)",
+    )
     return p
 
 
@@ -114,7 +160,9 @@ def _redis() -> Any:
         r.ping()
     except Exception as exc:  # redis.ConnectionError and friends; the message says it all
         url = get_settings().redis_url
-        raise CliError(f"cannot reach Redis at {url} ({exc}); start Redis or set COURSESYNC_REDIS_URL") from None
+        raise CliError(
+            f"cannot reach Redis at {url} ({exc}); start Redis or set COURSESYNC_REDIS_URL"
+        ) from None
     return r
 
 
@@ -153,7 +201,10 @@ def wait_and_report(r: Any, run_id: str, *, as_json: bool, timeout_s: float | No
         if deadline is not None and time.monotonic() > deadline:
             if tty:
                 print(file=sys.stderr)
-            print(f"coursesync: --timeout passed; run {run_id} is still {doc['state']}", file=sys.stderr)
+            print(
+                f"coursesync: --timeout passed; run {run_id} is still {doc['state']}",
+                file=sys.stderr,
+            )
             if as_json:
                 print(json.dumps(doc, indent=2))
             return EXIT_TIMEOUT
@@ -173,7 +224,11 @@ def _status(args: argparse.Namespace) -> int:
     if doc is None:
         raise CliError(f"no run {args.run_id!r} (runs are kept for 30 days; see `coursesync runs`)")
     if args.items:
-        stages = {"failed": {"provider"}, "invalid": {"validation"}, "errors": {"provider", "validation"}}[args.items]
+        stages = {
+            "failed": {"provider"},
+            "invalid": {"validation"},
+            "errors": {"provider", "validation"},
+        }[args.items]
         rows = [e for e in item_errors(r, args.run_id) if e["stage"] in stages]
         if args.json:
             print(json.dumps(rows, indent=2))
@@ -199,7 +254,8 @@ def _runs(args: argparse.Namespace) -> int:
         c = d["counts"]
         print(
             f"{d['run_id']}  {d['connection']:<20} {d['state']:<22} total {c['total']:>8,}  "
-            f"ok {c['succeeded']:>8,}  failed {c['failed']:>6,}  invalid {c['invalid']:>6,}  {d['created_at']}"
+            f"ok {c['succeeded']:>8,}  failed {c['failed']:>6,}  invalid {c['invalid']:>6,}  "
+            f"{d['created_at']}"
         )
     return EXIT_OK
 

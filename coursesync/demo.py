@@ -26,6 +26,8 @@ base_url = "{sandbox_url}/kombo/v1"
 api_key = "env:COURSESYNC_DEMO_KOMBO_KEY"
 integration_id = "sandbox:coursesync-demo"
 batch_size = 250
+# The sandbox allows 20 requests/s; coursesync paces the whole fleet to exactly that.
+requests_per_minute = 1200
 """
 
 
@@ -47,7 +49,9 @@ def run_demo(*, items: int = 3000, keep: bool = False) -> bool:
         config = stack.workdir / "coursesync.toml"
         config.write_text(demo_config(sandbox_url))
         stack.env["COURSESYNC_CONFIG"] = str(config)
-        os.environ.update({"COURSESYNC_REDIS_URL": redis_url, "COURSESYNC_CONFIG": str(config), **DEMO_SECRETS})
+        os.environ.update(
+            {"COURSESYNC_REDIS_URL": redis_url, "COURSESYNC_CONFIG": str(config), **DEMO_SECRETS}
+        )
         from workers.config import get_settings
 
         get_settings.cache_clear()  # this process reads the demo's Redis and config from now on
@@ -56,8 +60,10 @@ def run_demo(*, items: int = 3000, keep: bool = False) -> bool:
         _say(f"workers   1 worker (4 processes) + beat; logs in {stack.workdir}")
         catalog = stack.workdir / "sample_catalog.jsonl"
         expected = write_sample(catalog, items)
-        _say(f"catalog   {catalog} ({expected.total:,} items: {expected.invalid} invalid, "
-             f"{expected.rejected} that the sandbox LMS rejects)\n")
+        _say(
+            f"catalog   {catalog} ({expected.total:,} items: {expected.invalid} invalid, "
+            f"{expected.rejected} that the sandbox LMS rejects)\n"
+        )
         return _sync_and_check(catalog, expected, started)
     finally:
         stack.stop()
@@ -79,7 +85,7 @@ def _sync_and_check(catalog: Path, expected: SampleCounts, started: float) -> bo
     wait_and_report(r, run_id, as_json=False, timeout_s=600)
     doc = run_document(r, run_id) or {}
     c = doc.get("counts", {})
-    ok = (
+    ok = bool(
         c.get("succeeded") == expected.succeeded
         and c.get("failed") == expected.rejected
         and c.get("invalid") == expected.invalid
@@ -87,7 +93,8 @@ def _sync_and_check(catalog: Path, expected: SampleCounts, started: float) -> bo
     )
     verdict = "as expected" if ok else "NOT as expected"
     print(
-        f"\ndemo: {verdict}: {expected.succeeded:,} valid items should succeed, {expected.rejected} be rejected "
-        f"by the LMS and {expected.invalid} be invalid; took {time.monotonic() - started:.1f} s"
+        f"\ndemo: {verdict}: {expected.succeeded:,} valid items should succeed, "
+        f"{expected.rejected} be rejected by the LMS and {expected.invalid} be invalid; "
+        f"took {time.monotonic() - started:.1f} s"
     )
     return ok

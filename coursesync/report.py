@@ -46,10 +46,15 @@ def summary(doc: dict[str, Any], *, max_errors: int = 10) -> str:
         lines.append(f"  reason   {doc['reason']}")
     errors = doc.get("errors") or []
     if errors:
-        lines.append(f"  first errors ({len(errors)} listed; `coursesync status {doc['run_id']} --items failed` for all):")
+        lines.append(
+            f"  first errors ({len(errors)} listed; "
+            f"`coursesync status {doc['run_id']} --items errors` for all):"
+        )
         for e in errors[:max_errors]:
             where = f" line {e['line']}" if e.get("line") else ""
             lines.append(f"    {e['item_id']}{where} [{e['stage']}/{e['code']}] {e['message']}")
         if len(errors) > max_errors:
-            lines.append(f"    ... {len(errors) - max_errors} more in `coursesync status {doc['run_id']} --json`")
+            lines.append(
+                f"    ... {len(errors) - max_errors} more in `coursesync status {doc['run_id']} --json`"
+            )
     return "\n".join(lines)

@@ -21,9 +21,37 @@ _TOPICS = [
     "Cybersecurity", "Public Speaking", "SQL", "Project Management", "Design Thinking", "Accounting",
     "Machine Learning", "Onboarding", "Time Management", "Sales Techniques", "Cloud Costs",
 ]  # fmt: skip
-_LEVELS = ["Introduction to", "Practical", "Advanced", "Mastering", "A Field Guide to", "Essentials of"]
-_LANGS = [["en"], ["en", "de-CH"], ["fr"], ["de"], ["es"], ["en-GB"], ["pt-BR", "en"], ["it"], ["nl"], ["ja"]]
-_TYPES = ["course", "video", "article", "podcast", "book", "webinar", "event", "assessment", "other"]
+_LEVELS = [
+    "Introduction to",
+    "Practical",
+    "Advanced",
+    "Mastering",
+    "A Field Guide to",
+    "Essentials of",
+]
+_LANGS = [
+    ["en"],
+    ["en", "de-CH"],
+    ["fr"],
+    ["de"],
+    ["es"],
+    ["en-GB"],
+    ["pt-BR", "en"],
+    ["it"],
+    ["nl"],
+    ["ja"],
+]
+_TYPES = [
+    "course",
+    "video",
+    "article",
+    "podcast",
+    "book",
+    "webinar",
+    "event",
+    "assessment",
+    "other",
+]
 _DIFF = ["beginner", "intermediate", "advanced", "expert"]
 
 #: (how the item is broken, a function that breaks it). Each yields exactly one invalid item.
@@ -68,7 +96,9 @@ def _item(i: int, rng: random.Random, prefix: str) -> dict[str, Any]:
         "languages": rng.choice(_LANGS),
         "content_type": rng.choice(_TYPES),
         "difficulty": rng.choice(_DIFF),
-        "tags": rng.sample(["new", "popular", "certified", "short", "deep-dive", "remote"], rng.randint(0, 3)),
+        "tags": rng.sample(
+            ["new", "popular", "certified", "short", "deep-dive", "remote"], rng.randint(0, 3)
+        ),
         "skills": [topic],
         "categories": [rng.choice(["Engineering", "Business", "Compliance", "People"])],
         "source": "Acme Academy",
@@ -76,14 +106,21 @@ def _item(i: int, rng: random.Random, prefix: str) -> dict[str, Any]:
         "updated_at": f"2026-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}T10:00:00Z",
     }
     if rng.random() < 0.15:
-        item["translations"] = [{"language": "fr", "title": f"{title} (fr)", "description": "Cours pratique."}]
+        item["translations"] = [
+            {"language": "fr", "title": f"{title} (fr)", "description": "Cours pratique."}
+        ]
     if rng.random() < 0.1:
         item["mobile_url"] = item["url"] + "?mobile=1"
     return item
 
 
 def sample_items(
-    n: int = 3000, *, seed: int = 7, invalid_every: int = 40, rejected_every: int = 50, prefix: str = "acme"
+    n: int = 3000,
+    *,
+    seed: int = 7,
+    invalid_every: int = 40,
+    rejected_every: int = 50,
+    prefix: str = "acme",
 ) -> tuple[list[Any], SampleCounts]:
     """``n`` records (dicts, or a raw string for a malformed JSON line) and the expected counts."""
     rng = random.Random(seed)

@@ -62,7 +62,9 @@ class Stack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, args: list[str], extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start a process whose output goes to ``workdir/<name>.log``."""
         log = (self.workdir / f"{name}.log").open("ab")
         self._logs.append(log)
@@ -79,7 +81,9 @@ class Stack:
         _wait_http(self.sandbox_url + "/_sandbox/health", self.processes["sandbox"])
         return self.sandbox_url
 
-    def start_worker(self, name: str = "worker", *, concurrency: int = 4, extra: list[str] | None = None) -> None:
+    def start_worker(
+        self, name: str = "worker", *, concurrency: int = 4, extra: list[str] | None = None
+    ) -> None:
         args = [
             sys.executable, "-m", "celery", "-A", "workers", "worker",
             "--loglevel", "INFO", "--concurrency", str(concurrency),
@@ -90,7 +94,21 @@ class Stack:
 
     def start_beat(self, name: str = "beat") -> None:
         schedule = self.workdir / f"{name}-schedule"
-        self.spawn(name, [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO", "-s", str(schedule)])
+        self.spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "-s",
+                str(schedule),
+            ],
+        )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to a process group (a Celery worker's pool children die with it)."""

@@ -48,9 +48,8 @@ def _describe_unicode(exc: UnicodeDecodeError) -> str:
 
 def read_jsonl(stream: IO[bytes]) -> Iterator[Record]:
     """One JSON object per line; blank lines are skipped."""
-    for lineno, raw in enumerate(stream, start=1):
-        if lineno == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM) :]
+    for lineno, line in enumerate(stream, start=1):
+        raw = line[len(_BOM) :] if lineno == 1 and line.startswith(_BOM) else line
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -64,68 +63,79 @@ def read_jsonl(stream: IO[bytes]) -> Iterator[Record]:
             yield Record(lineno, error=f"malformed JSON: {exc.msg} (column {exc.colno})")
 
 
-def read_json_array(stream: IO[bytes]) -> Iterator[Record]:
-    """A top-level JSON array, decoded element by element without holding the whole file."""
-    decoder = json.JSONDecoder()
-    buf, offset, index, eof = "", 0, 0, False
-    pending = b""
+class _JsonArrayStream:
+    """Decodes a top-level JSON array element by element from a stream of UTF-8 bytes."""
 
-    def fill() -> bool:
-        nonlocal buf, offset, eof, pending
-        chunk = stream.read(_CHUNK_BYTES)
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._decoder = json.JSONDecoder()
+        self._buf = ""
+        self._pos = 0
+        self._pending = b""  # bytes of a UTF-8 sequence split across reads
+        self.index = 0
+
+    def _fill(self) -> bool:
+        chunk = self._stream.read(_CHUNK_BYTES)
         if not chunk:
-            eof = True
             return False
-        data = pending + chunk
+        data = self._pending + chunk
         try:
-            text = data.decode("utf-8")
-            pending = b""
+            text, self._pending = data.decode("utf-8"), b""
         except UnicodeDecodeError as exc:
             if exc.start < len(data) - 3:
-                raise CatalogError(f"the JSON catalog is not valid UTF-8 near item {index + 1}") from None
-            text, pending = data[: exc.start].decode("utf-8"), data[exc.start :]
-        buf = buf[offset:] + text
-        offset = 0
+                raise CatalogError(
+                    f"the JSON catalog is not valid UTF-8 near item {self.index + 1}"
+                ) from None
+            text, self._pending = data[: exc.start].decode("utf-8"), data[exc.start :]
+        self._buf = self._buf[self._pos :] + text
+        self._pos = 0
         return True
 
-    def skip_ws() -> None:
-        nonlocal offset
+    def _peek(self) -> str:
+        """The next non-whitespace character, or '' at the end of the stream."""
         while True:
-            while offset < len(buf) and buf[offset] in " \t\r\n":
-                offset += 1
-            if offset < len(buf) or not fill():
-                return
+            while self._pos < len(self._buf) and self._buf[self._pos] in " \t\r\n\ufeff":
+                self._pos += 1
+            if self._pos < len(self._buf):
+                return self._buf[self._pos]
+            if not self._fill():
+                return ""
 
-    fill()
-    if buf.startswith("\ufeff"):
-        offset = 1
-    skip_ws()
-    if offset >= len(buf):
-        return
-    if buf[offset] != "[":
-        raise CatalogError("a .json catalog must be a JSON array of course objects ([{...}, ...])")
-    offset += 1
-    while True:
-        skip_ws()
-        if offset >= len(buf):
-            raise CatalogError(f"the JSON array ends early after item {index}: missing ']'")
-        if buf[offset] == "]":
-            return
-        if index > 0:
-            if buf[offset] != ",":
-                raise CatalogError(f"malformed JSON after item {index}: expected ',' or ']'")
-            offset += 1
-            skip_ws()
+    def _value(self) -> Any:
         while True:
             try:
-                value, end = decoder.raw_decode(buf, offset)
-                break
+                value, self._pos = self._decoder.raw_decode(self._buf, self._pos)
+                return value
             except json.JSONDecodeError as exc:
-                if eof or not fill():
-                    raise CatalogError(f"malformed JSON in item {index + 1}: {exc.msg}") from None
-        index += 1
-        offset = end
-        yield Record(index, value)
+                if not self._fill():
+                    raise CatalogError(f"malformed JSON in item {self.index + 1}: {exc.msg}") from None
+
+    def __iter__(self) -> Iterator[Record]:
+        first = self._peek()
+        if first == "":
+            return
+        if first != "[":
+            raise CatalogError("a .json catalog must be a JSON array of course objects ([{...}, ...])")
+        self._pos += 1
+        while True:
+            nxt = self._peek()
+            if nxt == "]":
+                return
+            if nxt == "":
+                raise CatalogError(f"the JSON array ends early after item {self.index}: missing ']'")
+            if self.index > 0:
+                if nxt != ",":
+                    raise CatalogError(f"malformed JSON after item {self.index}: expected ',' or ']'")
+                self._pos += 1
+                self._peek()
+            value = self._value()
+            self.index += 1
+            yield Record(self.index, value)
+
+
+def read_json_array(stream: IO[bytes]) -> Iterator[Record]:
+    """A top-level JSON array, decoded element by element without holding the whole file."""
+    return iter(_JsonArrayStream(stream))
 
 
 def read_csv(stream: IO[bytes]) -> Iterator[Record]:
@@ -141,10 +151,14 @@ def read_csv(stream: IO[bytes]) -> Iterator[Record]:
     header = [h.strip() for h in header]
     unknown = [h for h in header if h not in _KNOWN_COLUMNS]
     if unknown:
-        raise CatalogError(f"CSV header has unknown column(s) {unknown}; known columns: {sorted(_KNOWN_COLUMNS)}")
+        raise CatalogError(
+            f"CSV header has unknown column(s) {unknown}; known columns: {sorted(_KNOWN_COLUMNS)}"
+        )
     missing = [h for h in ("id", "title", "url") if h not in header]
     if missing:
-        raise CatalogError(f"CSV header lacks required column(s) {missing}; the first row must name the fields")
+        raise CatalogError(
+            f"CSV header lacks required column(s) {missing}; the first row must name the fields"
+        )
     if len(set(header)) != len(header):
         raise CatalogError("CSV header names a column twice")
     for row in reader:

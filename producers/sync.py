@@ -106,8 +106,21 @@ def _records(source: Source, fmt: str | None) -> Iterator[Record]:
 
 
 class _Producer:
-    def __init__(self, r: redis.Redis, settings: Settings, conn: Connection, run_id: str, options: SyncOptions) -> None:
-        self.r, self.settings, self.conn, self.run_id, self.options = r, settings, conn, run_id, options
+    def __init__(
+        self,
+        r: redis.Redis,
+        settings: Settings,
+        conn: Connection,
+        run_id: str,
+        options: SyncOptions,
+    ) -> None:
+        self.r, self.settings, self.conn, self.run_id, self.options = (
+            r,
+            settings,
+            conn,
+            run_id,
+            options,
+        )
         self.mapper = get_mapper(conn.provider)
         self.chunker = Chunker(
             run_id,
@@ -137,11 +150,20 @@ class _Producer:
     def _check(self, prepared: Prepared, position: int) -> Prepared | list[ItemError]:
         key = hash(prepared.item.id)
         if key in self.seen:
-            return [ItemError(prepared.item.id, position, "id", "duplicate id: an earlier item of this catalog has it")]
+            return [
+                ItemError(
+                    prepared.item.id,
+                    position,
+                    "id",
+                    "duplicate id: an earlier item of this catalog has it",
+                )
+            ]
         self.seen.add(key)
         if not self.chunker.fits(prepared.size_bytes):
             limit = self.conn.max_request_bytes
-            msg = f"the item is {prepared.size_bytes} bytes once mapped; one request may carry at most {limit}"
+            msg = (
+                f"the item is {prepared.size_bytes} bytes once mapped; one request may carry at most {limit}"
+            )
             return [ItemError(prepared.item.id, position, "(item)", msg)]
         return prepared
 

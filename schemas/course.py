@@ -25,7 +25,17 @@ __all__ = [
     "validate_item",
 ]
 
-CONTENT_TYPES = ("course", "video", "article", "podcast", "book", "webinar", "event", "assessment", "other")
+CONTENT_TYPES = (
+    "course",
+    "video",
+    "article",
+    "podcast",
+    "book",
+    "webinar",
+    "event",
+    "assessment",
+    "other",
+)
 DIFFICULTIES = ("beginner", "intermediate", "advanced", "expert")
 PROVIDER_NAMES = ("kombo", "stackone", "360learning", "thoughtindustries")
 
@@ -100,18 +110,34 @@ def _iso_datetime(value: str) -> None:
 
 
 def _text(*, min_len: int = 1, max_len: int, required: bool = False) -> fields.Str:
-    return fields.Str(required=required, validate=[validate.Length(min=min_len, max=max_len, error="must be {min} to {max} characters long"), _no_controls])
+    return fields.Str(
+        required=required,
+        validate=[
+            validate.Length(min=min_len, max=max_len, error="must be {min} to {max} characters long"),
+            _no_controls,
+        ],
+    )
 
 
-def _strings(max_len: int = 255) -> fields.List:
-    return fields.List(fields.Str(validate=[validate.Length(min=1, max=max_len, error="must be {min} to {max} characters long"), _no_controls]))
+def _strings(max_len: int = 255) -> fields.List[str]:
+    return fields.List(
+        fields.Str(
+            validate=[
+                validate.Length(min=1, max=max_len, error="must be {min} to {max} characters long"),
+                _no_controls,
+            ]
+        )
+    )
 
 
 class _TranslationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    language = fields.Str(required=True, validate=validate.Regexp(LANGUAGE_TAG, error="is not a BCP 47 tag like en or en-GB"))
+    language = fields.Str(
+        required=True,
+        validate=validate.Regexp(LANGUAGE_TAG, error="is not a BCP 47 tag like en or en-GB"),
+    )
     title = _text(max_len=500)
     description = _text(max_len=MAX_DESCRIPTION_CHARS)
 
@@ -120,7 +146,13 @@ class CourseSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.Str(required=True, validate=[validate.Length(min=1, max=255, error="must be 1 to 255 characters long"), _no_controls])
+    id = fields.Str(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=255, error="must be 1 to 255 characters long"),
+            _no_controls,
+        ],
+    )
     title = _text(max_len=500, required=True)
     url = fields.Str(required=True, validate=_http_url)
     description = _text(min_len=0, max_len=MAX_DESCRIPTION_CHARS)
@@ -129,7 +161,11 @@ class CourseSchema(Schema):
     thumbnail_url = fields.Str(validate=_http_url)
     duration_minutes = fields.Int(
         strict=True,
-        validate=validate.Range(min=1, max=MAX_DURATION_MINUTES, error=f"must be between 1 and {MAX_DURATION_MINUTES} minutes"),
+        validate=validate.Range(
+            min=1,
+            max=MAX_DURATION_MINUTES,
+            error=f"must be between 1 and {MAX_DURATION_MINUTES} minutes",
+        ),
     )
     languages = fields.List(
         fields.Str(validate=validate.Regexp(LANGUAGE_TAG, error="is not a BCP 47 tag like en or en-GB"))
@@ -144,7 +180,11 @@ class CourseSchema(Schema):
     active = fields.Bool(truthy={True}, falsy={False})
     updated_at = fields.Str(validate=_iso_datetime)
     extra = fields.Dict(
-        keys=fields.Str(validate=validate.OneOf(PROVIDER_NAMES, error="{input!r} is not a provider; use one of: {choices}")),
+        keys=fields.Str(
+            validate=validate.OneOf(
+                PROVIDER_NAMES, error="{input!r} is not a provider; use one of: {choices}"
+            )
+        ),
         values=fields.Dict(keys=fields.Str()),
     )
 
@@ -186,7 +226,9 @@ def _flatten(messages: Any, prefix: str = "") -> list[FieldError]:
             out.extend(_flatten(value, path))
     elif isinstance(messages, list):
         for m in messages:
-            out.extend(_flatten(m, prefix) if isinstance(m, dict | list) else [FieldError(prefix, _sentence(str(m)))])
+            out.extend(
+                _flatten(m, prefix) if isinstance(m, dict | list) else [FieldError(prefix, _sentence(str(m)))]
+            )
     else:
         out.append(FieldError(prefix, _sentence(str(messages))))
     return out

@@ -42,7 +42,7 @@ class Mapper:
 
 def without_none(values: dict[str, Any]) -> dict[str, Any]:
     """Drop absent optional fields: smaller requests, and digests that ignore key order of None."""
-    return {k: v for k, v in values.items() if v is not None and v != () and v != []}
+    return {k: v for k, v in values.items() if v is not None and v not in ((), [])}
 
 
 def content_digest(mapper: Mapper, op: str, payload: dict[str, Any]) -> str:

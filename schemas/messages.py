@@ -50,7 +50,10 @@ class _SyncCatalogSchema(Schema):
         return SyncCatalog(**data)
 
 
-_SCHEMAS: dict[type, Schema] = {SubmitBatch: _SubmitBatchSchema(), SyncCatalog: _SyncCatalogSchema()}
+_SCHEMAS: dict[type, Schema] = {
+    SubmitBatch: _SubmitBatchSchema(),
+    SyncCatalog: _SyncCatalogSchema(),
+}
 
 
 def load_message(kind: type[Any], data: dict[str, Any]) -> Any:

@@ -18,11 +18,14 @@ PYPI_JSON = "https://pypi.org/pypi/pip/json"
 
 
 def has_pip(python: Path) -> bool:
-    return subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True).returncode == 0
+    return (
+        subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True, check=False).returncode
+        == 0
+    )
 
 
 def install_pip_from_pypi(python: Path) -> None:
-    with urllib.request.urlopen(PYPI_JSON, timeout=60) as resp:  # noqa: S310 - fixed https URL
+    with urllib.request.urlopen(PYPI_JSON, timeout=60) as resp:
         release = json.load(resp)
     wheel = next(u for u in release["urls"] if u["filename"].endswith("-py3-none-any.whl"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -51,7 +51,7 @@ app.conf.update(
 )
 
 
-@signals.setup_logging.connect
+@signals.setup_logging.connect  # type: ignore[untyped-decorator]
 def _configure_logging(**_: Any) -> None:
     # Connecting this signal stops Celery from configuring logging itself.
     setup_logging()

@@ -126,13 +126,21 @@ def _connection(name: str, table: Any) -> Connection:
     base_url = table.get("base_url")
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}.base_url must be an http(s) URL, e.g. {spec.example_base_url!r}")
+    options = _options(where, spec, table)
+    spec.check_options(where, options)
+    schedule = parse_schedule(where + ".schedule", table["schedule"]) if "schedule" in table else None
+    return Connection(name, provider, base_url.rstrip("/"), options, schedule, spec)
+
+
+def _options(where: str, spec: ProviderSpec, table: dict[str, Any]) -> dict[str, Any]:
+    """The connection's settings other than provider/base_url/schedule, type-checked."""
     allowed = {**_COMMON_OPTIONAL, **spec.options}
     options: dict[str, Any] = {}
     for key, value in table.items():
         if key in ("provider", "base_url", "schedule"):
             continue
         if key not in allowed:
-            raise ConfigError(f"{where}.{key} is not a {provider} setting; known: {sorted(allowed)}")
+            raise ConfigError(f"{where}.{key} is not a {spec.name} setting; known: {sorted(allowed)}")
         expected = allowed[key]
         if isinstance(value, bool) and expected in (int, (int, float)):
             raise ConfigError(f"{where}.{key} must be a number, not {value!r}")
@@ -145,11 +153,9 @@ def _connection(name: str, table: Any) -> Connection:
     for key in ("batch_size", "max_in_flight", "max_request_bytes", "requests_per_minute"):
         if key in options and options[key] <= 0:
             raise ConfigError(f"{where}.{key} must be greater than 0")
-    if "batch_size" in options and options["batch_size"] > spec.max_batch_items:
+    if options.get("batch_size", 0) > spec.max_batch_items:
         raise ConfigError(
-            f"{where}.batch_size {options['batch_size']} is above {provider}'s maximum of "
+            f"{where}.batch_size {options['batch_size']} is above {spec.name}'s maximum of "
             f"{spec.max_batch_items} items per request"
         )
-    spec.check_options(where, options)
-    schedule = parse_schedule(where + ".schedule", table["schedule"]) if "schedule" in table else None
-    return Connection(name, provider, base_url.rstrip("/"), options, schedule, spec)
+    return options

@@ -18,9 +18,18 @@ from typing import Any
 import redis
 
 from workers import keys
+from workers.redis_client import strs
 from workers.store.lua import run_script
 
-__all__ = ["SHORT_WAIT_S", "SUBMIT_TASK", "defer", "dispatch", "promote_deferred", "reap_expired", "settle_inflight"]
+__all__ = [
+    "SHORT_WAIT_S",
+    "SUBMIT_TASK",
+    "defer",
+    "dispatch",
+    "promote_deferred",
+    "reap_expired",
+    "settle_inflight",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +101,9 @@ def defer(r: redis.Redis, connection: str, batch_id: str, delay_s: float, *, lea
 
 def promote_deferred(r: redis.Redis, *, limit: int = 1000) -> set[str]:
     """Put deferred batches whose time has come back at the front of their ready lists."""
-    due = r.zrangebyscore(keys.DEFERRED, "-inf", _now_ms(), start=0, num=limit)
+    due = strs(r.zrangebyscore(keys.DEFERRED, "-inf", _now_ms(), start=0, num=limit))
     touched: set[str] = set()
-    for batch_id in due:  # type: ignore[union-attr]
+    for batch_id in due:
         if not r.zrem(keys.DEFERRED, batch_id):
             continue  # another pump took it
         connection = r.hget(keys.batch(batch_id), "connection")
@@ -110,9 +119,9 @@ def promote_deferred(r: redis.Redis, *, limit: int = 1000) -> set[str]:
 
 def reap_expired(r: redis.Redis, connection: str) -> int:
     """Hand out again the batches whose worker did not settle them within the lease."""
-    expired = r.zrangebyscore(keys.inflight(connection), "-inf", _now_ms())
+    expired = strs(r.zrangebyscore(keys.inflight(connection), "-inf", _now_ms()))
     count = 0
-    for batch_id in expired:  # type: ignore[union-attr]
+    for batch_id in expired:
         if not r.zrem(keys.inflight(connection), batch_id):
             continue
         if r.hget(keys.batch(batch_id), "state") != "pending":

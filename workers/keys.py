@@ -47,7 +47,6 @@ def run_batches(run_id: str) -> str:
     return f"{PREFIX}run:{run_id}:batches"
 
 
-
 # ---------------------------------------------------------------- batches
 def batch(batch_id: str) -> str:
     """HASH of one batch: run, connection, op, size, state, attempts, remote job ref, poll state.

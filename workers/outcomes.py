@@ -26,7 +26,12 @@ __all__ = ["fail_batch", "hash_bucket", "record_results"]
 log = logging.getLogger(__name__)
 
 #: Used when a provider's answer leaves an item out: the item fails visibly, never vanishes.
-NO_RESULT = ItemResult("", ok=False, code="coursesync.NO_RESULT", message="the provider reported no result for this item")
+NO_RESULT = ItemResult(
+    "",
+    ok=False,
+    code="coursesync.NO_RESULT",
+    message="the provider reported no result for this item",
+)
 
 
 def hash_bucket(item_id: str) -> int:
@@ -35,11 +40,20 @@ def hash_bucket(item_id: str) -> int:
 
 
 def _error(item_id: str, code: str | None, message: str | None) -> dict[str, Any]:
-    return {"item_id": item_id, "stage": "provider", "code": code or "UNKNOWN", "message": message or ""}
+    return {
+        "item_id": item_id,
+        "stage": "provider",
+        "code": code or "UNKNOWN",
+        "message": message or "",
+    }
 
 
 def record_results(
-    r: redis.Redis, raw_r: redis.Redis, batch: Batch, results: Iterable[ItemResult], settings: Settings
+    r: redis.Redis,
+    raw_r: redis.Redis,
+    batch: Batch,
+    results: Iterable[ItemResult],
+    settings: Settings,
 ) -> str | None:
     """Record per-item outcomes of a finished remote job; returns what ``settle_batch`` did."""
     items = load_items(raw_r, batch.id)
@@ -71,9 +85,10 @@ def _record(
 ) -> str | None:
     pipe = r.pipeline(transaction=False)
     errors: list[dict[str, Any]] = []
-    item_errors: dict[str, str] = {}
-    retry_items: dict[str, str] = {}
-    digests: dict[int, dict[str, str]] = {}
+    # dict[Any, Any]: redis-py's hset() wants an invariant key type no plain dict[str, str] has.
+    item_errors: dict[Any, Any] = {}
+    retry_items: dict[Any, Any] = {}
+    digests: dict[int, dict[Any, Any]] = {}
     for item, res in outcomes:
         if res.ok:
             digests.setdefault(hash_bucket(item.id), {})[item.id] = item.digest
@@ -91,12 +106,19 @@ def _record(
         pipe.expire(keys.run_retry_items(batch.run_id), settings.run_retention_s)
     pipe.execute()
     n_failed = len(item_errors)
-    result = settle_batch(r, batch, state=state, n_ok=len(outcomes) - n_failed, n_failed=n_failed, errors=errors)
+    result = settle_batch(
+        r, batch, state=state, n_ok=len(outcomes) - n_failed, n_failed=n_failed, errors=errors
+    )
     if result is not None:
         r.delete(keys.batch_items(batch.id))
         log.info(
             "batch settled run=%r batch=%r connection=%r state=%s succeeded=%d failed=%d",
-            batch.run_id, batch.id, batch.connection, state, len(outcomes) - n_failed, n_failed,
+            batch.run_id,
+            batch.id,
+            batch.connection,
+            state,
+            len(outcomes) - n_failed,
+            n_failed,
         )
         if result != "open":
             run_finished(r, batch.run_id, result, settings)

@@ -20,6 +20,7 @@ from typing import Any
 from workers import keys
 from workers.errors import PermanentError, TransientError
 from workers.outcomes import fail_batch, record_results
+from workers.providers.base import JobStatus
 from workers.ratelimit import spend_budget
 from workers.retry import compute_backoff
 from workers.store.batches import Batch, load_batch
@@ -88,15 +89,14 @@ def _reschedule(deps: Deps, batch: Batch, delay_s: float) -> None:
 
 def poll_one(deps: Deps, batch_id: str) -> str:
     """Poll one job; returns ``gone``, ``throttled``, ``pending``, ``done``, ``failed`` or ``error``."""
-    r, raw_r, settings = deps.r, deps.raw_r, deps.settings
+    r, settings = deps.r, deps.settings
     batch = load_batch(r, batch_id)
     if batch is None or batch.state != "submitted" or batch.job_ref is None:
         r.zrem(keys.JOBS_DUE, batch_id)
         return "gone"
-    age_s = time.time() - (batch.submitted_ms or 0) / 1000
-    if age_s > settings.job_deadline_s:
+    if time.time() - (batch.submitted_ms or 0) / 1000 > settings.job_deadline_s:
         reason = f"the remote job {batch.job_ref} did not finish within {settings.job_deadline_s:.0f} s"
-        fail_batch(r, raw_r, batch, code="coursesync.TASK_TIMED_OUT", message=reason, settings=settings)
+        fail_batch(r, deps.raw_r, batch, code="coursesync.TASK_TIMED_OUT", message=reason, settings=settings)
         return "failed"
     try:
         connection = deps.get_connection(batch.connection)
@@ -108,15 +108,23 @@ def poll_one(deps: Deps, batch_id: str) -> str:
     except (TransientError, PermanentError) as exc:
         return _poll_failed(deps, batch, exc)
     r.hset(keys.batch(batch.id), mapping={"poll_errors": 0, "polls": batch.polls + 1})
+    return _apply_status(deps, batch, status)
+
+
+def _apply_status(deps: Deps, batch: Batch, status: JobStatus) -> str:
+    r, settings = deps.r, deps.settings
     if status.state == "pending":
-        delay = next_poll_delay_s(batch.polls, initial_s=settings.poll_initial_delay_s, max_s=settings.poll_max_interval_s)
+        delay = next_poll_delay_s(
+            batch.polls, initial_s=settings.poll_initial_delay_s, max_s=settings.poll_max_interval_s
+        )
         _reschedule(deps, batch, max(delay, status.retry_after_s or 0.0))
         return "pending"
     if status.state == "failed":
         reason = status.reason or "the remote job failed"
-        fail_batch(r, raw_r, batch, code=status.code or "REMOTE_JOB_FAILED", message=reason, settings=settings)
+        code = status.code or "REMOTE_JOB_FAILED"
+        fail_batch(r, deps.raw_r, batch, code=code, message=reason, settings=settings)
         return "failed"
-    record_results(r, raw_r, batch, status.results, settings)
+    record_results(r, deps.raw_r, batch, status.results, settings)
     return "done"
 
 
@@ -125,10 +133,28 @@ def _poll_failed(deps: Deps, batch: Batch, exc: TransientError | PermanentError)
     errors = int(r.hincrby(keys.batch(batch.id), "poll_errors", 1))
     if isinstance(exc, PermanentError) and errors >= MAX_POLL_ERRORS:
         reason = f"status of remote job {batch.job_ref} could not be read {errors} times: {exc.reason}"
-        fail_batch(r, deps.raw_r, batch, code=exc.code or type(exc).__name__, message=reason, settings=settings)
+        fail_batch(
+            r,
+            deps.raw_r,
+            batch,
+            code=exc.code or type(exc).__name__,
+            message=reason,
+            settings=settings,
+        )
         return "failed"
     hint = exc.retry_after_s if isinstance(exc, TransientError) else None
-    delay = hint if hint is not None else compute_backoff(errors, base_s=settings.poll_initial_delay_s, cap_s=settings.poll_max_interval_s)
-    log.warning("status poll failed batch=%r job=%r errors=%d retry_in_s=%.1f reason=%s", batch.id, batch.job_ref, errors, delay, exc.reason)
+    delay = (
+        hint
+        if hint is not None
+        else compute_backoff(errors, base_s=settings.poll_initial_delay_s, cap_s=settings.poll_max_interval_s)
+    )
+    log.warning(
+        "status poll failed batch=%r job=%r errors=%d retry_in_s=%.1f reason=%s",
+        batch.id,
+        batch.job_ref,
+        errors,
+        delay,
+        exc.reason,
+    )
     _reschedule(deps, batch, delay)
     return "error"

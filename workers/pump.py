@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from workers import keys
 from workers.dispatch import dispatch, promote_deferred, reap_expired
 from workers.errors import ConfigError
+from workers.redis_client import strs
 from workers.submit import Deps
 
 __all__ = ["PumpStats", "pump"]
@@ -32,14 +33,16 @@ def pump(deps: Deps, connection_names: list[str]) -> PumpStats:
     try:
         touched = promote_deferred(r)
         stats.promoted = len(touched)
-        waiting = {str(c) for c in r.smembers(keys.READY_CONNECTIONS)}  # type: ignore[union-attr]
+        waiting = set(strs(r.smembers(keys.READY_CONNECTIONS)))
         for name in sorted(set(connection_names) | waiting | touched):
             try:
                 connection = deps.get_connection(name)
             except ConfigError:
                 continue  # removed from the file; its batches wait until it is back
             stats.reaped += reap_expired(r, name)
-            stats.dispatched += dispatch(r, name, cap=connection.max_in_flight, lease_s=settings.batch_lease_s)
+            stats.dispatched += dispatch(
+                r, name, cap=connection.max_in_flight, lease_s=settings.batch_lease_s
+            )
     finally:
         if r.get(keys.PUMP_LOCK) == token:
             r.delete(keys.PUMP_LOCK)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Any
 
 import redis
 
 from workers.config import get_settings
 
-__all__ = ["get_raw_redis", "get_redis"]
+__all__ = ["get_raw_redis", "get_redis", "strs"]
 
 
 @lru_cache(maxsize=8)
@@ -36,3 +37,8 @@ def get_redis() -> redis.Redis:
 def get_raw_redis() -> redis.Redis:
     """A client returning ``bytes``, for compressed batch payloads."""
     return _client(get_settings().redis_url, os.getpid(), False)
+
+
+def strs(reply: Any) -> list[str]:
+    """A multi-bulk reply (ZRANGE, SMEMBERS...) as a list of str, whatever the client decodes."""
+    return [m.decode() if isinstance(m, bytes) else str(m) for m in reply]

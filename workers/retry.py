@@ -20,7 +20,13 @@ import random
 from dataclasses import dataclass
 
 from workers.config import Settings
-from workers.errors import ConcurrencyLimited, CoursesyncError, ProviderError, RateLimited, TransientError
+from workers.errors import (
+    ConcurrencyLimited,
+    CoursesyncError,
+    ProviderError,
+    RateLimited,
+    TransientError,
+)
 
 __all__ = ["MAX_THROTTLES", "Decision", "compute_backoff", "decide"]
 
@@ -37,13 +43,18 @@ class Decision:
 
 
 def compute_backoff(
-    attempt: int, *, base_s: float, cap_s: float, jitter: bool = True, rng: random.Random | None = None
+    attempt: int,
+    *,
+    base_s: float,
+    cap_s: float,
+    jitter: bool = True,
+    rng: random.Random | None = None,
 ) -> float:
     """Capped exponential backoff with full jitter (AWS architecture blog): U(0, min(cap, base*2**n))."""
-    ceiling = min(cap_s, base_s * (2 ** max(0, attempt)))
+    ceiling = float(min(cap_s, base_s * (2 ** max(0, attempt))))
     if not jitter:
         return ceiling
-    return (rng or random).uniform(0, ceiling)
+    return float((rng or random).uniform(0, ceiling))
 
 
 def decide(exc: CoursesyncError, *, attempts: int, throttles: int, settings: Settings) -> Decision:
@@ -60,7 +71,9 @@ def decide(exc: CoursesyncError, *, attempts: int, throttles: int, settings: Set
     if not throttled and attempts >= settings.max_attempts:
         return Decision(False, 0.0, f"gave up after {attempts} attempts: {reason}")
     backoff = compute_backoff(
-        throttles if throttled else attempts - 1, base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s
+        throttles if throttled else attempts - 1,
+        base_s=settings.backoff_base_s,
+        cap_s=settings.backoff_cap_s,
     )
     # The provider's own hint wins; a little jitter on top keeps a fleet from waking in step.
     delay = exc.retry_after_s + random.uniform(0, 0.25) if exc.retry_after_s is not None else backoff

@@ -47,12 +47,14 @@ def parse_schedule(where: str, table: Any) -> Schedule:
         raise ConfigError(f"{where} must be a table")
     unknown = set(table) - {"source", "every", "cron", "prune", "full"}
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: source, every, cron, prune, full")
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; known: source, every, cron, prune, full"
+        )
     source = table.get("source")
     if not isinstance(source, str) or not source:
         raise ConfigError(f"{where}.source must be a file path or an http(s) URL")
     if ("every" in table) == ("cron" in table):
-        raise ConfigError(f"{where}: set exactly one of every (e.g. \"6h\") or cron (e.g. \"0 */6 * * *\")")
+        raise ConfigError(f'{where}: set exactly one of every (e.g. "6h") or cron (e.g. "0 */6 * * *")')
     for flag in ("prune", "full"):
         if flag in table and not isinstance(table[flag], bool):
             raise ConfigError(f"{where}.{flag} must be true or false")

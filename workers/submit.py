@@ -83,7 +83,13 @@ def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
     lock_ms = int((settings.provider_timeout_s * 2 + 10) * 1000)
     if not r.set(keys.batch_lock(batch.id), token, nx=True, px=lock_ms):
         # Another worker is sending this very batch right now; look again later.
-        defer(r, batch.connection, batch.id, settings.provider_timeout_s, lease_s=settings.batch_lease_s)
+        defer(
+            r,
+            batch.connection,
+            batch.id,
+            settings.provider_timeout_s,
+            lease_s=settings.batch_lease_s,
+        )
         return "deferred"
     try:
         return _send(deps, batch, connection)
@@ -115,13 +121,24 @@ def _send(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
         record_results(r, raw_r, batch, submission.results, settings)
         log.info(
             "batch answered run=%r batch=%r connection=%r items=%d attempt=%d duration_ms=%.0f",
-            batch.run_id, batch.id, batch.connection, len(items), batch.attempts + 1, duration_ms,
+            batch.run_id,
+            batch.id,
+            batch.connection,
+            len(items),
+            batch.attempts + 1,
+            duration_ms,
         )
         return "settled"
     mark_submitted(r, batch, submission.job_ref, settings.poll_initial_delay_s, list(submission.results))
     log.info(
         "batch submitted run=%r batch=%r connection=%r items=%d attempt=%d job=%r duration_ms=%.0f",
-        batch.run_id, batch.id, batch.connection, len(items), batch.attempts + 1, submission.job_ref, duration_ms,
+        batch.run_id,
+        batch.id,
+        batch.connection,
+        len(items),
+        batch.attempts + 1,
+        submission.job_ref,
+        duration_ms,
     )
     return "submitted"
 
@@ -143,7 +160,13 @@ def _retry_or_fail(deps: Deps, batch: Batch, exc: TransientError) -> Outcome:
         return "failed"
     log.warning(
         "batch will retry run=%r batch=%r connection=%r %s=%d delay_s=%.1f reason=%s",
-        batch.run_id, batch.id, batch.connection, field, count, decision.delay_s, exc.reason,
+        batch.run_id,
+        batch.id,
+        batch.connection,
+        field,
+        count,
+        decision.delay_s,
+        exc.reason,
     )
     defer(r, batch.connection, batch.id, decision.delay_s, lease_s=settings.batch_lease_s)
     return "deferred"
@@ -151,7 +174,14 @@ def _retry_or_fail(deps: Deps, batch: Batch, exc: TransientError) -> Outcome:
 
 def _fail(deps: Deps, batch: Batch, *, code: str, message: str) -> None:
     settle_inflight(deps.r, batch.connection, batch.id)
-    log.error("batch failed run=%r batch=%r connection=%r code=%s reason=%s", batch.run_id, batch.id, batch.connection, code, message)
+    log.error(
+        "batch failed run=%r batch=%r connection=%r code=%s reason=%s",
+        batch.run_id,
+        batch.id,
+        batch.connection,
+        code,
+        message,
+    )
     fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=deps.settings)
 
 

@@ -48,7 +48,11 @@ class Pipeline:
         self.stack = stack
         self.config = stack.workdir / "coursesync.toml"
         self.config.write_text(config_text)
-        self.env = {**FAST_ENV, "COURSESYNC_REDIS_URL": stack.redis_url or "", "COURSESYNC_CONFIG": str(self.config)}
+        self.env = {
+            **FAST_ENV,
+            "COURSESYNC_REDIS_URL": stack.redis_url or "",
+            "COURSESYNC_CONFIG": str(self.config),
+        }
 
     def use(self, monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
         for k, v in self.env.items():

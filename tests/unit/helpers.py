@@ -20,7 +20,13 @@ def connection(name: str = "acme", **options: Any) -> Connection:
     return Connection(name, "kombo", "http://127.0.0.1:9/kombo/v1", opts, None, PROVIDER_SPECS["kombo"])
 
 
-def make_deps(r: redis.Redis, raw_r: redis.Redis, provider: FakeProvider, conn: Connection | None = None, **settings: Any) -> Deps:
+def make_deps(
+    r: redis.Redis,
+    raw_r: redis.Redis,
+    provider: FakeProvider,
+    conn: Connection | None = None,
+    **settings: Any,
+) -> Deps:
     conn = conn or connection()
     base = Settings(poll_initial_delay_s=0.0, backoff_base_s=0.01, backoff_cap_s=0.05)
     return Deps(

@@ -29,7 +29,9 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_a_good_file_loads_with_defaults_and_lazy_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_good_file_loads_with_defaults_and_lazy_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conns = load_connections(write(tmp_path, GOOD))
     c = conns["acme-kombo"]
     assert c.base_url == "https://api.kombo.dev/v1"
@@ -50,7 +52,10 @@ def test_a_good_file_loads_with_defaults_and_lazy_secrets(tmp_path: Path, monkey
         (("batch_size = 500", 'batch_size = "500"'), "wrong type"),
         (("batch_size = 500", "bacth_size = 500"), "bacth_size is not a kombo setting"),
         (('every = "6h"', 'every = "often"'), "not a duration"),
-        (('base_url = "https://api.kombo.dev/v1/"', 'base_url = "api.kombo.dev"'), "must be an http(s) URL"),
+        (
+            ('base_url = "https://api.kombo.dev/v1/"', 'base_url = "api.kombo.dev"'),
+            "must be an http(s) URL",
+        ),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, mutation: tuple[str, str], message: str) -> None:
@@ -59,7 +64,7 @@ def test_mistakes_are_named(tmp_path: Path, mutation: tuple[str, str], message: 
 
 
 def test_a_missing_file_says_where_it_looked(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found.*COURSESYNC_CONFIG"):
+    with pytest.raises(ConfigError, match=r"not found.*COURSESYNC_CONFIG"):
         load_connections(tmp_path / "nope.toml")
 
 

@@ -72,12 +72,18 @@ def test_only_id_title_and_url_are_required() -> None:
         ({"description": "d" * 100_001}, "description", "0 to 100000"),
         ({"titel": "typo"}, "titel", "Unknown field"),
         ({"extra": {"moodle": {}}}, "extra", "moodle"),
-        ({"translations": [{"language": "fr", "name": "x"}]}, "translations[0].name", "Unknown field"),
+        (
+            {"translations": [{"language": "fr", "name": "x"}]},
+            "translations[0].name",
+            "Unknown field",
+        ),
         ({"id": ""}, "id", "1 to 255"),
         ({"id": 42}, "id", "string"),
     ],
 )
-def test_each_bad_field_is_reported_with_its_name_and_reason(change: dict[str, Any], field: str, fragment: str) -> None:
+def test_each_bad_field_is_reported_with_its_name_and_reason(
+    change: dict[str, Any], field: str, fragment: str
+) -> None:
     errs = errors_of(valid(**change))
     matching = {f: m for f, m in errs.items() if f.startswith(field)}
     assert matching, f"no error for {field}: {errs}"

@@ -17,7 +17,11 @@ def all_subclasses(cls: type) -> list[type]:
     return out
 
 
-HTTPX_ERRORS = sorted({c for c in all_subclasses(httpx.HTTPError) if c.__module__.startswith("httpx")} | {httpx.InvalidURL, httpx.StreamError}, key=lambda c: c.__name__)
+HTTPX_ERRORS = sorted(
+    {c for c in all_subclasses(httpx.HTTPError) if c.__module__.startswith("httpx")}
+    | {httpx.InvalidURL, httpx.StreamError},
+    key=lambda c: c.__name__,
+)
 
 
 @pytest.mark.parametrize("exc_cls", HTTPX_ERRORS, ids=lambda c: c.__name__)
@@ -29,7 +33,10 @@ def test_every_httpx_exception_is_mapped(exc_cls: type[Exception]) -> None:
         exc = exc_cls("boom", request=request)
     else:
         exc = exc_cls("boom")
-    with pytest.raises(ProviderError) as info, map_errors("kombo", "acme", "http://example.invalid/x"):
+    with (
+        pytest.raises(ProviderError) as info,
+        map_errors("kombo", "acme", "http://example.invalid/x"),
+    ):
         raise exc
     assert isinstance(info.value, ProviderUnavailable | PermanentError)
     assert info.value.provider == "kombo" and info.value.connection == "acme"

@@ -20,15 +20,25 @@ from workers.errors import (
 from workers.providers.base import OutboundItem
 from workers.providers.kombo import KomboProvider
 
-ITEM = OutboundItem("c1", "d", {"origin_id": "c1", "course": {"type": "EXTERNAL", "title": "T", "course_url": "https://a"}})
+ITEM = OutboundItem(
+    "c1",
+    "d",
+    {"origin_id": "c1", "course": {"type": "EXTERNAL", "title": "T", "course_url": "https://a"}},
+)
 
 
 def provider(handler: Any) -> KomboProvider:
-    return KomboProvider(connection(api_key="secret-key", integration_id="acme:1"), httpx.Client(transport=httpx.MockTransport(handler)))
+    return KomboProvider(
+        connection(api_key="secret-key", integration_id="acme:1"),
+        httpx.Client(transport=httpx.MockTransport(handler)),
+    )
 
 
 def envelope(code: str | None, message: str = "m") -> dict[str, Any]:
-    return {"status": "error", "error": {"code": code, "title": None, "message": message, "log_url": None}}
+    return {
+        "status": "error",
+        "error": {"code": code, "title": None, "message": message, "log_url": None},
+    }
 
 
 def test_submit_posts_the_items_with_bearer_auth_and_integration_header() -> None:
@@ -87,7 +97,9 @@ def test_poll_maps_pending_completed_and_failed_tasks() -> None:
         (503, "PLATFORM.RATE_LIMIT_EXCEEDED", {}, RateLimited),
     ],
 )
-def test_errors_are_classified_by_code_first(status: int, code: str | None, headers: dict[str, str], cls: type) -> None:
+def test_errors_are_classified_by_code_first(
+    status: int, code: str | None, headers: dict[str, str], cls: type
+) -> None:
     p = provider(lambda req: httpx.Response(status, json=envelope(code, "explained"), headers=headers))
     with pytest.raises(cls) as info:
         p.submit("upsert", [ITEM])
@@ -100,10 +112,14 @@ def test_errors_are_classified_by_code_first(status: int, code: str | None, head
 
 
 def test_auth_and_not_found_errors_tell_the_user_what_to_fix() -> None:
-    p = provider(lambda req: httpx.Response(401, json=envelope("PLATFORM.AUTHENTICATION_INVALID", "Invalid API key")))
+    p = provider(
+        lambda req: httpx.Response(401, json=envelope("PLATFORM.AUTHENTICATION_INVALID", "Invalid API key"))
+    )
     with pytest.raises(AuthError, match="connection 'acme': check api_key"):
         p.submit("upsert", [ITEM])
-    p = provider(lambda req: httpx.Response(404, json=envelope("PLATFORM.INTEGRATION_NOT_FOUND", "No integration")))
+    p = provider(
+        lambda req: httpx.Response(404, json=envelope("PLATFORM.INTEGRATION_NOT_FOUND", "No integration"))
+    )
     with pytest.raises(NotFound, match="check integration_id"):
         p.poll("t")
 

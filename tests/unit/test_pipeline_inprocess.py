@@ -61,7 +61,9 @@ def drain(deps: Deps, sent: list[str], run_id: str, rounds: int = 200) -> dict[s
 
 def test_sample_catalog_ends_with_exact_counts(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
     records, expected = sample_items(1000)
-    rejected = {rec["id"] for rec in records if isinstance(rec, dict) and rec["url"].endswith(".invalid/course")}
+    rejected = {
+        rec["id"] for rec in records if isinstance(rec, dict) and rec["url"].endswith(".invalid/course")
+    }
     deps = make_deps(r, raw_r, FakeProvider(reject=rejected))
     run_id = start_run("acme", records, SyncOptions(), r=r, settings=deps.settings)
     doc = drain(deps, sent, run_id)
@@ -77,7 +79,9 @@ def test_sample_catalog_ends_with_exact_counts(r: redis.Redis, raw_r: redis.Redi
     assert sum(1 for e in errors if e["stage"] == "validation") >= expected.invalid
 
 
-def test_a_second_sync_of_the_same_catalog_sends_nothing(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_a_second_sync_of_the_same_catalog_sends_nothing(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     items = [{"id": f"c{i}", "title": f"T{i}", "url": f"https://a.example/{i}"} for i in range(250)]
     provider = FakeProvider()
     deps = make_deps(r, raw_r, provider)
@@ -95,7 +99,10 @@ def test_transient_errors_are_retried_and_permanent_ones_fail_the_batch_with_the
 ) -> None:
     items = [{"id": f"c{i}", "title": "T", "url": "https://a.example"} for i in range(300)]
     provider = FakeProvider(
-        errors=[ProviderUnavailable("503 from the load balancer", status_code=503), AuthError("bad key", status_code=401)]
+        errors=[
+            ProviderUnavailable("503 from the load balancer", status_code=503),
+            AuthError("bad key", status_code=401),
+        ]
     )
     deps = make_deps(r, raw_r, provider)
     doc = drain(deps, sent, start_run("acme", items, r=r, settings=deps.settings))
@@ -105,7 +112,9 @@ def test_transient_errors_are_retried_and_permanent_ones_fail_the_batch_with_the
     assert reasons == {"HTTP 401: bad key"}
 
 
-def test_a_duplicate_delivery_of_a_submitted_batch_sends_nothing_more(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_a_duplicate_delivery_of_a_submitted_batch_sends_nothing_more(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     provider = FakeProvider(pending_polls=100)
     deps = make_deps(r, raw_r, provider)
     start_run("acme", [{"id": "a", "title": "T", "url": "https://a.example"}], r=r, settings=deps.settings)
@@ -115,7 +124,9 @@ def test_a_duplicate_delivery_of_a_submitted_batch_sends_nothing_more(r: redis.R
     assert len(provider.submissions) == 1
 
 
-def test_an_empty_catalog_fails_the_run_with_a_reason(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_an_empty_catalog_fails_the_run_with_a_reason(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     deps = make_deps(r, raw_r, FakeProvider())
     doc = run_document(r, start_run("acme", [], r=r, settings=deps.settings))
     assert doc is not None and doc["state"] == "failed" and doc["reason"] == "the catalog holds no items"

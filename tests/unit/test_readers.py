@@ -39,7 +39,11 @@ def test_json_array_is_streamed_across_chunk_boundaries(monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
-    [('{"id": 1}', "JSON array"), ('[{"id": 1}, {"id": 2}', "missing ']'"), ('[{"id": 1} {"id": 2}]', "expected ','")],
+    [
+        ('{"id": 1}', "JSON array"),
+        ('[{"id": 1}, {"id": 2}', "missing ']'"),
+        ('[{"id": 1} {"id": 2}]', "expected ','"),
+    ],
 )
 def test_json_array_problems_name_the_place(text: str, fragment: str) -> None:
     with pytest.raises(CatalogError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
@@ -77,7 +81,13 @@ def test_csv_row_with_wrong_cell_count_or_bad_bytes_is_one_invalid_record() -> N
 
 @pytest.mark.parametrize(
     ("name", "fmt"),
-    [("a.jsonl", "jsonl"), ("a.NDJSON", "jsonl"), ("a.json", "json"), ("x/a.csv.gz", "csv"), ("https://h.example/c.jsonl?x=1", "jsonl")],
+    [
+        ("a.jsonl", "jsonl"),
+        ("a.NDJSON", "jsonl"),
+        ("a.json", "json"),
+        ("x/a.csv.gz", "csv"),
+        ("https://h.example/c.jsonl?x=1", "jsonl"),
+    ],
 )
 def test_format_follows_the_extension(name: str, fmt: str) -> None:
     assert detect_format(name) == fmt

@@ -36,7 +36,9 @@ def test_concurrent_settles_count_each_batch_once_and_end_the_run_once(r: redis.
         for b in range(40):
             batch = load_batch(r, f"{run_id}-{b:05d}")
             assert batch is not None
-            result = settle_batch(r, batch, state="completed", n_ok=9, n_failed=1, errors=[{"item_id": f"{b}-0"}])
+            result = settle_batch(
+                r, batch, state="completed", n_ok=9, n_failed=1, errors=[{"item_id": f"{b}-0"}]
+            )
             if result not in (None, "open"):
                 with lock:
                     endings.append(result)
@@ -49,7 +51,9 @@ def test_concurrent_settles_count_each_batch_once_and_end_the_run_once(r: redis.
     doc = runs.run_document(r, run_id)
     assert doc is not None
     assert endings == ["completed_with_errors"]
-    assert doc["counts"]["succeeded"] == 360 and doc["counts"]["failed"] == 40 and doc["counts"]["pending"] == 0
+    assert (
+        doc["counts"]["succeeded"] == 360 and doc["counts"]["failed"] == 40 and doc["counts"]["pending"] == 0
+    )
     assert doc["batches"]["completed"] == 40 and doc["batches"]["pending"] == 0
     assert len(doc["errors"]) == 40
     assert doc["finished_at"] is not None
@@ -84,7 +88,14 @@ def test_errors_in_the_run_document_stop_at_one_hundred(r: redis.Redis) -> None:
     for b in range(3):
         batch = load_batch(r, f"{run_id}-{b:05d}")
         assert batch is not None
-        settle_batch(r, batch, state="completed", n_ok=0, n_failed=60, errors=[{"item_id": f"{b}-{i}"} for i in range(60)])
+        settle_batch(
+            r,
+            batch,
+            state="completed",
+            n_ok=0,
+            n_failed=60,
+            errors=[{"item_id": f"{b}-{i}"} for i in range(60)],
+        )
     doc = runs.run_document(r, run_id)
     assert doc is not None and len(doc["errors"]) == 100 and doc["counts"]["failed"] == 180
     assert doc["state"] == "failed"

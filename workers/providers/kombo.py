@@ -112,7 +112,9 @@ class KomboProvider:
             task_id = body["data"]["task_id"]
         except (TypeError, KeyError):
             raise ProviderUnavailable(
-                "Kombo answered 200 without data.task_id", provider=self.name, connection=self._conn.name
+                "Kombo answered 200 without data.task_id",
+                provider=self.name,
+                connection=self._conn.name,
             ) from None
         return Submission(job_ref=str(task_id))
 

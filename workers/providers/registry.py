@@ -18,7 +18,13 @@ from workers.errors import ConfigError
 from workers.providers.base import Provider
 from workers.providers.kombo import KomboProvider
 
-__all__ = ["PROVIDER_CLASSES", "get_connection", "get_connections", "get_provider", "make_http_client"]
+__all__ = [
+    "PROVIDER_CLASSES",
+    "get_connection",
+    "get_connections",
+    "get_provider",
+    "make_http_client",
+]
 
 ProviderFactory = Callable[[Connection, httpx.Client], Provider]
 

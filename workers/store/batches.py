@@ -120,7 +120,11 @@ def load_items(raw_r: redis.Redis, batch_id: str) -> list[OutboundItem] | None:
 
 
 def mark_submitted(
-    r: redis.Redis, batch: Batch, job_ref: str, first_poll_s: float, early: list[ItemResult] | None = None
+    r: redis.Redis,
+    batch: Batch,
+    job_ref: str,
+    first_poll_s: float,
+    early: list[ItemResult] | None = None,
 ) -> bool:
     """pending -> submitted with the remote job ref; False if another delivery did it first.
 
@@ -153,7 +157,20 @@ def settle_batch(
     result = run_script(
         r,
         SETTLE_BATCH,
-        [keys.batch(batch.id), keys.run(batch.run_id), keys.run_errors(batch.run_id), keys.JOBS_DUE],
-        [state, n_ok, n_failed, now_iso(), batch.id, ERRORS_MAX, *[json.dumps(e) for e in errors[:ERRORS_MAX]]],
+        [
+            keys.batch(batch.id),
+            keys.run(batch.run_id),
+            keys.run_errors(batch.run_id),
+            keys.JOBS_DUE,
+        ],
+        [
+            state,
+            n_ok,
+            n_failed,
+            now_iso(),
+            batch.id,
+            ERRORS_MAX,
+            *[json.dumps(e) for e in errors[:ERRORS_MAX]],
+        ],
     )
     return str(result) if result else None

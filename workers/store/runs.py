@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from workers import keys
+from workers.redis_client import strs
 from workers.store.lua import run_script
 from workers.store.scripts import FINALIZE_RUN, PUSH_CAPPED, SEAL_RUN
 
@@ -57,7 +58,7 @@ def create_run(
 ) -> None:
     """Record a new run in state ``queued`` with zeroed counters."""
     created_ms = int(time.time() * 1000)
-    fields: dict[str, Any] = {
+    fields: dict[Any, Any] = {
         "run_id": run_id,
         "connection": connection,
         "provider": provider,
@@ -86,7 +87,9 @@ def add_counts(pipe: Any, run_id: str, **deltas: int) -> None:
                 pipe.hincrby(keys.run(run_id), "b_pending", delta)
 
 
-def record_item_errors(pipe: Any, run_id: str, errors: dict[str, list[dict[str, Any]]], retention_s: int) -> None:
+def record_item_errors(
+    pipe: Any, run_id: str, errors: dict[str, list[dict[str, Any]]], retention_s: int
+) -> None:
     """Queue per-item error records; the first ``ERRORS_MAX`` also go to the run document."""
     if not errors:
         return
@@ -124,7 +127,7 @@ def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
     settled = counts["invalid"] + counts["unchanged"] + counts["succeeded"] + counts["failed"]
     counts["pending"] = max(0, counts["total"] - settled)
     batches = {b: int(raw.get(f"b_{b}", 0)) for b in _BATCH_STATES}
-    errors = [json.loads(e) for e in r.lrange(keys.run_errors(run_id), 0, ERRORS_MAX - 1)]  # type: ignore[union-attr]
+    errors = [json.loads(e) for e in strs(r.lrange(keys.run_errors(run_id), 0, ERRORS_MAX - 1))]
     doc: dict[str, Any] = {
         "run_id": run_id,
         "connection": raw.get("connection"),
@@ -147,7 +150,7 @@ def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
 def list_runs(r: redis.Redis, limit: int = 20) -> list[dict[str, Any]]:
     """The newest runs first, as run documents without their error lists."""
     docs = []
-    for run_id in r.zrevrange(keys.RUNS_INDEX, 0, limit - 1):  # type: ignore[union-attr]
+    for run_id in strs(r.zrevrange(keys.RUNS_INDEX, 0, limit - 1)):
         doc = run_document(r, str(run_id))
         if doc is not None:
             doc.pop("errors")

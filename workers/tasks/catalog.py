@@ -11,8 +11,20 @@ from workers.tasks.base import task
 
 # Reading a large catalog can take minutes. This task acknowledges on receipt: a redelivery
 # after a crash would start a second run of the same catalog.
-@task(name="coursesync.sync_catalog", acks_late=False, ignore_result=False, soft_time_limit=3600, time_limit=3700)
+@task(
+    name="coursesync.sync_catalog",
+    acks_late=False,
+    ignore_result=False,
+    soft_time_limit=3600,
+    time_limit=3700,
+)
 def sync_catalog(connection: str, source_url: str, **kwargs: Any) -> str:
     """Args: connection, source_url (a catalog the workers can read). Returns the run id."""
-    msg: SyncCatalog = load_message(SyncCatalog, {"connection": connection, "source_url": source_url, **kwargs})
-    return start_run(msg.connection, msg.source_url, SyncOptions(full=msg.full, prune=msg.prune, trigger="celery"))
+    msg: SyncCatalog = load_message(
+        SyncCatalog, {"connection": connection, "source_url": source_url, **kwargs}
+    )
+    return start_run(
+        msg.connection,
+        msg.source_url,
+        SyncOptions(full=msg.full, prune=msg.prune, trigger="celery"),
+    )
