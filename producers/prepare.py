@@ -60,9 +60,8 @@ def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared
     if not isinstance(result, Course):
         return [ItemError(label, record.position, e.field, e.message) for e in result]
     try:
-        payload = mapper.to_payload(result, options)
+        op, payload = mapper.prepare(result, options)
     except MappingError as exc:
         return [ItemError(label, record.position, exc.field, exc.message)]
-    op = "upsert" if result.active else "deactivate"
     item = OutboundItem(result.id, content_digest(mapper, op, payload), payload)
     return Prepared(item, op, len(dumps(payload)), result)

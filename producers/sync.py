@@ -25,7 +25,6 @@ from workers.config import Settings, get_settings
 from workers.connections import Connection
 from workers.dispatch import dispatch
 from workers.errors import CatalogError
-from workers.outcomes import hash_bucket
 from workers.providers.registry import get_connection
 from workers.redis_client import get_redis
 from workers.runlife import run_finished
@@ -180,7 +179,7 @@ class _Producer:
         if not self.options.full and window:
             pipe = self.r.pipeline(transaction=False)
             for p in window:
-                pipe.hget(keys.content_hashes(self.conn.name, hash_bucket(p.item.id)), p.item.id)
+                pipe.hget(keys.content_hashes(self.conn.name, keys.item_bucket(p.item.id)), p.item.id)
             stored = pipe.execute()
             changed = [p for p, old in zip(window, stored, strict=True) if old != p.item.digest]
             self._counts["unchanged"] += len(window) - len(changed)

@@ -7,7 +7,7 @@ from typing import Any
 from schemas.course import Course
 from schemas.mapping import Mapper, Options, without_none
 
-__all__ = ["MAPPER", "to_payload"]
+__all__ = ["MAPPER", "to_deactivation", "to_payload"]
 
 
 def to_payload(course: Course, options: Options) -> dict[str, Any]:
@@ -28,4 +28,9 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
     return {"origin_id": course.id, "course": body}
 
 
-MAPPER = Mapper(provider="kombo", version=1, to_payload=to_payload)
+def to_deactivation(course: Course, options: Options) -> dict[str, Any]:
+    """Kombo deactivates one course at a time, by id: ``POST /lms/courses/{id}/deactivate``."""
+    return {"origin_id": course.id}
+
+
+MAPPER = Mapper(provider="kombo", version=1, to_payload=to_payload, to_deactivation=to_deactivation)

@@ -1,19 +1,22 @@
-"""The payload mapping of each provider, by provider name."""
+"""The payload mapping of each provider, by provider name (imported on first use)."""
 
 from __future__ import annotations
 
-from schemas import kombo
+import importlib
+
 from schemas.mapping import Mapper
 
 __all__ = ["MAPPERS", "get_mapper"]
 
-MAPPERS: dict[str, Mapper] = {
-    "kombo": kombo.MAPPER,
+MAPPERS: dict[str, str] = {
+    "kombo": "schemas.kombo",
+    "stackone": "schemas.stackone",
+    "360learning": "schemas.learning360",
+    "thoughtindustries": "schemas.thoughtindustries",
 }
 
 
 def get_mapper(provider: str) -> Mapper:
-    try:
-        return MAPPERS[provider]
-    except KeyError:
-        raise KeyError(f"no payload mapping for provider {provider!r}") from None
+    """The ``MAPPER`` of ``schemas/<provider module>.py``."""
+    mapper: Mapper = importlib.import_module(MAPPERS[provider]).MAPPER
+    return mapper

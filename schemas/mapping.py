@@ -32,12 +32,24 @@ class MappingError(ValueError):
 
 @dataclass(frozen=True)
 class Mapper:
-    """How one provider's request items are made from courses."""
+    """How one provider's request items are made from courses.
+
+    ``to_payload`` makes the upsert item. ``to_deactivation`` makes the item of the provider's
+    deactivate/archive request for a course with ``active = false``; None means the provider
+    deactivates through an ordinary upsert (StackOne's ``active: false``).
+    """
 
     provider: str
-    #: Bump when ``to_payload`` output changes for the same input.
+    #: Bump when the output of either function changes for the same input.
     version: int
     to_payload: Callable[[Course, Options], dict[str, Any]]
+    to_deactivation: Callable[[Course, Options], dict[str, Any]] | None = None
+
+    def prepare(self, course: Course, options: Options) -> tuple[str, dict[str, Any]]:
+        """(op, payload) for one course: ``upsert`` or ``deactivate``."""
+        if not course.active and self.to_deactivation is not None:
+            return "deactivate", self.to_deactivation(course, options)
+        return "upsert", self.to_payload(course, options)
 
 
 def without_none(values: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ Celery's own broker keys (``coursesync`` queue, ``unacked*``) are not ours and a
 
 from __future__ import annotations
 
+import zlib
+
 PREFIX = "cs:"
 
 # ---------------------------------------------------------------- runs
@@ -117,6 +119,19 @@ def content_hashes(connection: str, bucket: int) -> str:
 
 #: Number of buckets per connection for content hashes (see ``content_hashes``).
 HASH_BUCKETS = 4096
+
+
+def item_bucket(item_id: str) -> int:
+    """Which bucket of a connection's per-item hashes holds ``item_id``."""
+    return zlib.crc32(item_id.encode()) % HASH_BUCKETS
+
+
+def remote_ids(connection: str, bucket: int) -> str:
+    """HASH item_id -> the provider's own id for the item (Kombo course id), once confirmed.
+
+    Bucketed like ``content_hashes``. Writer: result recording. Reader: deactivation. No TTL.
+    """
+    return f"{PREFIX}conn:{connection}:remote_ids:{bucket}"
 
 
 def active_run(connection: str) -> str:

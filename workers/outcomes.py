@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,7 +20,7 @@ from workers.providers.base import ItemResult, OutboundItem
 from workers.runlife import run_finished
 from workers.store.batches import Batch, load_items, settle_batch
 
-__all__ = ["fail_batch", "hash_bucket", "record_results"]
+__all__ = ["fail_batch", "record_results"]
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +31,6 @@ NO_RESULT = ItemResult(
     code="coursesync.NO_RESULT",
     message="the provider reported no result for this item",
 )
-
-
-def hash_bucket(item_id: str) -> int:
-    """Which of a connection's content-hash buckets holds ``item_id``."""
-    return zlib.crc32(item_id.encode()) % keys.HASH_BUCKETS
 
 
 def _error(item_id: str, code: str | None, message: str | None) -> dict[str, Any]:
@@ -89,9 +83,13 @@ def _record(
     item_errors: dict[Any, Any] = {}
     retry_items: dict[Any, Any] = {}
     digests: dict[int, dict[Any, Any]] = {}
+    remote: dict[int, dict[Any, Any]] = {}
     for item, res in outcomes:
         if res.ok:
-            digests.setdefault(hash_bucket(item.id), {})[item.id] = item.digest
+            bucket = keys.item_bucket(item.id)
+            digests.setdefault(bucket, {})[item.id] = item.digest
+            if res.remote_id:
+                remote.setdefault(bucket, {})[item.id] = res.remote_id
         else:
             err = _error(item.id, res.code, res.message)
             errors.append(err)
@@ -99,6 +97,8 @@ def _record(
             retry_items[item.id] = json.dumps([item.id, item.digest, item.payload])
     for bucket, mapping in digests.items():
         pipe.hset(keys.content_hashes(batch.connection, bucket), mapping=mapping)
+    for bucket, mapping in remote.items():
+        pipe.hset(keys.remote_ids(batch.connection, bucket), mapping=mapping)
     if item_errors:
         pipe.hset(keys.run_item_errors(batch.run_id), mapping=item_errors)
         pipe.expire(keys.run_item_errors(batch.run_id), settings.run_retention_s)

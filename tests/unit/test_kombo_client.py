@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import fakeredis
 import httpx
 import pytest
 
@@ -31,6 +32,7 @@ def provider(handler: Any) -> KomboProvider:
     return KomboProvider(
         connection(api_key="secret-key", integration_id="acme:1"),
         httpx.Client(transport=httpx.MockTransport(handler)),
+        fakeredis.FakeRedis(decode_responses=True),
     )
 
 
@@ -136,3 +138,26 @@ def test_network_failures_become_provider_unavailable() -> None:
 
     with pytest.raises(ProviderUnavailable, match="no answer in time"):
         provider(handler).submit("upsert", [ITEM])
+
+
+def test_deactivation_uses_the_kombo_id_from_the_upsert_result() -> None:
+    from workers import keys
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json={"status": "success", "data": {"id": "kc_1", "origin_id": "c1"}})
+
+    p = provider(handler)
+    p._kv.hset(keys.remote_ids("acme", keys.item_bucket("c1")), "c1", "kc_1")
+    sub = p.submit(
+        "deactivate",
+        [OutboundItem("c1", "d", {"origin_id": "c1"}), OutboundItem("c2", "d", {"origin_id": "c2"})],
+    )
+    assert sub.job_ref is None
+    assert seen == ["/kombo/v1/lms/courses/kc_1/deactivate"]
+    assert [(r.item_id, r.ok, r.code) for r in sub.results] == [
+        ("c1", True, None),
+        ("c2", False, "coursesync.UNKNOWN_COURSE"),
+    ]

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import redis
 
+from workers import keys
 from workers.connections import Connection
 from workers.errors import (
     AuthError,
@@ -53,9 +55,10 @@ class KomboProvider:
 
     name = "kombo"
 
-    def __init__(self, connection: Connection, http: httpx.Client) -> None:
+    def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
         self._conn = connection
         self._http = http
+        self._kv = kv
 
     def _headers(self) -> dict[str, str]:
         return {
@@ -105,8 +108,8 @@ class KomboProvider:
         return exc
 
     def submit(self, op: Op, items: Sequence[OutboundItem]) -> Submission:
-        if op != "upsert":
-            raise ValueError(f"kombo batches carry only upserts, not {op!r}")
+        if op == "deactivate":
+            return Submission(job_ref=None, results=tuple(self._deactivate(item.id) for item in items))
         body = self._request("POST", "/lms/courses/bulk", {"items": [i.payload for i in items]})
         try:
             task_id = body["data"]["task_id"]
@@ -117,6 +120,24 @@ class KomboProvider:
                 connection=self._conn.name,
             ) from None
         return Submission(job_ref=str(task_id))
+
+    def _deactivate(self, item_id: str) -> ItemResult:
+        """``POST /lms/courses/{kombo id}/deactivate``; the Kombo id came with the upsert's result."""
+        found = self._kv.hget(keys.remote_ids(self._conn.name, keys.item_bucket(item_id)), item_id)
+        kombo_id = found.decode() if isinstance(found, bytes) else found
+        if kombo_id is None:
+            return ItemResult(
+                item_id,
+                ok=False,
+                code="coursesync.UNKNOWN_COURSE",
+                message="Kombo never confirmed this course to coursesync, so there is no Kombo id "
+                "to deactivate",
+            )
+        try:
+            self._request("POST", f"/lms/courses/{kombo_id}/deactivate", {})
+        except NotFound as exc:
+            return ItemResult(item_id, ok=False, code=exc.code or "NOT_FOUND", message=exc.message)
+        return ItemResult(item_id, ok=True, remote_id=str(kombo_id))
 
     def poll(self, job_ref: str) -> JobStatus:
         body = self._request("GET", f"/lms/courses/bulk/{job_ref}")

@@ -6,17 +6,19 @@ without a restart. Each connection gets one ``httpx.Client`` (keep-alive pool) p
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import redis
 
 from workers.config import get_settings
 from workers.connections import Connection, load_connections
 from workers.errors import ConfigError
 from workers.providers.base import Provider
-from workers.providers.kombo import KomboProvider
+from workers.redis_client import get_redis
 
 __all__ = [
     "PROVIDER_CLASSES",
@@ -24,13 +26,28 @@ __all__ = [
     "get_connections",
     "get_provider",
     "make_http_client",
+    "provider_class",
 ]
 
-ProviderFactory = Callable[[Connection, httpx.Client], Provider]
+#: A provider class is built with its connection, the HTTP client all its calls go through,
+#: and Redis for the little state a provider keeps fleet-wide (OAuth tokens, created ids).
+ProviderFactory = Callable[[Connection, httpx.Client, redis.Redis], Provider]
 
-PROVIDER_CLASSES: dict[str, ProviderFactory] = {
-    "kombo": KomboProvider,
+#: Provider modules are imported when a connection first needs them.
+PROVIDER_CLASSES: dict[str, str] = {
+    "kombo": "workers.providers.kombo:KomboProvider",
+    "stackone": "workers.providers.stackone:StackOneProvider",
+    "360learning": "workers.providers.learning360:Learning360Provider",
+    "thoughtindustries": "workers.providers.thoughtindustries:ThoughtIndustriesProvider",
 }
+
+
+def provider_class(provider: str) -> ProviderFactory:
+    """The client class of ``provider`` (imported on first use)."""
+    module, _, name = PROVIDER_CLASSES[provider].partition(":")
+    factory: ProviderFactory = getattr(importlib.import_module(module), name)
+    return factory
+
 
 _config_cache: dict[tuple[str, float], dict[str, Connection]] = {}
 _provider_cache: dict[tuple[int, str, float], Provider] = {}
@@ -79,8 +96,6 @@ def get_provider(name: str) -> Provider:
     key = (os.getpid(), name, _mtime(path))
     provider = _provider_cache.get(key)
     if provider is None:
-        factory = PROVIDER_CLASSES.get(connection.provider)
-        if factory is None:
-            raise ConfigError(f"connection {name!r}: provider {connection.provider!r} is not supported yet")
-        provider = _provider_cache[key] = factory(connection, make_http_client())
+        factory = provider_class(connection.provider)
+        provider = _provider_cache[key] = factory(connection, make_http_client(), get_redis())
     return provider

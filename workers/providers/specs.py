@@ -68,6 +68,8 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         max_request_bytes=5_000_000,
         required=("api_key", "integration_id"),
         options={"api_key": str, "integration_id": str},
+        # Kombo deactivates one course per request; one request per batch keeps the budget exact.
+        max_deactivate_items=1,
     ),
     "stackone": ProviderSpec(
         name="stackone",
