@@ -202,7 +202,7 @@ class _Producer:
         )
         runs.add_counts(pipe, self.run_id, batches=1)
         pipe.execute()
-        dispatch(self.r, self.conn.name, cap=self.conn.max_in_flight, lease_s=self.settings.batch_lease_s)
+        dispatch(self.r, self.conn, lease_s=self.settings.batch_lease_s)
 
     def _flush_counts(self) -> None:
         pipe = self.r.pipeline(transaction=False)

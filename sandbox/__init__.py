@@ -1,4 +1,13 @@
-"""A local sandbox of the providers' bulk APIs, for the demo, the tests and the benchmarks."""
+"""A local sandbox of the providers' bulk APIs, for the demo, the integration tests and benchmarks.
+
+Real HTTP on loopback, stdlib only (plus jsonschema for the providers' own schemas)::
+
+    with SandboxServer(SandboxSettings(kombo_pending_s=0.2)) as sandbox:
+        httpx.post(sandbox.url + "/kombo/v1/lms/courses/bulk", ...)
+
+or ``python -m sandbox --port 8765``. Providers: Kombo under ``/kombo/v1``; ``/_sandbox/*``
+steers and observes it (see ``sandbox.control``).
+"""
 
 from sandbox.cli import main
 from sandbox.server import SandboxServer

@@ -1,3 +1,5 @@
+"""``python -m sandbox``: see ``python -m sandbox --help``."""
+
 import sys
 
 from sandbox.cli import main

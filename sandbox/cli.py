@@ -1,95 +1,123 @@
-"""Command line of the sandbox: ``python -m sandbox`` and ``coursesync sandbox``."""
+"""Command line of the sandbox: ``python -m sandbox`` and ``coursesync sandbox``.
+
+The flags are derived from :class:`SandboxSettings` (one flag per field, its help from the
+field's metadata), so a new setting is a new flag without touching this module.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
+import threading
+import types
 from dataclasses import fields
-from typing import Any
+from typing import Any, get_type_hints
 
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
 
 __all__ = ["add_arguments", "main", "run_from_args", "settings_from_args"]
 
-_HELP = {
-    "seed": "seed for injected faults, to replay a run",
-    "kombo_api_keys": "API keys Kombo accepts (repeatable; default sandbox-kombo-key)",
-    "kombo_integrations": "integration ids Kombo knows (repeatable; default sandbox:coursesync-demo)",
-    "kombo_pending_s": "seconds a Kombo bulk task stays PENDING (default 1.0)",
-    "kombo_max_items": "most items one Kombo bulk request may carry (default 1000)",
-    "kombo_rate_per_s": "Kombo requests per second per API key before 429 (default: unlimited)",
-    "kombo_rate_burst": "Kombo token-bucket size (default: one second of rate)",
-    "kombo_concurrency_limit": "Kombo POSTs in flight per integration before 429 (default 30)",
-    "max_body_bytes": "largest request body accepted (default 10 MB)",
-    "latency_s": "seconds added to every provider request",
-    "fail_rate_5xx": "share of provider requests answered 503 (0..1)",
-    "fail_rate_429": "share of provider requests answered 429 (0..1)",
-    "timeout_rate": "share of requests processed but answered only after --timeout-sleep-s",
-    "timeout_sleep_s": "how long a 'timed out' answer is held back (default 35)",
-    "down_until_epoch_s": "answer 503 to every provider request until this Unix time",
-}
+DESCRIPTION = """\
+Serve fake provider APIs on this machine, for coursesync's demo, integration tests and
+benchmarks. Each provider lives under its own prefix: Kombo under /kombo/v1, so a coursesync
+connection uses base_url = "http://HOST:PORT/kombo/v1" with API key "sandbox-kombo-key" and
+integration id "sandbox:coursesync-demo". Steer a running sandbox over HTTP:
+GET /_sandbox/stats, GET /_sandbox/requests?since=EPOCH_S, POST /_sandbox/config (JSON
+object of settings below, with underscores), POST /_sandbox/reset.
+"""
+
+EPILOG = """\
+examples:
+  python -m sandbox                                   # Kombo on http://127.0.0.1:8765/kombo/v1
+  python -m sandbox --port 0 --kombo-pending-s 0.2    # any free port, fast tasks
+  python -m sandbox --kombo-rate-per-s 20 --latency-s 0.05 --fail-rate-5xx 0.01 --seed 7
+  curl -s -X POST localhost:8765/_sandbox/config -d '{"down_until_epoch_s": 1900000000}'
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0 = any)")
+    """Add ``--host``, ``--port`` and one flag per :class:`SandboxSettings` field to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default: %(default)s)"
+    )
+    group = parser.add_argument_group("behaviour (each can also be changed later: POST /_sandbox/config)")
     defaults = SandboxSettings()
+    hints = get_type_hints(SandboxSettings)
     for f in fields(SandboxSettings):
+        default = getattr(defaults, f.name)
+        help_text = f.metadata["help"].replace("%", "%%")  # argparse formats help strings
+        if "default" not in help_text:
+            shown = " ".join(default) if isinstance(default, tuple) else default
+            help_text += f" (default: {'none' if shown is None else shown})"
         flag = "--" + f.name.replace("_", "-")
-        value = getattr(defaults, f.name)
-        if isinstance(value, tuple):
-            parser.add_argument(flag, action="append", help=_HELP[f.name])
-        else:
-            kind: Any = (
-                int
-                if f.name
-                in (
-                    "seed",
-                    "kombo_max_items",
-                    "kombo_rate_burst",
-                    "kombo_concurrency_limit",
-                    "max_body_bytes",
-                )
-                else float
+        kind = _scalar_type(hints[f.name])
+        if kind is None:
+            group.add_argument(
+                flag, nargs="+", metavar=f.name.rsplit("_", 1)[-1].upper()[:-1], help=help_text
             )
-            parser.add_argument(flag, type=kind, help=_HELP[f.name])
+        else:
+            group.add_argument(flag, type=kind, metavar=_metavar(f.name), help=help_text)
+
+
+def _metavar(name: str) -> str:
+    if name.endswith("_epoch_s"):
+        return "EPOCH_S"
+    if name.endswith("_s") and not name.endswith("_per_s"):
+        return "SECONDS"
+    return "SHARE" if name.startswith(("fail_rate_", "timeout_rate")) else "N"
+
+
+def _scalar_type(hint: Any) -> type[int] | type[float] | None:
+    """int or float for scalar settings (optional or not); None for lists of strings."""
+    options = set(hint.__args__) if isinstance(hint, types.UnionType) else {hint}
+    if float in options:
+        return float
+    return int if int in options else None
 
 
 def settings_from_args(ns: argparse.Namespace) -> SandboxSettings:
+    """The settings named on the command line, defaults for the rest.
+
+    Raises:
+        ValueError: a value out of range, e.g. ``--fail-rate-5xx 2``.
+    """
     settings = SandboxSettings()
-    changes = {
-        f.name: getattr(ns, f.name) for f in fields(SandboxSettings) if getattr(ns, f.name, None) is not None
-    }
-    settings.update(changes)
+    given = {f.name: getattr(ns, f.name, None) for f in fields(settings)}
+    settings.update({name: value for name, value in given.items() if value is not None})
     return settings
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    # SIGTERM (from the demo, compose, a test) stops the server like Ctrl-C does.
-    raise KeyboardInterrupt
-
-
 def run_from_args(ns: argparse.Namespace) -> int:
-    server = SandboxServer(settings_from_args(ns), host=ns.host, port=ns.port)
-    signal.signal(signal.SIGTERM, _interrupt)
+    """Serve until SIGINT or SIGTERM; prints ``sandbox listening on URL`` once it accepts."""
+    try:
+        settings = settings_from_args(ns)
+    except ValueError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    server = SandboxServer(settings, host=ns.host, port=ns.port)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
     print(f"sandbox listening on {server.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    try:
+        while not stop.wait(0.5):  # a timed wait lets the signal handler run promptly
+            pass
+    finally:
+        server.stop()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m sandbox [flags]``; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
-        description="Fake provider bulk APIs on loopback, for coursesync's demo, tests and benchmarks. "
-        "Kombo lives under /kombo/v1; /_sandbox/stats, /_sandbox/config and /_sandbox/reset steer it.",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

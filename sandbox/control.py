@@ -1,48 +1,83 @@
-"""``/_sandbox/*``: health, statistics, the request log, settings and reset. Loopback tooling."""
+"""``/_sandbox/*``: health, statistics, the request log, settings and reset.
+
+No authentication: the sandbox is a loopback tool for tests, the demo and benchmarks. Control
+requests are not counted in the statistics, so polling them does not disturb what they measure.
+
+=======  ========================  ==========================================================
+GET      /_sandbox/health          ``{"status": "ok", "providers": {name: prefix}, "uptime_s"}``
+GET      /_sandbox/stats           counters by route and status, 429s, per-provider counters
+GET      /_sandbox/requests        ``[[t_epoch_s, provider, method, route, status], ...]``,
+                                   oldest first; ``?since=<epoch_s>`` keeps the later ones
+GET      /_sandbox/config          the settings
+POST     /_sandbox/config          JSON object of settings to change -> the settings (or 400)
+POST     /_sandbox/reset           forget remote objects, statistics and the request log
+=======  ========================  ==========================================================
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 
-from sandbox.http import Request, Response, json_response
+from sandbox.http import Provider, Request, Response, json_response
 from sandbox.state import State
 
-__all__ = ["handle_control"]
+__all__ = ["CONTROL_PREFIX", "handle_control"]
+
+CONTROL_PREFIX = "/_sandbox"
 
 
-def _update_config(state: State, req: Request) -> Response:
+def handle_control(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
+    """Answer one control request (``req.path`` starts with ``/_sandbox/``)."""
+    endpoint = _ENDPOINTS.get((req.method, req.path.removeprefix(CONTROL_PREFIX)))
+    if endpoint is None:
+        return json_response(404, {"error": f"no control endpoint {req.method} {req.path}"})
     try:
-        changes = req.json()
-        if not isinstance(changes, dict):
-            raise ValueError("send a JSON object of settings to change")
-        with state.lock:
-            state.settings.update(changes)
-    except ValueError as exc:
+        return endpoint(state, req, providers)
+    except ValueError as exc:  # a bad parameter or settings update
         return json_response(400, {"error": str(exc)})
+
+
+def _health(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
+    prefixes = {name: p.prefix for name, p in providers.items()}
+    uptime_s = round(time.time() - state.started_epoch_s, 3)
+    return json_response(200, {"status": "ok", "providers": prefixes, "uptime_s": uptime_s})
+
+
+def _stats(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
+    return json_response(200, state.stats())
+
+
+def _requests(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
+    raw = req.arg("since") or "0"
+    try:
+        since = float(raw)
+    except ValueError:
+        raise ValueError(f"since must be a Unix time in seconds, not {raw!r}") from None
+    return json_response(200, state.requests_since(since))
+
+
+def _get_config(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
     return json_response(200, state.settings.as_dict())
 
 
-def _reset(state: State, req: Request) -> Response:
+def _post_config(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
+    changes = req.json()
+    if not isinstance(changes, dict):
+        raise ValueError('send a JSON object of the settings to change, e.g. {"latency_s": 0.1}')
+    return json_response(200, state.update_settings(changes))
+
+
+def _reset(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
     state.reset()
     return json_response(200, {"status": "reset"})
 
 
-_ENDPOINTS: dict[tuple[str, str], Callable[[State, Request], Response]] = {
-    ("GET", "/stats"): lambda state, req: json_response(200, state.stats()),
-    ("GET", "/requests"): lambda state, req: json_response(
-        200, {"requests": state.requests_since(float(req.query.get("since", ["0"])[0]))}
-    ),
-    ("GET", "/config"): lambda state, req: json_response(200, state.settings.as_dict()),
-    ("POST", "/config"): _update_config,
+_ENDPOINTS: dict[tuple[str, str], Callable[[State, Request, Mapping[str, Provider]], Response]] = {
+    ("GET", "/health"): _health,
+    ("GET", "/stats"): _stats,
+    ("GET", "/requests"): _requests,
+    ("GET", "/config"): _get_config,
+    ("POST", "/config"): _post_config,
     ("POST", "/reset"): _reset,
 }
-
-
-def handle_control(state: State, req: Request, providers: list[str]) -> Response:
-    path = req.path[len("/_sandbox") :]
-    if req.method == "GET" and path == "/health":
-        return json_response(200, {"status": "ok", "providers": providers})
-    endpoint = _ENDPOINTS.get((req.method, path))
-    if endpoint is None:
-        return json_response(404, {"error": f"no control endpoint {req.method} {req.path}"})
-    return endpoint(state, req)

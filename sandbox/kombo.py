@@ -1,10 +1,11 @@
-"""Kombo's unified LMS course endpoints (providers.md §1), under ``/kombo/v1``.
+"""Kombo's unified LMS course endpoints (providers.md §1), mounted under ``/kombo/v1``.
 
-Faithful where Kombo documents behaviour: Bearer auth, X-Integration-Id, HTTP 200 with a task
-id, PENDING -> COMPLETED tasks with one result per item, the error envelope with ``error.code``,
-ratelimit-* headers, 429 RATE_LIMIT vs CONCURRENCY_LIMIT. Where Kombo is silent the sandbox
-picks something plausible and says so: idempotency (the same body for the same integration
-returns the same task) and the rule that a course URL on a ``.invalid`` host is rejected.
+Faithful where Kombo documents behaviour: Bearer API key, ``X-Integration-Id``, HTTP 200 with a
+``task_id``, tasks PENDING then COMPLETED with one result per item, the error envelope, the
+``ratelimit-*`` headers, 429 ``RATE_LIMIT_EXCEEDED`` versus ``CONCURRENCY_LIMIT_EXCEEDED`` with
+``Concurrency-*`` headers on POST actions. Where Kombo is silent the sandbox chooses and says so:
+the same body for the same integration returns the same task (a client retrying after a lost
+answer must not create a second task), and a ``course_url`` on a ``.invalid`` host fails per item.
 """
 
 from __future__ import annotations
@@ -12,229 +13,225 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-from sandbox.http import Request, Response, Route, json_response
-from sandbox.limits import TokenBucket
-from sandbox.provider import ProviderApp
+from sandbox.http import Request, Response, Route, json_response, stable_id, unresolvable_host
+from sandbox.kombo_store import KomboStore, Result, Task
 from sandbox.specs import describe_errors
+from sandbox.state import State
 
-__all__ = ["KomboApp", "rejection"]
+__all__ = ["COUNTERS", "PREFIX", "KomboApi", "kombo_error"]
+
+PREFIX = "/kombo/v1"
+#: Counters under ``kombo`` in ``/_sandbox/stats`` (besides ``distinct_ids``).
+COUNTERS = ("tasks_created", "items_received", "idempotent_replays", "deactivations")
+#: Most courses per page of GET /lms/courses, and the default (Kombo's documented values).
+MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 250, 100
+
+_TITLES = {
+    "PLATFORM.AUTHENTICATION_INVALID": "Authentication invalid",
+    "PLATFORM.INPUT_INVALID": "Input invalid",
+    "PLATFORM.INTEGRATION_NOT_FOUND": "Integration not found",
+    "PLATFORM.RATE_LIMIT_EXCEEDED": "Rate limit exceeded",
+    "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED": "Concurrency limit exceeded",
+}
+_STATUS_TITLES = {
+    404: "Not found",
+    405: "Method not allowed",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+#: Codes for the errors the framework produces; others get ``code: null`` (Kombo's example does).
+_STATUS_CODES = {400: "PLATFORM.INPUT_INVALID", 411: "PLATFORM.INPUT_INVALID", 413: "PLATFORM.INPUT_INVALID",
+                 429: "PLATFORM.RATE_LIMIT_EXCEEDED"}  # fmt: skip
+
+KomboHandler = Callable[[Request, str], Response]
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def kombo_error(status: int, code: str | None, message: str) -> Response:
+    """Kombo's error envelope ``{"status": "error", "error": {code, title, message, log_url}}``."""
+    title = _TITLES.get(code or "") or _STATUS_TITLES.get(status)
+    error = {"code": code, "title": title, "message": message, "log_url": None}
+    return json_response(status, {"status": "error", "error": error})
 
 
-def rejection(url: Any) -> str | None:
-    """Why the sandbox's "remote LMS" refuses a course URL, or None (all providers share this)."""
-    host = urlsplit(str(url)).hostname or ""
-    if host.endswith(".invalid"):
-        return f"host {host!r} does not resolve"
-    return None
+def _input_invalid(message: str) -> Response:
+    return kombo_error(400, "PLATFORM.INPUT_INVALID", message)
 
 
-class KomboApp(ProviderApp):
+class KomboApi:
+    """The Kombo routes over one sandbox :class:`State`."""
+
     name = "kombo"
-    prefix = "/kombo/v1"
+    prefix = PREFIX
 
-    def routes(self) -> list[Route]:
+    def __init__(self, state: State) -> None:
+        self.state = state
+        state.declare(self.name, COUNTERS)
+
+    def routes(self) -> Sequence[Route]:
         return [
-            Route("POST", "/lms/courses/bulk", "/lms/courses/bulk", self.post_bulk),
-            Route("GET", "/lms/courses/bulk/{task_id}", "/lms/courses/bulk/{task_id}", self.get_task),
-            Route(
-                "POST", "/lms/courses/{course_id}/deactivate", "/lms/courses/{id}/deactivate", self.deactivate
-            ),
-            Route("GET", "/lms/courses", "/lms/courses", self.list_courses),
+            Route("POST", "/lms/courses/bulk", self._guard(self.post_bulk, action=True)),
+            Route("GET", "/lms/courses/bulk/{task_id}", self._guard(self.get_task, action=False)),
+            Route("POST", "/lms/courses/{course_id}/deactivate", self._guard(self.deactivate, action=True)),
+            Route("GET", "/lms/courses", self._guard(self.list_courses, action=False)),
         ]
 
-    # ---- shapes
-    def error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-        kombo_code = code if "." in code or code == "" else f"PLATFORM.{code}"
-        if code == "SERVICE_UNAVAILABLE":
-            kombo_code = "REMOTE.SERVICE_UNAVAILABLE"
-        doc = {
-            "status": "error",
-            "error": {"code": kombo_code or None, "title": None, "message": message, "log_url": None},
-        }
-        return json_response(status, doc, headers)
+    def error(self, status: int, message: str) -> Response:
+        return kombo_error(status, _STATUS_CODES.get(status), message)
 
-    def rate_limit(self, req: Request) -> tuple[str, float, int | None] | None:
+    @property
+    def store(self) -> KomboStore:
+        return self.state.store(self.name, KomboStore)
+
+    # --- what every Kombo request goes through
+    def _guard(self, handler: KomboHandler, *, action: bool) -> Callable[[Request], Response]:
+        """API key, rate limit, integration, then for POST actions the concurrency limit.
+
+        The latency is spent inside the concurrency slot, so slow answers hold slots as slow
+        remote tools do.
+        """
+
+        def guarded(req: Request) -> Response:
+            response, headers = self._admit(req)
+            if response is not None:
+                self.state.pause()
+            elif action:
+                response = self._act(handler, req, req.headers["x-integration-id"])
+            else:
+                self.state.pause()
+                response = handler(req, req.headers["x-integration-id"])
+            response.headers.update(headers)
+            return response
+
+        return guarded
+
+    def _admit(self, req: Request) -> tuple[Response | None, dict[str, str]]:
+        """A refusal (or None) and the rate-limit headers every authenticated answer carries."""
         s = self.state.settings
-        if s.kombo_rate_per_s is None:
-            return None
-        return (req.bearer() or "", s.kombo_rate_per_s, s.kombo_rate_burst)
-
-    def rate_headers(self, bucket: TokenBucket) -> dict[str, str]:
-        return {
-            "ratelimit-limit": str(bucket.capacity),
-            "ratelimit-remaining": str(bucket.remaining()),
-            "ratelimit-reset": str(bucket.reset_s()),
-        }
-
-    def rate_limited(self, bucket: TokenBucket | None) -> Response:
-        # Kombo documents no Retry-After; clients learn from ratelimit-reset.
-        return self.error(429, "PLATFORM.RATE_LIMIT_EXCEEDED", "You have exceeded the rate limit.")
-
-    def concurrency(self, req: Request, route: Route) -> tuple[str, int] | None:
-        if req.method != "POST":
-            return None  # reading synced data is exempt (providers.md §1.3)
-        return (
-            "kombo:" + req.headers.get("x-integration-id", ""),
-            self.state.settings.kombo_concurrency_limit,
-        )
-
-    def concurrency_limited(self, key: str, limit: int) -> Response:
-        return self.error(
-            429,
-            "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED",
-            f"More than {limit} action requests in flight for this integration.",
-            {"Concurrency-Limit": str(limit), "Concurrency-Remaining": "0"},
-        )
-
-    def concurrency_headers(self, key: str, limit: int) -> dict[str, str]:
-        remaining = max(0, limit - self.state.inflight.current(key))
-        return {"Concurrency-Limit": str(limit), "Concurrency-Remaining": str(remaining)}
-
-    # ---- checks
-    def _auth(self, req: Request) -> Response | str:
-        s = self.state.settings
-        if req.bearer() not in s.kombo_api_keys:
-            return self.error(401, "PLATFORM.AUTHENTICATION_INVALID", "The API key is missing or invalid.")
+        key = req.bearer()
+        if key is None or key not in s.kombo_api_keys:
+            message = "The API key (Authorization: Bearer) is missing or invalid."
+            return kombo_error(401, "PLATFORM.AUTHENTICATION_INVALID", message), {}
+        headers: dict[str, str] = {}
+        if s.kombo_rate_per_s is not None:
+            quota = self.state.take_token(self.name, key, s.kombo_rate_per_s, s.kombo_rate_burst)
+            headers = {
+                "ratelimit-limit": str(quota.limit),
+                "ratelimit-remaining": str(quota.remaining),
+                "ratelimit-reset": str(quota.reset_s),
+            }
+            if not quota.allowed:  # Kombo documents no Retry-After: clients read ratelimit-reset
+                message = f"You exceeded the rate limit of {quota.limit} requests for this API key."
+                return kombo_error(429, "PLATFORM.RATE_LIMIT_EXCEEDED", message), headers
         integration = req.headers.get("x-integration-id")
         if not integration:
-            return self.error(400, "PLATFORM.INPUT_INVALID", "The X-Integration-Id header is required.")
+            return _input_invalid("The X-Integration-Id header is missing."), headers
         if integration not in s.kombo_integrations:
-            return self.error(
-                404, "PLATFORM.INTEGRATION_NOT_FOUND", f"No integration with id {integration!r}."
-            )
-        return integration
+            message = f"No integration with the ID {integration!r} exists."
+            return kombo_error(404, "PLATFORM.INTEGRATION_NOT_FOUND", message), headers
+        return None, headers
 
-    # ---- endpoints
-    def post_bulk(self, req: Request) -> Response:
-        integration = self._auth(req)
-        if isinstance(integration, Response):
-            return integration
+    def _act(self, handler: KomboHandler, req: Request, integration: str) -> Response:
+        limit = self.state.settings.kombo_concurrency_limit
+        with self.state.in_flight.slot(f"{self.name}:{integration}", limit) as remaining:
+            self.state.pause()
+            if remaining is None:
+                message = f"More than {limit} action requests are in flight for this integration."
+                response = kombo_error(429, "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED", message)
+            else:
+                response = handler(req, integration)
+        response.headers["Concurrency-Limit"] = str(limit)
+        response.headers["Concurrency-Remaining"] = str(remaining or 0)
+        return response
+
+    # --- endpoints
+    def post_bulk(self, req: Request, integration: str) -> Response:
         try:
             body = req.json()
         except ValueError as exc:
-            return self.error(400, "PLATFORM.INPUT_INVALID", str(exc))
-        problems = describe_errors("kombo", "PostLmsCoursesBulkRequestBody", body)
-        if problems:
-            return self.error(400, "PLATFORM.INPUT_INVALID", "Invalid request body: " + "; ".join(problems))
-        items = body["items"]
+            return _input_invalid(str(exc))
+        items = body.get("items") if isinstance(body, dict) else None
         limit = self.state.settings.kombo_max_items
-        if len(items) > limit:
-            return self.error(
-                400, "PLATFORM.INPUT_INVALID", f"items: at most {limit} items per request, got {len(items)}."
-            )
-        origin_ids = [i["origin_id"] for i in items]
-        if len(set(origin_ids)) != len(origin_ids):
-            return self.error(
-                400, "PLATFORM.INPUT_INVALID", "items: origin_id must be unique within one request."
-            )
-        return json_response(
-            200, {"status": "success", "data": {"task_id": self._task(integration, body)}, "warnings": []}
-        )
-
-    def _task(self, integration: str, body: dict[str, Any]) -> str:
-        key = hashlib.sha256((integration + json.dumps(body, sort_keys=True)).encode()).hexdigest()
-        store = self.state.store(self.name)
-        with self.state.lock:
-            by_body = store.setdefault("by_body", {})
-            if key in by_body:
-                self.state.count(self.name, "idempotent_replays")
-                return str(by_body[key])
-            task_id = "task_" + key[:24]
-            by_body[key] = task_id
-            now = time.time()
-            store.setdefault("tasks", {})[task_id] = {
-                "integration": integration,
-                "created": now,
-                "due": now + self.state.settings.kombo_pending_s,
-                "results": [self._apply(integration, item) for item in body["items"]],
-            }
-        self.state.count(self.name, "tasks_created")
-        self.state.saw_items(self.name, [i["origin_id"] for i in body["items"]])
-        return task_id
-
-    def _apply(self, integration: str, item: dict[str, Any]) -> dict[str, Any]:
-        course, origin = item["course"], item["origin_id"]
-        why = rejection(course.get("course_url"))
-        if why:
-            message = f"The LMS rejected the course: course_url {why}"
-            error = {
-                "code": "REMOTE.INPUT_INVALID",
-                "title": "Remote input invalid",
-                "message": message,
-                "log_url": None,
-            }
-            return {"origin_id": origin, "status": "FAILED", "error": error}
-        kombo_id = "kc_" + hashlib.sha256(f"{integration}:{origin}".encode()).hexdigest()[:20]
-        courses = self.state.store(self.name).setdefault("courses", {}).setdefault(integration, {})
-        old = courses.get(origin, {})
-        courses[origin] = {"id": kombo_id, "origin_id": origin, "remote_id": "r-" + kombo_id[3:],
-                           "title": course["title"], "course_url": course["course_url"], "status": "ACTIVE",
-                           "revisions": old.get("revisions", 0) + 1}  # fmt: skip
-        return {"origin_id": origin, "status": "SUCCEEDED", "data": {"id": kombo_id}}
-
-    def get_task(self, req: Request) -> Response:
-        integration = self._auth(req)
-        if isinstance(integration, Response):
-            return integration
-        task = self.state.store(self.name).get("tasks", {}).get(req.params["task_id"])
-        if task is None or task["integration"] != integration:
-            return self.error(404, "PLATFORM.INPUT_INVALID", f"No task with id {req.params['task_id']!r}.")
-        data: dict[str, Any] = {"task_id": req.params["task_id"], "created_at": _iso(task["created"])}
-        if time.time() < task["due"]:
-            data.update(status="PENDING", completed_at=None)
+        if isinstance(items, list) and len(items) > limit:
+            return _input_invalid(f"items: at most {limit} items are allowed per request, got {len(items)}.")
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        body_key = hashlib.sha256(f"{integration}\n{canonical}".encode()).hexdigest()
+        # These exact bytes passed validation before: a retry skips the costly schema check.
+        task_id, created = self.store.replay(body_key), False
+        if task_id is None:
+            problem = _body_problem(body)
+            if problem:
+                return _input_invalid(problem)
+            task = _new_task(integration, body_key, body["items"], self.state.settings.kombo_pending_s)
+            task_id, created = self.store.add(body_key, task)
+        if created:
+            self.state.count(self.name, "tasks_created")
+            self.state.count(self.name, "items_received", len(body["items"]))
+            self.state.saw_ids(self.name, (item["origin_id"] for item in body["items"]))
         else:
-            data.update(status="COMPLETED", data=task["results"], completed_at=_iso(task["due"]))
-        return json_response(200, {"status": "success", "data": data})
+            self.state.count(self.name, "idempotent_replays")
+        return json_response(200, {"status": "success", "data": {"task_id": task_id}, "warnings": []})
 
-    def _find_course(self, integration: str, course_id: str) -> dict[str, Any] | None:
-        courses = self.state.store(self.name).get("courses", {}).get(integration, {})
-        if course_id.startswith("remote:"):
-            wanted = course_id[7:]
-            return next((c for c in courses.values() if wanted in (c["remote_id"], c["origin_id"])), None)
-        return next((c for c in courses.values() if c["id"] == course_id), None)
+    def get_task(self, req: Request, integration: str) -> Response:
+        doc = self.store.task_doc(integration, req.params["task_id"], time.time())
+        if doc is None:
+            return kombo_error(404, None, f"No task with the ID {req.params['task_id']!r} exists.")
+        return json_response(200, {"status": "success", "data": doc})
 
-    def deactivate(self, req: Request) -> Response:
-        integration = self._auth(req)
-        if isinstance(integration, Response):
-            return integration
-        with self.state.lock:
-            course = self._find_course(integration, req.params["course_id"])
-            if course is None:
-                return self.error(404, "PLATFORM.INPUT_INVALID", f"No course {req.params['course_id']!r}.")
-            course["status"] = "INACTIVE"
+    def deactivate(self, req: Request, integration: str) -> Response:
+        try:
+            body = req.json() if req.body.strip() else {}
+        except ValueError as exc:
+            return _input_invalid(str(exc))
+        if not isinstance(body, dict):
+            return _input_invalid("The request body must be a JSON object ({}).")
+        doc = self.store.deactivate(integration, req.params["course_id"], time.time())
+        if doc is None:
+            return kombo_error(404, None, f"No course {req.params['course_id']!r} exists.")
         self.state.count(self.name, "deactivations")
-        return json_response(200, {"status": "success", "data": _course_doc(course)})
+        return json_response(200, {"status": "success", "data": doc, "warnings": []})
 
-    def list_courses(self, req: Request) -> Response:
-        integration = self._auth(req)
-        if isinstance(integration, Response):
-            return integration
-        courses = sorted(
-            self.state.store(self.name).get("courses", {}).get(integration, {}).values(),
-            key=lambda c: c["id"],
+    def list_courses(self, req: Request, integration: str) -> Response:
+        try:
+            size = int(req.arg("page_size") or DEFAULT_PAGE_SIZE)
+            offset = int(req.arg("cursor") or 0)
+        except ValueError:
+            return _input_invalid("page_size and cursor must be integers as returned in data.next.")
+        if not 1 <= size <= MAX_PAGE_SIZE or offset < 0:
+            return _input_invalid(f"page_size must be between 1 and {MAX_PAGE_SIZE}.")
+        ids, remote_ids = (
+            set(",".join(req.query.get(n, [])).split(",")) - {""} for n in ("ids", "remote_ids")
         )
-        ids = set(",".join(req.query.get("ids", [])).split(",")) - {""}
-        if ids:
-            courses = [c for c in courses if c["id"] in ids or c["origin_id"] in ids]
-        size = min(250, int(req.query.get("page_size", ["100"])[0]))
-        start = int(req.query.get("cursor", ["0"])[0] or 0)
-        page = courses[start : start + size]
-        nxt = str(start + size) if start + size < len(courses) else None
-        return json_response(
-            200, {"status": "success", "data": {"next": nxt, "results": [_course_doc(c) for c in page]}}
-        )
+        docs, more = self.store.page(integration, offset, size, ids | remote_ids, time.time())
+        data = {"next": str(offset + size) if more else None, "results": docs}
+        return json_response(200, {"status": "success", "data": data, "warnings": []})
 
 
-def _course_doc(c: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": c["id"], "origin_id": c["origin_id"], "remote_id": c["remote_id"],
-        "revisions": [{"title": c["title"], "remote_url": c["course_url"], "status": c["status"]}],
-    }  # fmt: skip
+def _body_problem(body: Any) -> str | None:
+    """Why Kombo refuses the body (schema, then duplicate origin ids), or None."""
+    problems, total = describe_errors("kombo", "PostLmsCoursesBulkRequestBody", body)
+    if problems:
+        more = f" (and {total - len(problems)} more)" if total > len(problems) else ""
+        return "The request body is invalid: " + "; ".join(problems) + more
+    seen = Counter(item["origin_id"] for item in body["items"])
+    repeated = [origin for origin, n in seen.items() if n > 1]
+    if repeated:
+        shown = ", ".join(repr(o) for o in repeated[:3])
+        return f"items: origin_id must be unique within one request; repeated: {shown}."
+    return None
+
+
+def _new_task(integration: str, body_key: str, items: list[dict[str, Any]], pending_s: float) -> Task:
+    """The task for a valid body; each item's outcome is decided now, applied when it completes."""
+    now = time.time()
+    results = []
+    for item in items:
+        origin, course = item["origin_id"], item["course"]
+        host = unresolvable_host(course["course_url"])
+        error = f"The LMS rejected the course: course_url host {host!r} does not resolve" if host else None
+        course_id = stable_id("course", integration, origin)
+        results.append(Result(origin, course_id, error, None if error else course))
+    return Task(stable_id("task", body_key), integration, now, now + pending_s, results)

@@ -1,57 +1,131 @@
-"""The sandbox's behaviour, adjustable at start (flags) and at run time (POST /_sandbox/config)."""
+"""The sandbox's knobs: set by CLI flags at start, changed at run time by ``POST /_sandbox/config``.
+
+Durations end in ``_s`` (seconds), rates in ``_per_s`` (requests per second), shares are 0..1.
+Each field's ``help`` metadata is the text ``--help`` shows, so the docs live in one place.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+import types
+from dataclasses import dataclass, field, fields
+from typing import Any, get_type_hints
 
 __all__ = ["SandboxSettings"]
 
 
+def _knob(default: Any, help_text: str) -> Any:
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass
 class SandboxSettings:
-    """Every knob of the fake providers. Durations in seconds, rates in requests per second."""
+    """Every behaviour of the fake providers that a test, the demo or a benchmark may change."""
 
-    #: Seed for the random fault injection, so a failing test can be replayed.
-    seed: int | None = None
-    # --- Kombo
-    kombo_api_keys: tuple[str, ...] = ("sandbox-kombo-key",)
-    kombo_integrations: tuple[str, ...] = ("sandbox:coursesync-demo",)
-    #: A bulk task stays PENDING this long, then COMPLETED.
-    kombo_pending_s: float = 1.0
-    kombo_max_items: int = 1000
-    #: Token bucket per API key over every Kombo request (polls included); None = unlimited.
-    kombo_rate_per_s: float | None = None
-    kombo_rate_burst: int | None = None
-    #: POST action requests in flight per integration before 429 CONCURRENCY_LIMIT_EXCEEDED.
-    kombo_concurrency_limit: int = 30
+    seed: int | None = _knob(None, "seed for the random fault injection, so a failing run can be replayed")
+    # --- Kombo (providers.md §1)
+    kombo_api_keys: tuple[str, ...] = _knob(("sandbox-kombo-key",), "API keys Kombo accepts as Bearer tokens")
+    kombo_integrations: tuple[str, ...] = _knob(
+        ("sandbox:coursesync-demo",), "integration ids Kombo knows (the X-Integration-Id header)"
+    )
+    kombo_pending_s: float = _knob(1.0, "seconds a Kombo bulk task stays PENDING before it is COMPLETED")
+    kombo_max_items: int = _knob(1000, "most items one Kombo bulk request may carry (more: 400)")
+    kombo_rate_per_s: float | None = _knob(
+        None, "Kombo requests per second per API key, polls included, before 429 (default: unlimited)"
+    )
+    kombo_rate_burst: int | None = _knob(
+        None, "size of the Kombo token bucket (default: one second's worth of --kombo-rate-per-s)"
+    )
+    kombo_concurrency_limit: int = _knob(30, "Kombo POST actions in flight per integration before 429")
+    # --- StackOne (sandbox/stackone.py)
+    # --- 360Learning (sandbox/learning360.py)
+    # --- Thought Industries (sandbox/thoughtindustries.py)
     # --- every provider
-    max_body_bytes: int = 10_000_000
-    #: Added to every provider request; makes concurrency observable.
-    latency_s: float = 0.0
-    fail_rate_5xx: float = 0.0
-    fail_rate_429: float = 0.0
-    #: Share of requests that are processed but answered only after timeout_sleep_s.
-    timeout_rate: float = 0.0
-    timeout_sleep_s: float = 35.0
-    #: Until this time every provider request gets 503 (a provider outage).
-    down_until_epoch_s: float | None = None
+    max_body_bytes: int = _knob(10_000_000, "largest request body accepted, in bytes (more: 413)")
+    latency_s: float = _knob(0.0, "seconds added to every provider request (makes concurrency visible)")
+    fail_rate_5xx: float = _knob(0.0, "share (0..1) of provider requests answered 503 before any work")
+    fail_rate_429: float = _knob(0.0, "share (0..1) of provider requests answered 429 before any work")
+    timeout_rate: float = _knob(
+        0.0, "share (0..1) of provider requests that are processed but answered only after --timeout-sleep-s"
+    )
+    timeout_sleep_s: float = _knob(35.0, "how long such a 'timed out' answer is held back, in seconds")
+    down_until_epoch_s: float | None = _knob(
+        None, "Unix time until which every provider request gets 503 (a provider outage)"
+    )
+
+    def __post_init__(self) -> None:
+        problems = [p for f in fields(self) for p in _problems(f.name, getattr(self, f.name))]
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update; unknown names or wrong types raise ValueError naming them."""
-        known = {f.name: f for f in fields(self)}
-        for name, given in changes.items():
-            value = given
-            if name not in known:
-                raise ValueError(f"unknown setting {name!r}; known: {sorted(known)}")
-            current = getattr(self, name)
-            if isinstance(current, tuple) or name.endswith(("_keys", "_integrations")):
-                if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                    raise ValueError(f"{name} must be a list of strings")
-                value = tuple(value)
-            elif (value is not None and not isinstance(value, int | float | str)) or isinstance(value, bool):
-                raise ValueError(f"{name} must be a number or null")
+        """Apply a partial update atomically: every value is checked before any is set.
+
+        Raises:
+            ValueError: naming each unknown field, wrongly typed value or value out of range.
+        """
+        hints = _hints()
+        problems: list[str] = []
+        converted: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in hints:
+                problems.append(f"unknown setting {name!r} (known: {', '.join(hints)})")
+                continue
+            try:
+                converted[name] = _convert(name, hints[name], value)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            problems += _problems(name, converted[name])
+        if problems:
+            raise ValueError("; ".join(problems))
+        for name, value in converted.items():
             setattr(self, name, value)
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The settings as JSON-able values (tuples become lists)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+
+def _hints() -> dict[str, Any]:
+    hints = get_type_hints(SandboxSettings)
+    return {f.name: hints[f.name] for f in fields(SandboxSettings)}
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _convert(name: str, hint: Any, value: Any) -> Any:
+    """``value`` (parsed JSON) as the type ``hint`` names, or ValueError."""
+    options = set(hint.__args__) if isinstance(hint, types.UnionType) else {hint}
+    if value is None and type(None) in options:
+        return None
+    # bool is an int subclass, but `true` for a rate is a mistake worth reporting.
+    if float in options and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if int in options and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    strings = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+    if tuple[str, ...] in options and strings:
+        return tuple(value)
+    kinds = {int: "an integer", float: "a number", type(None): "null", tuple[str, ...]: "a list of strings"}
+    expected = " or ".join(kinds[o] for o in kinds if o in options)
+    raise ValueError(f"{name} must be {expected}, not {value!r}")
+
+
+#: Settings that count something (items, requests, bytes): zero would make no sense.
+_AT_LEAST_ONE = ("kombo_max_items", "kombo_rate_burst", "kombo_concurrency_limit", "max_body_bytes")
+
+
+def _problems(name: str, value: Any) -> list[str]:
+    """Range checks for an already well-typed value; [] when it is fine."""
+    if value is None:
+        return []
+    broken = (
+        (name.startswith(("fail_rate_", "timeout_rate")) and not 0.0 <= value <= 1.0, "be between 0 and 1"),
+        (name.endswith("_s") and value < 0, "not be negative"),
+        (name.endswith("_per_s") and value <= 0, "be positive (null = unlimited)"),
+        (name in _AT_LEAST_ONE and value < 1, "be at least 1"),
+        (isinstance(value, tuple) and not value, "not be empty"),
+    )
+    return [f"{name} must {rule}, not {value!r}" for failed, rule in broken if failed]

@@ -1,4 +1,10 @@
-"""The providers' real request/response schemas, vendored by scripts/vendor_specs.py."""
+"""The providers' own request and response schemas, vendored by ``scripts/vendor_specs.py``.
+
+``sandbox/specs/<provider>.json`` holds self-contained Draft 2020-12 schemas, so neither the
+sandbox nor the tests need /work/shared or the network. Validators are built once per process.
+``format`` stays an annotation (the jsonschema default): the providers' formats such as
+``int64`` or ``uri`` are documentation, and checking them would only cost time.
+"""
 
 from __future__ import annotations
 
@@ -10,36 +16,62 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-__all__ = ["describe_errors", "validator"]
+__all__ = ["describe_errors", "json_path", "schema", "source", "validator"]
 
 
 @cache
-def _schemas(provider: str) -> dict[str, Any]:
-    text = resources.files("sandbox").joinpath(f"specs/{provider}.json").read_text(encoding="utf-8")
-    return dict(json.loads(text)["schemas"])
+def _document(provider: str) -> dict[str, Any]:
+    text = resources.files("sandbox").joinpath("specs", f"{provider}.json").read_text(encoding="utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def source(provider: str) -> dict[str, Any]:
+    """Where the schemas of ``provider`` come from (file, sha256, JSON pointers)."""
+    return dict(_document(provider)["source"])
+
+
+def schema(provider: str, name: str) -> dict[str, Any]:
+    """The vendored schema ``name`` of ``provider``; KeyError names the known ones."""
+    schemas: dict[str, Any] = _document(provider)["schemas"]
+    if name not in schemas:
+        raise KeyError(f"{provider} has no vendored schema {name!r}; known: {sorted(schemas)}")
+    found: dict[str, Any] = schemas[name]
+    return found
 
 
 @cache
 def validator(provider: str, name: str) -> Draft202012Validator:
-    """A compiled validator for schema ``name`` of ``provider`` (built once per process)."""
-    return Draft202012Validator(_schemas(provider)[name])
+    """A validator for schema ``name`` of ``provider``, built on first use."""
+    return Draft202012Validator(schema(provider, name))
 
 
-def _path(parts: Any) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(body)"
+def describe_errors(provider: str, name: str, instance: Any, limit: int = 3) -> tuple[list[str], int]:
+    """``path: reason`` for the first ``limit`` violations in document order, and how many there are.
+
+    Example line: ``items[3].course.duration: -5 is less than or equal to the minimum of 0``.
+    A valid ``instance`` gives ``([], 0)``.
+    """
+    errors = sorted(validator(provider, name).iter_errors(instance), key=_order)
+    return [_describe(e) for e in errors[:limit]], len(errors)
 
 
-def describe_errors(provider: str, name: str, doc: Any, limit: int = 5) -> list[str]:
-    """Readable ``path: reason`` lines for the first ``limit`` violations, [] when valid."""
-    errors = sorted(validator(provider, name).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    return [_describe(e) for e in errors[:limit]]
+def _order(error: ValidationError) -> list[tuple[int, int, str]]:
+    # Array indexes compare as numbers, so items[10] comes after items[9].
+    return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.absolute_path]
 
 
 def _describe(error: ValidationError) -> str:
-    # A oneOf/anyOf failure says only "not valid under any schema"; its best sub-error says why.
+    # A oneOf/anyOf failure only says "not valid under any of the given schemas"; the most
+    # relevant error of its branches says why (Kombo's course is a oneOf with one branch).
     while error.context:
         error = best_match(error.context) or error.context[0]
-    return f"{_path(error.absolute_path)}: {error.message}"
+    return f"{json_path(error.absolute_path)}: {error.message}"
+
+
+def json_path(parts: Any) -> str:
+    """``["items", 3, "course"]`` as ``items[3].course``; the whole body is ``(body)``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(body)"

@@ -1,90 +1,144 @@
-"""The sandbox's memory: request statistics and each provider's remote objects."""
+"""The sandbox's memory: request statistics, the request log and each provider's remote objects.
+
+One lock guards the statistics and is held only for a few dictionary operations per request.
+Providers keep their objects in a store of their own (``State.store``) with their own lock, and
+limits have theirs (``sandbox.limits``), so no request ever waits on another one's work.
+"""
 
 from __future__ import annotations
 
-import random
+import math
 import threading
 import time
 from collections import Counter, deque
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from sandbox.limits import InFlight, TokenBucket
+from sandbox.limits import ConcurrencyCounter, FaultInjector, Quota, TokenBucket
 from sandbox.settings import SandboxSettings
 
-__all__ = ["State"]
+__all__ = ["REQUEST_LOG_SIZE", "LogEntry", "State"]
 
-#: Requests remembered for rate measurements (GET /_sandbox/requests).
-REQUEST_LOG_SIZE = 300_000
+#: Requests remembered for GET /_sandbox/requests: a benchmark at 2,000 requests/s keeps
+#: over two minutes of history; each entry costs about 150 bytes.
+REQUEST_LOG_SIZE = 250_000
+
+#: (epoch seconds, provider, method, route name, HTTP status)
+LogEntry = tuple[float, str, str, str, int]
+
+T = TypeVar("T")
 
 
 class State:
-    """Everything mutable, guarded by one lock held only for short bookkeeping."""
+    """Everything mutable behind a running sandbox; ``reset()`` clears it but keeps the settings."""
 
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
-        self.lock = threading.RLock()
-        self.rng = random.Random(settings.seed)
-        self.inflight = InFlight()
+        self.lock = threading.Lock()  #: guards statistics and ``settings`` updates
+        self.faults = FaultInjector(settings.seed)
+        #: Live requests, not history: kept across resets so in-flight requests still leave.
+        self.in_flight = ConcurrencyCounter()
+        self.started_epoch_s = time.time()
+        #: Counters each provider reports even before they first move (see ``declare``).
+        self._declared: dict[str, tuple[str, ...]] = {}
         self.reset()
 
     def reset(self) -> None:
+        """Forget every remote object, statistic, bucket and logged request; reseed the faults."""
         with self.lock:
-            self.by_route: Counter[str] = Counter()
-            self.by_status: Counter[str] = Counter()
-            self.log: deque[tuple[float, str, str, str, int]] = deque(maxlen=REQUEST_LOG_SIZE)
-            self.buckets: dict[tuple[str, str], TokenBucket] = {}
-            #: Free-form per-provider stores and counters (tasks, courses, operations...).
-            self.providers: dict[str, dict[str, Any]] = {}
-            self.counters: dict[str, Counter[str]] = {}
-            self.origin_ids: dict[str, set[str]] = {}
+            self.reset_epoch_s = time.time()
+            self._by_route: Counter[str] = Counter()
+            self._by_status: Counter[int] = Counter()
+            self._log: deque[LogEntry] = deque(maxlen=REQUEST_LOG_SIZE)
+            self._logged = 0
+            self._counters: dict[str, Counter[str]] = {}
+            self._ids: dict[str, set[str]] = {}
+            self._stores: dict[str, Any] = {}
+            self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self.faults.reseed(self.settings.seed)
+        self.in_flight.peaks(reset=True)
 
-    def store(self, provider: str) -> dict[str, Any]:
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply a partial settings update (ValueError if invalid); returns the new settings."""
         with self.lock:
-            return self.providers.setdefault(provider, {})
+            self.settings.update(changes)
+            doc = self.settings.as_dict()
+        if "seed" in changes:
+            self.faults.reseed(self.settings.seed)
+        return doc
+
+    def pause(self) -> None:
+        """Spend the configured ``latency_s`` (providers call this once per request)."""
+        if self.settings.latency_s > 0:
+            time.sleep(self.settings.latency_s)
+
+    # --- provider objects and limits
+    def store(self, provider: str, factory: Callable[[], T]) -> T:
+        """The provider's store of remote objects, created by ``factory`` after each reset."""
+        with self.lock:
+            found: T | None = self._stores.get(provider)
+            if found is None:
+                found = self._stores[provider] = factory()
+            return found
+
+    def take_token(self, provider: str, key: str, rate_per_s: float, burst: int | None) -> Quota:
+        """One request against the token bucket of ``key`` (a new bucket when the rate changed)."""
+        capacity = burst or max(1, math.ceil(rate_per_s))
+        with self.lock:
+            bucket = self._buckets.get((provider, key))
+            if bucket is None or (bucket.rate_per_s, bucket.capacity) != (rate_per_s, capacity):
+                bucket = self._buckets[(provider, key)] = TokenBucket(rate_per_s, capacity)
+        return bucket.take()
+
+    # --- statistics
+    def declare(self, provider: str, counters: Iterable[str]) -> None:
+        """Name the counters ``provider`` reports, so the statistics show them from zero."""
+        with self.lock:
+            self._declared[provider] = tuple(counters)
 
     def count(self, provider: str, name: str, n: int = 1) -> None:
         with self.lock:
-            self.counters.setdefault(provider, Counter())[name] += n
+            self._counters.setdefault(provider, Counter())[name] += n
 
-    def saw_items(self, provider: str, ids: list[str]) -> None:
+    def saw_ids(self, provider: str, ids: Iterable[str]) -> None:
+        """Remember the item ids a provider received (for ``distinct_ids`` in the statistics)."""
         with self.lock:
-            self.counters.setdefault(provider, Counter())["items_received"] += len(ids)
-            self.origin_ids.setdefault(provider, set()).update(ids)
+            self._ids.setdefault(provider, set()).update(ids)
 
     def record(self, provider: str, method: str, route: str, status: int) -> None:
         with self.lock:
-            self.by_route[f"{provider} {method} {route}"] += 1
-            self.by_status[str(status)] += 1
-            self.log.append((time.time(), provider, method, route, status))
+            self._by_route[f"{provider} {method} {route}"] += 1
+            self._by_status[status] += 1
+            self._log.append((time.time(), provider, method, route, status))
+            self._logged += 1
 
-    def bucket(self, provider: str, key: str, rate_per_s: float, burst: int | None) -> TokenBucket:
+    def requests_since(self, since_epoch_s: float) -> list[LogEntry]:
+        """Logged requests at or after ``since_epoch_s``, oldest first."""
+        found: list[LogEntry] = []
         with self.lock:
-            found = self.buckets.get((provider, key))
-            capacity = burst or max(1, int(rate_per_s + 0.999))
-            if found is None or found.rate_per_s != rate_per_s or found.capacity != capacity:
-                found = self.buckets[(provider, key)] = TokenBucket(rate_per_s, capacity)
-            return found
-
-    def chance(self, rate: float) -> bool:
-        if rate <= 0:
-            return False
-        with self.lock:
-            return self.rng.random() < rate
+            # Arrival order: scan back from the newest entry and stop at the first older one,
+            # so a benchmark polling for the last second does not copy the whole log.
+            for entry in reversed(self._log):
+                if entry[0] < since_epoch_s:
+                    break
+                found.append(entry)
+        found.reverse()
+        return found
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
             doc: dict[str, Any] = {
-                "requests": dict(self.by_route),
-                "statuses": dict(self.by_status),
-                "rate_limited": self.by_status.get("429", 0),
-                "inflight_peak": dict(self.inflight.peak),
+                "since_epoch_s": self.reset_epoch_s,
+                "requests": self._logged,
+                "by_route": dict(self._by_route),
+                "by_status": {str(k): v for k, v in sorted(self._by_status.items())},
+                "rate_limited": self._by_status.get(429, 0),
+                "request_log": {"size": len(self._log), "capacity": REQUEST_LOG_SIZE},
+                "in_flight_peak": self.in_flight.peaks(),
             }
-            for provider in set(self.counters) | set(self.origin_ids):
-                entry = dict(self.counters.get(provider, {}))
-                entry["distinct_ids"] = len(self.origin_ids.get(provider, ()))
-                doc[provider] = entry
+            for provider in sorted(set(self._declared) | set(self._counters) | set(self._ids)):
+                section = dict.fromkeys(self._declared.get(provider, ()), 0)
+                section.update(self._counters.get(provider, {}))
+                section["distinct_ids"] = len(self._ids.get(provider, ()))
+                doc[provider] = section
             return doc
-
-    def requests_since(self, since: float) -> list[tuple[float, str, str, str, int]]:
-        with self.lock:
-            return [entry for entry in self.log if entry[0] >= since]

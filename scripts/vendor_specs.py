@@ -80,6 +80,7 @@ class Pick:
     file: str
     where: tuple[str, ...]
     expect_component: str | None = None  # the operation's schema must be this component
+    operation_id: str | None = None  # the operation (request/response picks) must have this id
     strip: tuple[str, ...] = ()  # root keywords to drop (e.g. a context-specific description)
 
 
@@ -127,14 +128,23 @@ PROVIDERS: dict[str, Provider] = {
                 "main",
                 ("request", STACKONE_BATCH, "post"),
                 expect_component="LmsBatchUpsertContentRequestDto",
+                operation_id="lms_batch_upsert_content",
             ),
             "BatchResultApiModel": Pick(
-                "main", ("response", STACKONE_BATCH, "post", "202"), expect_component="BatchResultApiModel"
+                "main",
+                ("response", STACKONE_BATCH, "post", "202"),
+                expect_component="BatchResultApiModel",
+                operation_id="lms_batch_upsert_content",
             ),
             "LmsUpsertContentRequestDto": Pick("main", ("component", "LmsUpsertContentRequestDto")),
-            # 400 is BadRequestResponse, a superset of 422's UnprocessableEntityResponse.
+            # 400's BadRequestResponse covers every error of the operation: the 401, 403, 404, 408,
+            # 409, 412, 422, 429 and 5xx schemas have the same required statusCode, message and
+            # timestamp, and only 400 adds the optional data and provider_errors.
             "ErrorResponse": Pick(
-                "main", ("response", STACKONE_BATCH, "post", "400"), expect_component="BadRequestResponse"
+                "main",
+                ("response", STACKONE_BATCH, "post", "400"),
+                expect_component="BadRequestResponse",
+                operation_id="lms_batch_upsert_content",
             ),
         },
     ),
@@ -403,6 +413,12 @@ def locate(doc: dict[str, Any], where: tuple[str, ...]) -> tuple[str, Any, list[
 
 
 def extract(doc: dict[str, Any], name: str, pick: Pick, stats: Stats) -> tuple[str, dict[str, Any]]:
+    if pick.operation_id is not None:
+        actual_id = doc["paths"][pick.where[1]][pick.where[2]].get("operationId")
+        if actual_id != pick.operation_id:
+            raise VendorError(
+                f"{pick.where}: expected operation {pick.operation_id}, the spec has {actual_id}"
+            )
     ptr, raw, examples = locate(doc, pick.where)
     if pick.expect_component is not None:
         actual = raw.get("$ref") if isinstance(raw, dict) else None

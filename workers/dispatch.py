@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from workers import keys
+from workers.connections import Connection
 from workers.redis_client import strs
 from workers.store.lua import run_script
 
@@ -38,9 +39,14 @@ SUBMIT_TASK = "coursesync.submit_batch"
 #: longer ones go through the deferred set.
 SHORT_WAIT_S = 5.0
 
-#: KEYS: ready, inflight, ready_connections. ARGV: cap, now_ms, lease_ms, connection.
+#: KEYS: ready, inflight, ready_connections, pause, learned_cap. ARGV: cap, now_ms, lease_ms,
+#: connection. A paused connection hands out nothing: its batches would only bounce.
 _TAKE_READY = """
-local room = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[2])
+if redis.call('PTTL', KEYS[4]) > 0 then return {} end
+local cap = tonumber(ARGV[1])
+local learned = tonumber(redis.call('GET', KEYS[5]) or '0')
+if learned > 0 and learned < cap then cap = learned end
+local room = cap - redis.call('ZCARD', KEYS[2])
 local out = {}
 while room > 0 do
   local id = redis.call('LPOP', KEYS[1])
@@ -67,18 +73,26 @@ def _send(batch_id: str, connection: str, countdown_s: float | None = None) -> N
     )
 
 
-def dispatch(r: redis.Redis, connection: str, *, cap: int, lease_s: float) -> int:
-    """Move up to ``cap`` minus inflight batches of ``connection`` onto the broker."""
+def dispatch(r: redis.Redis, connection: Connection, *, lease_s: float) -> int:
+    """Move ready batches of ``connection`` onto the broker, up to its in-flight cap (the
+    configured ``max_in_flight``, or less if the provider announced less)."""
+    name = connection.name
     ids: Any = run_script(
         r,
         _TAKE_READY,
-        [keys.ready(connection), keys.inflight(connection), keys.READY_CONNECTIONS],
-        [cap, _now_ms(), int(lease_s * 1000), connection],
+        [
+            keys.ready(name),
+            keys.inflight(name),
+            keys.READY_CONNECTIONS,
+            keys.pause(name, connection.spec.submit_bucket),
+            keys.learned_cap(name),
+        ],
+        [connection.max_in_flight, _now_ms(), int(lease_s * 1000), name],
     )
     for batch_id in ids:
         # A crash between the script and here leaves the batch inflight with a lease; the pump
         # hands it out again when the lease expires, so nothing is lost.
-        _send(str(batch_id), connection)
+        _send(str(batch_id), name)
     return len(ids)
 
 

@@ -163,9 +163,16 @@ def rate(connection: str, bucket: str) -> str:
     return f"{PREFIX}rl:{connection}:{bucket}"
 
 
-def pause(connection: str) -> str:
-    """STRING reason: the provider told us to stop; every worker waits until it expires (PX)."""
-    return f"{PREFIX}rl:{connection}:pause"
+def pause(connection: str, bucket: str) -> str:
+    """STRING reason: the provider told us to stop spending ``bucket``; every worker waits
+    until the key expires (PX = the provider's Retry-After / reset). Writer: feedback."""
+    return f"{PREFIX}rl:{connection}:{bucket}:pause"
+
+
+def learned_cap(connection: str) -> str:
+    """STRING int: a concurrency limit the provider announced (Kombo's Concurrency-Limit) below
+    the configured max_in_flight. TTL one hour, refreshed while the provider keeps saying it."""
+    return f"{PREFIX}rl:{connection}:learned_cap"
 
 
 def slots(connection: str, kind: str) -> str:

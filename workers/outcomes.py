@@ -110,7 +110,11 @@ def _record(
         r, batch, state=state, n_ok=len(outcomes) - n_failed, n_failed=n_failed, errors=errors
     )
     if result is not None:
-        r.delete(keys.batch_items(batch.id))
+        pipe = r.pipeline(transaction=False)
+        pipe.delete(keys.batch_items(batch.id))
+        # Its remote job has ended: free the provider concurrency slot it may hold.
+        pipe.zrem(keys.slots(batch.connection, "jobs"), batch.id)
+        pipe.execute()
         log.info(
             "batch settled run=%r batch=%r connection=%r state=%s succeeded=%d failed=%d",
             batch.run_id,

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers import keys
+from workers.connections import Connection
 from workers.errors import PermanentError, TransientError
 from workers.outcomes import fail_batch, record_results
 from workers.providers.base import JobStatus
-from workers.ratelimit import spend_budget
+from workers.ratelimit import Limits
 from workers.retry import compute_backoff
 from workers.store.batches import Batch, load_batch
 from workers.store.lua import run_script
@@ -100,7 +101,7 @@ def poll_one(deps: Deps, batch_id: str) -> str:
         return "failed"
     try:
         connection = deps.get_connection(batch.connection)
-        wait_s = spend_budget(r, connection, connection.spec.poll_bucket)
+        wait_s = Limits.on(r).spend(connection, connection.spec.poll_bucket)
         if wait_s > 0:
             _reschedule(deps, batch, wait_s)
             return "throttled"
@@ -108,12 +109,14 @@ def poll_one(deps: Deps, batch_id: str) -> str:
     except (TransientError, PermanentError) as exc:
         return _poll_failed(deps, batch, exc)
     r.hset(keys.batch(batch.id), mapping={"poll_errors": 0, "polls": batch.polls + 1})
-    return _apply_status(deps, batch, status)
+    return _apply_status(deps, batch, connection, status)
 
 
-def _apply_status(deps: Deps, batch: Batch, status: JobStatus) -> str:
+def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobStatus) -> str:
     r, settings = deps.r, deps.settings
     if status.state == "pending":
+        # The job still runs: keep its concurrency slot alive (a lease that would otherwise end).
+        Limits.on(r).take_job_slot(connection, batch.id)
         delay = next_poll_delay_s(
             batch.polls, initial_s=settings.poll_initial_delay_s, max_s=settings.poll_max_interval_s
         )

@@ -40,9 +40,7 @@ def pump(deps: Deps, connection_names: list[str]) -> PumpStats:
             except ConfigError:
                 continue  # removed from the file; its batches wait until it is back
             stats.reaped += reap_expired(r, name)
-            stats.dispatched += dispatch(
-                r, name, cap=connection.max_in_flight, lease_s=settings.batch_lease_s
-            )
+            stats.dispatched += dispatch(r, connection, lease_s=settings.batch_lease_s)
     finally:
         if r.get(keys.PUMP_LOCK) == token:
             r.delete(keys.PUMP_LOCK)

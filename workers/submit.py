@@ -31,7 +31,7 @@ from workers.errors import (
 )
 from workers.outcomes import fail_batch, record_results
 from workers.providers.base import Provider
-from workers.ratelimit import spend_budget
+from workers.ratelimit import Limits
 from workers.retry import decide
 from workers.store.batches import Batch, load_batch, load_items, mark_submitted
 
@@ -65,16 +65,23 @@ def submit_batch(batch_id: str, deps: Deps) -> Outcome:
     except ConfigError as exc:
         _fail(deps, batch, code="coursesync.CONFIG", message=str(exc))
         return "failed"
+    limits = Limits.on(r)
     try:
         if batch.state != "pending":
             return "skipped"  # a duplicate delivery after the batch moved on
-        wait_s = spend_budget(r, connection, connection.spec.submit_bucket)
+        # A job slot first (360Learning runs 3 bulk operations at once), then a request.
+        wait_s = limits.take_job_slot(connection, batch.id) or limits.spend(
+            connection, connection.spec.submit_bucket
+        )
         if wait_s > 0:
             defer(r, batch.connection, batch.id, wait_s, lease_s=settings.batch_lease_s)
             return "deferred"
-        return _send_locked(deps, batch, connection)
+        outcome = _send_locked(deps, batch, connection)
+        if outcome != "submitted":
+            limits.release_job_slot(connection, batch.id)  # no remote job runs for it
+        return outcome
     finally:
-        dispatch(r, batch.connection, cap=connection.max_in_flight, lease_s=settings.batch_lease_s)
+        dispatch(r, connection, lease_s=settings.batch_lease_s)
 
 
 def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:

@@ -75,3 +75,23 @@ def test_cli_sync_wait_json_prints_the_run_document_and_exit_code(
     assert len({line.split("\t")[0] for line in lines}) == expected.invalid
     assert any("url: must be an absolute http(s) URL" in line for line in lines)
     assert any("malformed JSON" in line for line in lines)
+
+
+def test_upstreams_can_start_a_run_through_the_celery_task(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # Given a catalog file the workers can read, and only a Celery client
+    r = pipeline.use(monkeypatch)
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "id,title,url,languages\ncsv-1,One,https://a.example/1,en;fr\ncsv-2,Two,https://a.example/2,\n"
+    )
+    from celery import Celery
+
+    client = Celery(broker=pipeline.env["COURSESYNC_REDIS_URL"], backend=pipeline.env["COURSESYNC_REDIS_URL"])
+    client.conf.task_default_queue = "coursesync"
+    # When it sends coursesync.sync_catalog(connection, source_url)
+    run_id = client.send_task("coursesync.sync_catalog", args=("it-kombo", str(catalog))).get(timeout=60)
+    # Then the task answers with the run id, and the run completes
+    doc = pipeline.wait_for_run(r, run_id)
+    assert doc["state"] == "completed" and doc["counts"]["succeeded"] == 2

@@ -78,10 +78,14 @@ def get_connection(name: str) -> Connection:
     return connections[name]
 
 
-def make_http_client() -> httpx.Client:
-    """The HTTP client every provider call goes through (timeouts from Settings)."""
+def make_http_client(connection: Connection, r: redis.Redis) -> httpx.Client:
+    """The HTTP client every call of ``connection`` goes through: timeouts from Settings, and
+    a hook through which every answer teaches the fleet-wide limiter."""
+    from workers.ratelimit.feedback import response_hook
+
     timeout_s = get_settings().provider_timeout_s
     return httpx.Client(
+        event_hooks={"response": [response_hook(r, connection)]},
         timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         headers={"User-Agent": "coursesync/0.1"},
@@ -97,5 +101,7 @@ def get_provider(name: str) -> Provider:
     provider = _provider_cache.get(key)
     if provider is None:
         factory = provider_class(connection.provider)
-        provider = _provider_cache[key] = factory(connection, make_http_client(), get_redis())
+        provider = _provider_cache[key] = factory(
+            connection, make_http_client(connection, get_redis()), get_redis()
+        )
     return provider

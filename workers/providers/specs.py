@@ -46,6 +46,15 @@ class ProviderSpec:
     poll_bucket: str = "requests"
     #: Default budget of the "read" bucket, requests per minute (providers that have one).
     reads_per_minute: float | None = None
+    #: Remote jobs that may run at once per account (360Learning: 3 bulk operations), held
+    #: from submission until the job ends; None when the provider has no such limit.
+    job_slots: int | None = None
+
+    def bucket_for(self, method: str) -> str:
+        """The request budget an HTTP request of ``method`` spends."""
+        if self.submit_bucket == self.poll_bucket:
+            return self.submit_bucket
+        return self.poll_bucket if method.upper() == "GET" else self.submit_bucket
 
     def check_options(self, where: str, options: dict[str, Any]) -> None:
         """Enumerated keys must hold one of their values."""
@@ -94,6 +103,7 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         max_in_flight=3,
         submit_bucket="write",
         poll_bucket="read",
+        job_slots=3,
         # 50 reads/s per company.
         reads_per_minute=3000,
         max_request_bytes=50_000_000,

@@ -1,25 +1,74 @@
-"""Fleet-wide rate limits and concurrency caps shared through Redis."""
+"""Fleet-wide rate limits, pauses and concurrency slots per connection.
+
+Celery's own ``rate_limit`` is per worker process, so N workers send N times the limit
+(celery #5732). Here every decision is one atomic step in Redis shared by the whole fleet:
+
+- **budgets**: a GCRA per connection and request bucket (``requests``, or ``write``/``read``
+  for 360Learning) paces requests at the configured rate, polls included;
+- **pauses**: when the provider says stop (a 429, ``ratelimit-remaining: 0``), one key pauses
+  that budget for every worker until the provider's reset time;
+- **slots**: remote jobs that count against a provider's concurrency limit hold a slot (a
+  lease that expires, so a killed worker never leaks one) until the job ends.
+
+Each answer is "go" or "wait N seconds"; callers defer the batch instead of sleeping.
+"""
 
 from __future__ import annotations
 
-import redis
+from typing import Any
 
 from workers import keys
 from workers.connections import Connection
-from workers.ratelimit.gcra import reserve
+from workers.ratelimit.backend import LimiterBackend, MemoryBackend
+from workers.ratelimit.redis_backend import RedisBackend
 
-__all__ = ["reserve", "spend_budget"]
+__all__ = ["LimiterBackend", "Limits", "MemoryBackend", "RedisBackend"]
+
+#: Pace a little under the configured rate: a request granted exactly on its tick can reach
+#: the provider a few ms early and trip a limiter that is exactly at the rate.
+RATE_SAFETY = 0.98
+#: A job slot is held this long without news before it is presumed dead; the poller renews it.
+SLOT_LEASE_S = 600.0
 
 
-def spend_budget(r: redis.Redis, connection: Connection, bucket: str) -> float:
-    """Take one request from ``connection``'s budget ``bucket``: 0 to go, else seconds to wait."""
-    rate_per_s = connection.budget_per_s(bucket)
-    return reserve(
-        r,
-        keys.rate(connection.name, bucket),
-        keys.pause(connection.name),
-        rate_per_s=rate_per_s,
-        # One second's worth of requests may go at once: a sweep polling several due jobs, or
-        # a fresh run, should not be spread thinner than the provider's window requires.
-        burst=max(1, int(rate_per_s)),
-    )
+class Limits:
+    """The limiter policies, over a backend (``RedisBackend(redis)`` in production)."""
+
+    def __init__(self, backend: LimiterBackend) -> None:
+        self.backend = backend
+
+    @classmethod
+    def on(cls, r: Any) -> Limits:
+        return cls(RedisBackend(r))
+
+    def spend(self, connection: Connection, bucket: str) -> float:
+        """Take one request from the budget: 0 to go, else seconds to wait."""
+        rate_per_s = connection.budget_per_s(bucket) * RATE_SAFETY
+        wait_ms = self.backend.gcra(
+            keys.rate(connection.name, bucket),
+            keys.pause(connection.name, bucket),
+            emission_ms=1000.0 / rate_per_s,
+            # Up to a second's worth may go at once: a sweep of due jobs, or a fresh run,
+            # need not be spread thinner than the provider's window.
+            burst=max(1, int(rate_per_s)),
+        )
+        return wait_ms / 1000.0
+
+    def pause(self, connection: str, bucket: str, seconds: float, reason: str) -> None:
+        """Stop every worker from spending ``bucket`` for ``seconds``."""
+        self.backend.pause(keys.pause(connection, bucket), ms=int(seconds * 1000), reason=reason)
+
+    def paused_s(self, connection: str, bucket: str) -> float:
+        return self.backend.paused_ms(keys.pause(connection, bucket)) / 1000.0
+
+    def take_job_slot(self, connection: Connection, holder: str) -> float:
+        """Hold (or renew) a job slot for ``holder``: 0 on success, else seconds to wait."""
+        limit = connection.spec.job_slots
+        if limit is None:
+            return 0.0
+        key = keys.slots(connection.name, "jobs")
+        return self.backend.slot(key, holder, limit=limit, lease_ms=int(SLOT_LEASE_S * 1000)) / 1000.0
+
+    def release_job_slot(self, connection: Connection, holder: str) -> None:
+        if connection.spec.job_slots is not None:
+            self.backend.release(keys.slots(connection.name, "jobs"), holder)

@@ -1,0 +1,109 @@
+"""Limiter policies, run against both backends (real Redis and in-memory), as dramatiq does."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+
+from tests.unit.helpers import connection
+from workers import keys
+from workers.connections import Connection
+from workers.providers.specs import PROVIDER_SPECS
+from workers.ratelimit import Limits, MemoryBackend, RedisBackend
+from workers.ratelimit.feedback import learn
+
+
+@pytest.fixture(params=["redis", "memory"])
+def limits(request: pytest.FixtureRequest, r: redis.Redis) -> Iterator[Limits]:
+    yield Limits(RedisBackend(r) if request.param == "redis" else MemoryBackend())
+
+
+def test_a_burst_goes_at_once_then_requests_are_paced(limits: Limits) -> None:
+    conn = connection(requests_per_minute=300)  # 5/s, paced at 98%
+    waits = [limits.spend(conn, "requests") for _ in range(5)]
+    assert waits[:4] == [0, 0, 0, 0]
+    assert 0.15 < waits[4] <= 0.21
+
+
+def test_many_threads_never_exceed_the_rate(limits: Limits) -> None:
+    conn = connection(requests_per_minute=3000)  # 50/s
+    granted: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + 1.0
+
+    def worker() -> None:
+        while time.monotonic() < stop:
+            wait = limits.spend(conn, "requests")
+            if wait == 0:
+                with lock:
+                    granted.append(time.monotonic())
+            else:
+                time.sleep(min(wait, 0.02))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 49 per second (98% of 50), plus the initial burst of 49.
+    assert 90 <= len(granted) <= 100
+
+
+def test_a_pause_stops_everyone_until_it_ends_and_is_never_shortened(limits: Limits) -> None:
+    conn = connection()
+    limits.pause(conn.name, "requests", 1.5, "429")
+    limits.pause(conn.name, "requests", 0.2, "shorter")
+    assert 1.2 < limits.spend(conn, "requests") <= 1.5
+    assert 1.2 < limits.paused_s(conn.name, "requests") <= 1.5
+
+
+def test_job_slots_cap_concurrent_jobs_and_free_up_when_released(limits: Limits) -> None:
+    conn = Connection("l360", "360learning", "http://x", {}, None, PROVIDER_SPECS["360learning"])
+    assert [limits.take_job_slot(conn, f"b{i}") for i in range(3)] == [0, 0, 0]
+    assert limits.take_job_slot(conn, "b3") > 0
+    assert limits.take_job_slot(conn, "b1") == 0  # a holder renews its own slot
+    limits.release_job_slot(conn, "b1")
+    assert limits.take_job_slot(conn, "b3") == 0
+
+
+def test_a_dead_holders_slot_comes_back_when_its_lease_ends() -> None:
+    now = [0.0]
+    limits = Limits(MemoryBackend(clock=lambda: now[0]))
+    conn = Connection("l360", "360learning", "http://x", {}, None, PROVIDER_SPECS["360learning"])
+    for i in range(3):
+        limits.take_job_slot(conn, f"b{i}")
+    assert limits.take_job_slot(conn, "late") > 0
+    now[0] += 601_000  # the holders died: nobody renewed for longer than the lease
+    assert limits.take_job_slot(conn, "late") == 0
+
+
+def test_quota_headers_and_429s_pause_the_connection_for_everyone(r: redis.Redis) -> None:
+    limits = Limits.on(r)
+    conn = connection()
+    request = httpx.Request("POST", "http://x/lms/courses/bulk")
+    learn(limits, r, conn, httpx.Response(200, headers={"ratelimit-remaining": "5"}, request=request))
+    assert limits.paused_s(conn.name, "requests") == 0
+    learn(
+        limits,
+        r,
+        conn,
+        httpx.Response(200, headers={"ratelimit-remaining": "0", "ratelimit-reset": "3"}, request=request),
+    )
+    assert 2.5 < limits.paused_s(conn.name, "requests") <= 3
+    learn(limits, r, conn, httpx.Response(429, headers={"Concurrency-Limit": "12"}, request=request))
+    assert r.get(keys.learned_cap(conn.name)) == "12"
+
+
+def test_360_polls_and_writes_spend_separate_budgets(r: redis.Redis) -> None:
+    limits = Limits.on(r)
+    conn = Connection(
+        "l360", "360learning", "http://x", {"requests_per_minute": 60}, None, PROVIDER_SPECS["360learning"]
+    )
+    get = httpx.Request("GET", "http://x/api/v2/bulk/operations/1")
+    learn(limits, r, conn, httpx.Response(429, headers={"retry-after": "4"}, request=get))
+    assert limits.paused_s(conn.name, "read") > 3 and limits.paused_s(conn.name, "write") == 0

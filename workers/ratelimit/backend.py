@@ -1,0 +1,84 @@
+"""Storage for limiters: three atomic primitives, in Redis (fleet-wide) or in memory (tests).
+
+Policy lives in ``workers.ratelimit`` (which budget, which slot, for how long); a backend only
+answers "go or wait how long" atomically. Times are milliseconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+__all__ = ["LimiterBackend", "MemoryBackend"]
+
+
+class LimiterBackend(Protocol):
+    def gcra(self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int) -> int:
+        """Take one request from a GCRA budget unless paused: 0 to go, else ms to wait."""
+        ...
+
+    def pause(self, pause_key: str, *, ms: int, reason: str) -> None:
+        """Nobody spends the budget behind ``pause_key`` for ``ms`` (never shortens a pause)."""
+        ...
+
+    def paused_ms(self, pause_key: str) -> int:
+        """How much longer the pause lasts (0 when none)."""
+        ...
+
+    def slot(self, key: str, holder: str, *, limit: int, lease_ms: int) -> int:
+        """Take or renew ``holder``'s slot among ``limit``: 0 on success, else ms until the
+        earliest lease expires. Expired leases are dropped first: a dead holder frees its slot."""
+        ...
+
+    def release(self, key: str, holder: str) -> None: ...
+
+
+class MemoryBackend:
+    """The same primitives for one process, for unit tests and experiments."""
+
+    def __init__(self, clock: object = None) -> None:
+        self._lock = threading.Lock()
+        self._tat: dict[str, float] = {}
+        self._pauses: dict[str, float] = {}
+        self._slots: dict[str, dict[str, float]] = {}
+        self._clock = clock or (lambda: time.time() * 1000)
+
+    def _now(self) -> float:
+        return float(self._clock())  # type: ignore[operator]
+
+    def gcra(self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int) -> int:
+        with self._lock:
+            now = self._now()
+            paused = self._pauses.get(pause_key, 0) - now
+            if paused > 0:
+                return int(paused) + 1
+            tat = max(self._tat.get(tat_key, now), now)
+            allow_at = tat - emission_ms * (burst - 1)
+            if now < allow_at:
+                return int(allow_at - now) + 1
+            self._tat[tat_key] = tat + emission_ms
+            return 0
+
+    def pause(self, pause_key: str, *, ms: int, reason: str) -> None:
+        with self._lock:
+            until = self._now() + ms
+            self._pauses[pause_key] = max(until, self._pauses.get(pause_key, 0))
+
+    def paused_ms(self, pause_key: str) -> int:
+        with self._lock:
+            return max(0, int(self._pauses.get(pause_key, 0) - self._now()))
+
+    def slot(self, key: str, holder: str, *, limit: int, lease_ms: int) -> int:
+        with self._lock:
+            now = self._now()
+            leases = {h: t for h, t in self._slots.get(key, {}).items() if t > now}
+            self._slots[key] = leases
+            if holder in leases or len(leases) < limit:
+                leases[holder] = now + lease_ms
+                return 0
+            return int(min(leases.values()) - now) + 1
+
+    def release(self, key: str, holder: str) -> None:
+        with self._lock:
+            self._slots.get(key, {}).pop(holder, None)

@@ -1,0 +1,60 @@
+"""Learning from the provider's answers: its quota headers and its 429s pause the whole fleet.
+
+Installed as an httpx response hook on every provider client, so every request teaches the
+limiter, submissions and polls alike, whatever the provider module does with the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from workers import keys
+from workers.connections import Connection
+from workers.providers.http import retry_after_s
+from workers.ratelimit import Limits
+
+__all__ = ["DEFAULT_PAUSE_S", "response_hook"]
+
+log = logging.getLogger(__name__)
+
+#: A 429 without any hint pauses this long: Kombo and 360Learning both advise about 1 s.
+DEFAULT_PAUSE_S = 1.0
+#: How long an announced concurrency limit is believed without being repeated.
+LEARNED_CAP_TTL_S = 3600
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def learn(limits: Limits, r: Any, connection: Connection, response: httpx.Response) -> None:
+    """Pause or narrow ``connection`` according to what ``response`` says about its limits."""
+    headers = response.headers
+    bucket = connection.spec.bucket_for(response.request.method)
+    remaining = _int(headers.get("ratelimit-remaining") or headers.get("x-ratelimit-remaining"))
+    if response.status_code == 429 or remaining == 0:
+        wait = retry_after_s(headers)
+        wait = DEFAULT_PAUSE_S if wait is None or wait <= 0 else wait
+        why = "HTTP 429" if response.status_code == 429 else "quota spent (ratelimit-remaining: 0)"
+        limits.pause(connection.name, bucket, wait, why)
+        log.warning("pausing connection=%r bucket=%s for %.1f s: %s", connection.name, bucket, wait, why)
+    cap = _int(headers.get("concurrency-limit"))
+    if cap is not None and 0 < cap < connection.max_in_flight:
+        r.set(keys.learned_cap(connection.name), cap, ex=LEARNED_CAP_TTL_S)
+
+
+def response_hook(r: Any, connection: Connection) -> Callable[[httpx.Response], None]:
+    """An httpx ``response`` event hook bound to one connection."""
+    limits = Limits.on(r)
+
+    def hook(response: httpx.Response) -> None:
+        learn(limits, r, connection, response)
+
+    return hook
