@@ -32,8 +32,8 @@ __all__ = ["SweepStats", "next_poll_delay_s", "sweep"]
 
 log = logging.getLogger(__name__)
 
-#: A claimed job is not handed to another sweep for this long.
-CLAIM_LEASE_S = 60.0
+#: Jobs one sweep claims at most; the next tick takes the rest.
+MAX_CLAIM = 500
 #: A job whose status endpoint failed permanently this many times in a row fails.
 MAX_POLL_ERRORS = 5
 #: Polls run on this many threads: they wait on the network, not the CPU.
@@ -61,18 +61,24 @@ def next_poll_delay_s(polls: int, *, initial_s: float, max_s: float) -> float:
     return min(max_s, initial_s * (1.5**polls)) * random.uniform(0.9, 1.1)
 
 
-def sweep(deps: Deps, *, limit: int = 1000) -> SweepStats:
+def claim_lease_s(provider_timeout_s: float) -> float:
+    """How long a sweep owns its claimed jobs (and the sweep lock): time to poll them all, yet
+    short, because a sweep killed midway leaves its jobs (and the lock) until this runs out."""
+    return 2 * provider_timeout_s + 10.0
+
+
+def sweep(deps: Deps, *, limit: int = MAX_CLAIM) -> SweepStats:
     """Poll up to ``limit`` due jobs once. Returns what happened (for logs and tests)."""
     r, settings = deps.r, deps.settings
     stats = SweepStats()
     token = secrets.token_hex(8)
-    lock_ms = int((CLAIM_LEASE_S + settings.provider_timeout_s) * 1000)
-    if not r.set(keys.POLLER_LOCK, token, nx=True, px=lock_ms):
+    lease_ms = int(claim_lease_s(settings.provider_timeout_s) * 1000)
+    if not r.set(keys.POLLER_LOCK, token, nx=True, px=lease_ms):
         stats.locked_out = True
         return stats
     try:
         now_ms = int(time.time() * 1000)
-        ids: Any = run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [now_ms, limit, int(CLAIM_LEASE_S * 1000)])
+        ids: Any = run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [now_ms, limit, lease_ms])
         stats.claimed = len(ids)
         if ids:
             with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(ids))) as pool:

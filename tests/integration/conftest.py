@@ -29,16 +29,17 @@ FAST_ENV = {
 
 
 def kombo_config(sandbox_url: str, **extra: Any) -> str:
-    lines = "\n".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in extra.items())
+    """A connections file with one Kombo connection on the sandbox; ``extra`` adds/overrides keys."""
+    settings: dict[str, Any] = {"batch_size": 250, **extra}
+    lines = "\n".join(f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in settings.items())
     return f"""
 [connections.it-kombo]
 provider = "kombo"
 base_url = "{sandbox_url}/kombo/v1"
 api_key = "env:IT_KOMBO_KEY"
 integration_id = "sandbox:coursesync-demo"
-batch_size = 250
 {lines}
-""".replace("'", '"')
+"""
 
 
 class Pipeline:
@@ -89,6 +90,9 @@ def start_pipeline(redis_server: str) -> Iterator[Callable[..., Pipeline]]:
 
     def start(config: Callable[[str], str] = kombo_config, sandbox_args: list[str] | None = None,
               workers: int = 1, concurrency: int = 4) -> Pipeline:  # fmt: skip
+        # One pipeline at a time: workers of an earlier one would consume this one's tasks.
+        while stacks:
+            stacks.pop().stop()
         redis.Redis.from_url(redis_server).flushdb()
         stack = Stack(redis_url=redis_server, env=dict(FAST_ENV))
         stacks.append(stack)

@@ -24,10 +24,10 @@ def limits(request: pytest.FixtureRequest, r: redis.Redis) -> Iterator[Limits]:
 
 
 def test_a_burst_goes_at_once_then_requests_are_paced(limits: Limits) -> None:
-    conn = connection(requests_per_minute=300)  # 5/s, paced at 98%
+    conn = connection(requests_per_minute=600)  # 10/s, paced at 98%: a burst of 4, then 102 ms apart
     waits = [limits.spend(conn, "requests") for _ in range(5)]
     assert waits[:4] == [0, 0, 0, 0]
-    assert 0.15 < waits[4] <= 0.21
+    assert 0.08 < waits[4] <= 0.11
 
 
 def test_many_threads_never_exceed_the_rate(limits: Limits) -> None:
@@ -50,8 +50,8 @@ def test_many_threads_never_exceed_the_rate(limits: Limits) -> None:
         t.start()
     for t in threads:
         t.join()
-    # 49 per second (98% of 50), plus the initial burst of 49.
-    assert 90 <= len(granted) <= 100
+    # 49 per second (98% of 50), plus the initial burst of 24.
+    assert 65 <= len(granted) <= 75
 
 
 def test_a_pause_stops_everyone_until_it_ends_and_is_never_shortened(limits: Limits) -> None:
@@ -88,6 +88,9 @@ def test_quota_headers_and_429s_pause_the_connection_for_everyone(r: redis.Redis
     request = httpx.Request("POST", "http://x/lms/courses/bulk")
     learn(limits, r, conn, httpx.Response(200, headers={"ratelimit-remaining": "5"}, request=request))
     assert limits.paused_s(conn.name, "requests") == 0
+    edge = {"ratelimit-remaining": "0", "ratelimit-reset": "1"}
+    learn(limits, r, conn, httpx.Response(200, headers=edge, request=request))
+    assert limits.paused_s(conn.name, "requests") == 0  # the edge of a quota we pace against
     learn(
         limits,
         r,

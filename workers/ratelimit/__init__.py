@@ -48,9 +48,10 @@ class Limits:
             keys.rate(connection.name, bucket),
             keys.pause(connection.name, bucket),
             emission_ms=1000.0 / rate_per_s,
-            # Up to a second's worth may go at once: a sweep of due jobs, or a fresh run,
-            # need not be spread thinner than the provider's window.
-            burst=max(1, int(rate_per_s)),
+            # Half a second's worth may go at once (a sweep of due jobs, a fresh run). Not more:
+            # requests granted together reach the provider spread by their own latency, and
+            # the unused half of the provider's bucket absorbs that jitter.
+            burst=max(1, int(rate_per_s / 2)),
         )
         return wait_ms / 1000.0
 

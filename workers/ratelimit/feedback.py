@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: A 429 without any hint pauses this long: Kombo and 360Learning both advise about 1 s.
 DEFAULT_PAUSE_S = 1.0
+#: A reset at most this far away is the normal edge of a quota we are pacing against.
+QUOTA_EDGE_S = 1.0
 #: How long an announced concurrency limit is believed without being repeated.
 LEARNED_CAP_TTL_S = 3600
 
@@ -39,8 +41,12 @@ def learn(limits: Limits, r: Any, connection: Connection, response: httpx.Respon
     headers = response.headers
     bucket = connection.spec.bucket_for(response.request.method)
     remaining = _int(headers.get("ratelimit-remaining") or headers.get("x-ratelimit-remaining"))
-    if response.status_code == 429 or remaining == 0:
-        wait = retry_after_s(headers)
+    wait = retry_after_s(headers)
+    # At the edge of the quota remaining is 0 between two paced requests; that is no reason to
+    # stop. A reset further away than that means the quota is really spent (shared key, long
+    # window): then everyone waits for it.
+    spent = remaining == 0 and wait is not None and wait > QUOTA_EDGE_S
+    if response.status_code == 429 or spent:
         wait = DEFAULT_PAUSE_S if wait is None or wait <= 0 else wait
         why = "HTTP 429" if response.status_code == 429 else "quota spent (ratelimit-remaining: 0)"
         limits.pause(connection.name, bucket, wait, why)
