@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["jsonl", "json", "csv"],
         help="catalog format when the extension does not say",
     )
+    s.add_argument("--webhook", metavar="URL", help="POST the final run document to URL (signed; see README)")
 
     st = sub.add_parser("status", help="show a run", description="Show the run document of RUN_ID.")
     st.add_argument("run_id")
@@ -97,6 +98,21 @@ def _parser() -> argparse.ArgumentParser:
         "--items",
         choices=["failed", "invalid", "errors"],
         help="list every failed (provider) or invalid (validation) item with its reasons, or both",
+    )
+
+    rt = sub.add_parser(
+        "retry",
+        help="start a new run of the items that failed at the provider",
+        description="Start a new run that sends again, unchanged, every item of RUN_ID that "
+        "failed at the provider. Invalid items are not retried: fix them in the catalog.",
+    )
+    rt.add_argument("run_id")
+    rt.add_argument("--wait", action="store_true", help="show progress until the new run ends")
+    rt.add_argument(
+        "--json", action="store_true", help="print the final run document as JSON (implies --wait)"
+    )
+    rt.add_argument(
+        "--timeout", type=float, metavar="S", help="with --wait: give up waiting after S seconds (exit 3)"
     )
 
     r = sub.add_parser("runs", help="list recent runs, newest first")
@@ -134,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis_url:
         os.environ["COURSESYNC_REDIS_URL"] = args.redis_url
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
-        "sync": _sync, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
+        "sync": _sync, "retry": _retry, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
     }  # fmt: skip
     from workers.errors import CatalogError, ConfigError
 
@@ -170,8 +186,21 @@ def _sync(args: argparse.Namespace) -> int:
     from producers.sync import SyncOptions, start_run
 
     r = _redis()
-    options = SyncOptions(full=args.full, prune=args.prune, fmt=args.format, trigger="cli")
+    options = SyncOptions(
+        full=args.full, prune=args.prune, fmt=args.format, trigger="cli", webhook_url=args.webhook
+    )
     run_id = start_run(args.connection, args.path, options, r=r)
+    return _report_started(r, run_id, args)
+
+
+def _retry(args: argparse.Namespace) -> int:
+    from producers.sync import start_retry_run
+
+    r = _redis()
+    return _report_started(r, start_retry_run(args.run_id, r=r), args)
+
+
+def _report_started(r: Any, run_id: str, args: argparse.Namespace) -> int:
     if not (args.wait or args.json):
         print(run_id)
         return EXIT_OK

@@ -40,7 +40,6 @@ class Prepared:
     item: OutboundItem
     op: str
     size_bytes: int
-    course: Course
 
 
 def item_label(record: Record) -> str:
@@ -64,4 +63,4 @@ def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared
     except MappingError as exc:
         return [ItemError(label, record.position, exc.field, exc.message)]
     item = OutboundItem(result.id, content_digest(mapper, op, payload), payload)
-    return Prepared(item, op, len(dumps(payload)), result)
+    return Prepared(item, op, len(dumps(payload)))

@@ -16,7 +16,15 @@ __all__ = ["app"]
 
 _settings = get_settings()
 
-app = Celery("coursesync", include=["workers.tasks.batches", "workers.tasks.beat", "workers.tasks.catalog"])
+app = Celery(
+    "coursesync",
+    include=[
+        "workers.tasks.batches",
+        "workers.tasks.beat",
+        "workers.tasks.catalog",
+        "workers.tasks.notify",
+    ],
+)
 app.conf.update(
     broker_url=_settings.redis_url,
     # Only coursesync.sync_catalog returns something callers wait for (its run id).
@@ -47,6 +55,7 @@ app.conf.update(
     beat_schedule={
         "coursesync-pump": {"task": "coursesync.pump", "schedule": _settings.tick_interval_s},
         "coursesync-poll": {"task": "coursesync.poll_jobs", "schedule": _settings.tick_interval_s},
+        "coursesync-cleanup": {"task": "coursesync.cleanup", "schedule": 3600.0},
     },
 )
 

@@ -46,6 +46,8 @@ class Settings:
     #: First status poll of a remote job this long after submission, then backing off to the max.
     poll_initial_delay_s: float = 2.0
     poll_max_interval_s: float = 60.0
+    #: Jobs younger than this are polled every poll_initial_delay_s; older ones back off.
+    poll_fast_phase_s: float = 60.0
     #: A remote job not finished after this long fails with PLATFORM.TASK_TIMED_OUT-like reason.
     job_deadline_s: float = 24 * 3600.0
     #: How often beat runs the pump (deferred -> ready -> Celery) and the status sweep.

@@ -94,7 +94,7 @@ def _record(
             err = _error(item.id, res.code, res.message)
             errors.append(err)
             item_errors[item.id] = json.dumps([err])
-            retry_items[item.id] = json.dumps([item.id, item.digest, item.payload])
+            retry_items[item.id] = json.dumps([item.id, item.digest, item.payload, batch.op])
     for bucket, mapping in digests.items():
         pipe.hset(keys.content_hashes(batch.connection, bucket), mapping=mapping)
     for bucket, mapping in remote.items():

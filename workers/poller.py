@@ -56,9 +56,16 @@ class SweepStats:
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
-def next_poll_delay_s(polls: int, *, initial_s: float, max_s: float) -> float:
-    """Poll soon after submission, then back off: initial * 1.5**polls, capped, +-10% jitter."""
-    return min(max_s, initial_s * (1.5**polls)) * random.uniform(0.9, 1.1)
+def next_poll_delay_s(age_s: float, *, initial_s: float, max_s: float, fast_phase_s: float) -> float:
+    """When to poll a job again, from its age.
+
+    Most jobs end within a minute: poll every ``initial_s`` while the job is younger than
+    ``fast_phase_s`` (a finished job is noticed within initial_s / 2 on average), then back off
+    in proportion to its age (a quarter of it) up to ``max_s``. +-10% jitter keeps jobs
+    submitted together from being polled in lockstep.
+    """
+    delay = initial_s if age_s < fast_phase_s else min(max_s, max(initial_s, age_s / 4))
+    return delay * random.uniform(0.9, 1.1)
 
 
 def claim_lease_s(provider_timeout_s: float) -> float:
@@ -124,7 +131,10 @@ def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobS
         # The job still runs: keep its concurrency slot alive (a lease that would otherwise end).
         Limits.on(r).take_job_slot(connection, batch.id)
         delay = next_poll_delay_s(
-            batch.polls, initial_s=settings.poll_initial_delay_s, max_s=settings.poll_max_interval_s
+            time.time() - (batch.submitted_ms or 0) / 1000,
+            initial_s=settings.poll_initial_delay_s,
+            max_s=settings.poll_max_interval_s,
+            fast_phase_s=settings.poll_fast_phase_s,
         )
         _reschedule(deps, batch, max(delay, status.retry_after_s or 0.0))
         return "pending"

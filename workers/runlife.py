@@ -8,6 +8,7 @@ import redis
 
 from workers import keys
 from workers.config import Settings
+from workers.errors import ConfigError
 
 __all__ = ["run_finished"]
 
@@ -28,3 +29,17 @@ def run_finished(r: redis.Redis, run_id: str, state: str, settings: Settings) ->
         pipe.expire(key, settings.run_retention_s)
     pipe.execute()
     log.info("run finished run=%r state=%s", run_id, state)
+    from workers.celery_app import app
+    from workers.signals import run_finished as signal
+    from workers.store.runs import run_document
+    from workers.webhooks import webhook_target
+
+    signal.send(sender="coursesync", run_id=run_id, state=state, document=run_document(r, run_id))
+    try:
+        wanted = webhook_target(r, run_id) is not None
+    except ConfigError as exc:
+        log.error("webhook of run=%r not configured right: %s", run_id, exc)
+        return
+    if wanted:
+        # Delivery (and its retries) happen in a task of their own, off this path.
+        app.send_task("coursesync.notify_run", kwargs={"run_id": run_id})

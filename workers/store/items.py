@@ -19,8 +19,8 @@ def item_errors(r: redis.Redis, run_id: str) -> Iterator[dict[str, Any]]:
         yield from json.loads(raw)
 
 
-def retry_items(r: redis.Redis, run_id: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(item id, digest, provider payload) of every item that failed at the provider."""
+def retry_items(r: redis.Redis, run_id: str) -> Iterator[tuple[str, str, dict[str, Any], str]]:
+    """(item id, digest, provider payload, op) of every item that failed at the provider."""
     for _item_id, raw in r.hscan_iter(keys.run_retry_items(run_id), count=1000):
-        item_id, digest, payload = json.loads(raw)
-        yield item_id, digest, payload
+        item_id, digest, payload, op = json.loads(raw)
+        yield item_id, digest, payload, op

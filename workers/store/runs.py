@@ -27,6 +27,7 @@ __all__ = [
     "record_item_errors",
     "run_document",
     "seal_run",
+    "trim_runs_index",
 ]
 
 #: The run document lists at most this many errors (product.md); all are kept per item.
@@ -156,3 +157,9 @@ def list_runs(r: redis.Redis, limit: int = 20) -> list[dict[str, Any]]:
             doc.pop("errors")
             docs.append(doc)
     return docs
+
+
+def trim_runs_index(r: redis.Redis, retention_s: int) -> int:
+    """Forget index entries of runs whose records expired (older than the retention)."""
+    cutoff_ms = int((time.time() - retention_s) * 1000)
+    return int(r.zremrangebyscore(keys.RUNS_INDEX, "-inf", cutoff_ms))

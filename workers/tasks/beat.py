@@ -9,6 +9,7 @@ from workers.deps import real_deps
 from workers.poller import sweep
 from workers.providers.registry import get_connections
 from workers.pump import pump as run_pump
+from workers.store.runs import trim_runs_index
 from workers.tasks.base import task
 
 # A tick that starts late is useless: the next one is already on its way.
@@ -23,3 +24,10 @@ def pump() -> dict[str, Any]:
 @task(name="coursesync.poll_jobs", **_TICK)
 def poll_jobs() -> dict[str, Any]:
     return asdict(sweep(real_deps()))
+
+
+@task(name="coursesync.cleanup", expires=3600)
+def cleanup() -> dict[str, Any]:
+    """Hourly: run records expire by TTL; their entries in the runs index go here."""
+    deps = real_deps()
+    return {"runs_forgotten": trim_runs_index(deps.r, deps.settings.run_retention_s)}

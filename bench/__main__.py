@@ -1,0 +1,25 @@
+"""``python -m bench NAME [args]`` runs one benchmark; ``python -m bench`` lists them."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {
+    "rate_limit": "achieved request rate vs a provider limit, against Celery's rate_limit",
+    "fairness": "a small run's wait behind another connection's 200-batch backlog",
+}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHES:
+        print("usage: python -m bench NAME [--help]\n")
+        for name, what in BENCHES.items():
+            print(f"  {name:<12} {what}")
+        return 2
+    module = importlib.import_module(f"bench.{sys.argv[1]}")
+    return int(module.main(sys.argv[2:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

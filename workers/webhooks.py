@@ -1,0 +1,84 @@
+"""Telling the upstream system that a run ended: a signed POST of the run document.
+
+Signature (like Stripe's): header ``X-Coursesync-Signature: t=<unix s>,v1=<hex>`` where
+``v1 = HMAC-SHA256(secret, "<t>.<raw body>")``. Receivers recompute it, compare in constant
+time and reject old timestamps. ``X-Coursesync-Delivery`` carries the run id, so a receiver can
+ignore a repeat (delivery is at least once: a lost 200 means the POST is sent again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from typing import Any
+
+import httpx
+
+from workers.errors import PermanentError, ProviderUnavailable
+
+__all__ = ["SIGNATURE_HEADER", "deliver", "sign", "verify", "webhook_target"]
+
+SIGNATURE_HEADER = "X-Coursesync-Signature"
+#: A receiver that takes longer than this is treated as down and retried.
+WEBHOOK_TIMEOUT_S = 10.0
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, body: bytes, header: str, *, tolerance_s: float = 300.0) -> bool:
+    """For receivers (and tests): is ``header`` a fresh, valid signature of ``body``?"""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, body, timestamp), header)
+
+
+def webhook_target(r: Any, run_id: str) -> tuple[str, str | None] | None:
+    """(url, secret) for the run: the run's own webhook, else its connection's; None if neither.
+
+    The secret is the connection's ``webhook_secret`` (usually ``env:...``), else the
+    COURSESYNC_WEBHOOK_SECRET variable; it is read here, never carried in a message.
+    """
+    from workers.providers.registry import get_connection
+    from workers.store.runs import get_run
+
+    raw = get_run(r, run_id) or {}
+    url = json.loads(raw.get("options") or "{}").get("webhook_url")
+    connection = get_connection(raw["connection"]) if raw.get("connection") else None
+    if not url and connection is not None:
+        url = connection.option("webhook_url")
+    if not url:
+        return None
+    secret = (
+        connection.secret("webhook_secret") if connection and "webhook_secret" in connection.options else None
+    )
+    return str(url), secret or os.environ.get("COURSESYNC_WEBHOOK_SECRET") or None
+
+
+def deliver(url: str, document: dict[str, Any], secret: str | None) -> None:
+    """POST ``document`` to ``url``; raises ProviderUnavailable (retry) or PermanentError."""
+    body = json.dumps(document, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", "X-Coursesync-Delivery": str(document.get("run_id"))}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
+    ctx: dict[str, Any] = {"provider": "webhook", "url": url}
+    try:
+        resp = httpx.post(url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S)
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise PermanentError(f"webhook URL {url!r} cannot be used: {exc}", **ctx) from exc
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailable(f"webhook receiver unreachable: {exc}", **ctx) from exc
+    if resp.status_code >= 300:
+        raise ProviderUnavailable(
+            f"webhook receiver answered HTTP {resp.status_code}", status_code=resp.status_code, **ctx
+        )
