@@ -15,6 +15,7 @@ from coursesync.report import (
     EXIT_OK,
     EXIT_TIMEOUT,
     EXIT_USAGE,
+    dry_run_summary,
     exit_code,
     progress_line,
     summary,
@@ -76,7 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--prune",
         action="store_true",
-        help="deactivate items the previous full catalog had and this one lacks",
+        help="deactivate items the previous full catalog had and this one lacks (mirror mode)",
+    )
+    s.add_argument(
+        "--force-prune",
+        action="store_true",
+        help="with --prune: deactivate even more than the guard allows (default 10%% of the catalog)",
+    )
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate, map and compare only: report what would be created, updated, unchanged, "
+        "pruned and rejected, and send nothing",
     )
     s.add_argument(
         "--timeout",
@@ -187,10 +199,28 @@ def _sync(args: argparse.Namespace) -> int:
 
     r = _redis()
     options = SyncOptions(
-        full=args.full, prune=args.prune, fmt=args.format, trigger="cli", webhook_url=args.webhook
+        full=args.full,
+        prune=args.prune or args.force_prune,
+        force_prune=args.force_prune,
+        fmt=args.format,
+        trigger="cli",
+        webhook_url=args.webhook,
     )
+    if args.dry_run:
+        return _dry_run(args, options)
     run_id = start_run(args.connection, args.path, options, r=r)
     return _report_started(r, run_id, args)
+
+
+def _dry_run(args: argparse.Namespace, options: Any) -> int:
+    from producers.sync import dry_run
+
+    report = dry_run(args.connection, args.path, options)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(dry_run_summary(report))
+    return EXIT_ITEMS if report["rejected"] or report.get("fatal") or report.get("prune_refused") else EXIT_OK
 
 
 def _retry(args: argparse.Namespace) -> int:

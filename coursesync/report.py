@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["exit_code", "progress_line", "summary"]
+__all__ = ["dry_run_summary", "exit_code", "progress_line", "summary"]
 
 EXIT_OK, EXIT_ITEMS, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
 
@@ -44,6 +44,12 @@ def summary(doc: dict[str, Any], *, max_errors: int = 10) -> str:
     ]
     if doc.get("reason"):
         lines.append(f"  reason   {doc['reason']}")
+    prune = doc.get("prune")
+    if prune:
+        lines.append(
+            f"  prune    {prune['candidates']:,} gone from the catalog: {prune['succeeded']:,} deactivated, "
+            f"{prune['failed']:,} failed" + (f"; {prune['refused']}" if prune["refused"] else "")
+        )
     errors = doc.get("errors") or []
     if errors:
         lines.append(
@@ -57,4 +63,22 @@ def summary(doc: dict[str, Any], *, max_errors: int = 10) -> str:
             lines.append(
                 f"    ... {len(errors) - max_errors} more in `coursesync status {doc['run_id']} --json`"
             )
+    return "\n".join(lines)
+
+
+def dry_run_summary(report: dict[str, Any], *, max_errors: int = 10) -> str:
+    lines = [
+        f"dry run on {report['connection']} ({report['provider']}): nothing was sent",
+        f"  {report['total']:,} items read: would create {report['created']:,}, "
+        f"update {report['updated']:,}, leave {report['unchanged']:,} unchanged; "
+        f"{report['rejected']:,} invalid",
+    ]
+    if "pruned" in report:
+        refused = report.get("prune_refused")
+        lines.append(f"  prune: {refused}" if refused else f"  prune: would deactivate {report['pruned']:,}")
+    if report.get("fatal"):
+        lines.append(f"  catalog problem: {report['fatal']}")
+    for e in report["errors"][:max_errors]:
+        where = f" line {e['line']}" if e.get("line") else ""
+        lines.append(f"    {e['item_id']}{where} {e['message']}")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from schemas.mapping import Mapper, MappingError, content_digest
 from workers.providers.base import OutboundItem
 from workers.providers.http import dumps
 
-__all__ = ["ItemError", "Prepared", "item_label", "prepare"]
+__all__ = ["INACTIVE_MARK", "ItemError", "Prepared", "item_digest", "item_label", "prepare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,16 @@ def item_label(record: Record) -> str:
     return f"(line {record.position})"
 
 
+#: Stored digests of items last sent as inactive start with this, so pruning skips them.
+INACTIVE_MARK = "x"
+
+
+def item_digest(mapper: Mapper, op: str, payload: dict[str, Any], *, active: bool) -> str:
+    """The content digest stored once the provider confirms the item (see INACTIVE_MARK)."""
+    digest = content_digest(mapper, op, payload)
+    return digest if active else INACTIVE_MARK + digest
+
+
 def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared | list[ItemError]:
     """Validate and map one record. Never raises for bad data."""
     label = item_label(record)
@@ -62,5 +72,5 @@ def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared
         op, payload = mapper.prepare(result, options)
     except MappingError as exc:
         return [ItemError(label, record.position, exc.field, exc.message)]
-    item = OutboundItem(result.id, content_digest(mapper, op, payload), payload)
+    item = OutboundItem(result.id, item_digest(mapper, op, payload, active=result.active), payload)
     return Prepared(item, op, len(dumps(payload)))

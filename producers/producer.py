@@ -3,11 +3,16 @@
 Memory stays flat whatever the catalog size: items stream through a window of
 ``WINDOW_ITEMS`` (one Redis round trip to compare their digests with what the provider last
 confirmed), then into the chunker, and every full batch goes to Redis and to its connection's
-ready list at once, so workers start sending while the producer is still reading.
+ready list at once, so workers start sending while the producer is still reading. Only a set
+of 64-bit id hashes grows with the catalog (duplicates, and pruning, need it).
+
+In a dry run the same path classifies items (created, updated, unchanged, invalid) and
+writes nothing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,21 +36,37 @@ WINDOW_ITEMS = 1000
 
 
 class Producer:
-    """Feeds one run. ``full`` sends every item, even those unchanged since the last sync."""
+    """Feeds one run.
+
+    ``full`` sends every item, even those unchanged since the last sync. ``dry_run`` only
+    counts what would happen, in ``self.report``.
+    """
 
     def __init__(
-        self, r: redis.Redis, settings: Settings, conn: Connection, run_id: str, *, full: bool
+        self,
+        r: redis.Redis,
+        settings: Settings,
+        conn: Connection,
+        run_id: str,
+        *,
+        full: bool,
+        dry_run: bool = False,
     ) -> None:
-        self.r, self.settings, self.conn, self.run_id, self.full = r, settings, conn, run_id, full
+        self.r, self.settings, self.conn, self.run_id = r, settings, conn, run_id
+        self.full, self.dry_run = full, dry_run
         self.mapper = get_mapper(conn.provider)
-        self.chunker = Chunker(
-            run_id,
-            max_items={"upsert": conn.batch_size, "deactivate": conn.spec.max_deactivate_items},
-            max_bytes=conn.max_request_bytes,
-        )
+        max_items = {"upsert": conn.batch_size, "deactivate": conn.spec.max_deactivate_items}
+        self.chunkers = {
+            kind: Chunker(f"{run_id}{suffix}", max_items=max_items, max_bytes=conn.max_request_bytes)
+            for kind, suffix in (("catalog", ""), ("prune", "-p"))
+        }
         self.window: list[Prepared] = []
+        #: Hashes of every id read (valid or not): duplicates, and what pruning must keep.
         self.seen: set[int] = set()
         self.total = 0
+        self.report: Counter[str] = Counter()
+        #: The first validation errors, for reports (the run keeps all of them in Redis).
+        self.first_errors: list[dict[str, Any]] = []
         self._counts = {"total": 0, "invalid": 0, "unchanged": 0}
         self._errors: dict[str, list[dict[str, Any]]] = {}
 
@@ -55,10 +76,12 @@ class Producer:
             prepared = prepare(record, self.mapper, self.conn.options)
             if isinstance(prepared, Prepared):
                 prepared = self._check(prepared, record.position)
+            elif not prepared[0].item_id.startswith("(line "):
+                self.seen.add(hash(prepared[0].item_id))  # invalid, but in the catalog: never prune it
             self.add(prepared)
 
     def add(self, prepared: Prepared | list[ItemError]) -> None:
-        """Count one item and queue it (or record why it is invalid)."""
+        """Count one catalog item and queue it (or record why it is invalid)."""
         self.total += 1
         self._counts["total"] += 1
         if isinstance(prepared, Prepared):
@@ -68,19 +91,20 @@ class Producer:
         else:
             self._invalid(prepared)
 
+    def add_prune(self, prepared: Prepared) -> None:
+        """Queue the deactivation of an item the catalog no longer has (not a catalog item)."""
+        self.report["pruned"] += 1
+        if not self.dry_run:
+            for batch in self.chunkers["prune"].add(prepared.op, prepared.item, prepared.size_bytes):
+                self._write(batch, "prune")
+
     def _check(self, prepared: Prepared, position: int) -> Prepared | list[ItemError]:
         key = hash(prepared.item.id)
         if key in self.seen:
-            return [
-                ItemError(
-                    prepared.item.id,
-                    position,
-                    "id",
-                    "duplicate id: an earlier item of this catalog has it",
-                )
-            ]
+            message = "duplicate id: an earlier item of this catalog has it"
+            return [ItemError(prepared.item.id, position, "id", message)]
         self.seen.add(key)
-        if not self.chunker.fits(prepared.size_bytes):
+        if not self.chunkers["catalog"].fits(prepared.size_bytes):
             limit = self.conn.max_request_bytes
             msg = (
                 f"the item is {prepared.size_bytes} bytes once mapped; one request may carry at most {limit}"
@@ -90,27 +114,37 @@ class Producer:
 
     def _invalid(self, errors: list[ItemError]) -> None:
         self._counts["invalid"] += 1
+        self.report["rejected"] += 1
         label = errors[0].item_id
-        self._errors.setdefault(label, []).extend(e.as_record() for e in errors)
+        records = [e.as_record() for e in errors]
+        self._errors.setdefault(label, []).extend(records)
+        if len(self.first_errors) < runs.ERRORS_MAX:
+            self.first_errors.extend(records)
         if len(self._errors) >= WINDOW_ITEMS:
             self._flush_counts()
 
     def _flush_window(self) -> None:
         window, self.window = self.window, []
         changed = window
-        if not self.full and window:
+        if window and not (self.full and not self.dry_run):
             pipe = self.r.pipeline(transaction=False)
             for p in window:
                 pipe.hget(keys.content_hashes(self.conn.name, keys.item_bucket(p.item.id)), p.item.id)
             stored = pipe.execute()
-            changed = [p for p, old in zip(window, stored, strict=True) if old != p.item.digest]
-            self._counts["unchanged"] += len(window) - len(changed)
-        for p in changed:
-            for batch in self.chunker.add(p.op, p.item, p.size_bytes):
-                self._write(batch)
+            if not self.full:
+                changed = [p for p, old in zip(window, stored, strict=True) if old != p.item.digest]
+                self._counts["unchanged"] += len(window) - len(changed)
+                self.report["unchanged"] += len(window) - len(changed)
+            for p, old in zip(window, stored, strict=True):
+                if self.full or old != p.item.digest:
+                    self.report["created" if old is None else "updated"] += 1
+        if not self.dry_run:
+            for p in changed:
+                for batch in self.chunkers["catalog"].add(p.op, p.item, p.size_bytes):
+                    self._write(batch, "catalog")
         self._flush_counts()
 
-    def _write(self, batch: Batch) -> None:
+    def _write(self, batch: Batch, kind: str) -> None:
         pipe = self.r.pipeline(transaction=False)
         create_batch(
             pipe,
@@ -121,22 +155,30 @@ class Producer:
             items=batch.items,
             retention_s=self.settings.run_retention_s,
             payload_ttl_s=self.settings.batch_payload_ttl_s,
+            kind=kind,
         )
         runs.add_counts(pipe, self.run_id, batches=1)
         pipe.execute()
         dispatch(self.r, self.conn, lease_s=self.settings.batch_lease_s)
 
     def _flush_counts(self) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        runs.add_counts(pipe, self.run_id, **self._counts)
-        runs.record_item_errors(pipe, self.run_id, self._errors, self.settings.run_retention_s)
-        pipe.execute()
+        if not self.dry_run:
+            pipe = self.r.pipeline(transaction=False)
+            runs.add_counts(pipe, self.run_id, **self._counts)
+            runs.record_item_errors(pipe, self.run_id, self._errors, self.settings.run_retention_s)
+            pipe.execute()
         self._counts = dict.fromkeys(self._counts, 0)
         self._errors = {}
 
-    def finish(self) -> None:
-        """Send what is left: the last window and the partly filled batches."""
+    def finish_catalog(self) -> None:
+        """The catalog is read: send the last window."""
         self._flush_window()
-        for batch in self.chunker.flush():
-            self._write(batch)
+
+    def finish(self) -> None:
+        """Send what is left: the partly filled batches of the catalog and of the pruning."""
+        self._flush_window()
+        for kind, chunker in self.chunkers.items():
+            for batch in chunker.flush():
+                if not self.dry_run:
+                    self._write(batch, kind)
         self._flush_counts()

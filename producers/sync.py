@@ -11,8 +11,10 @@ import redis
 
 from producers.prepare import Prepared
 from producers.producer import Producer
+from producers.prune import PrunePlan, plan_prune
 from producers.readers import Record
 from producers.sources import detect_format, open_source, read_records
+from workers import keys
 from workers.config import Settings, get_settings
 from workers.errors import CatalogError, ConfigError
 from workers.providers.base import OutboundItem
@@ -23,7 +25,7 @@ from workers.runlife import run_finished
 from workers.store import runs
 from workers.store.items import retry_items
 
-__all__ = ["SyncOptions", "start_retry_run", "start_run"]
+__all__ = ["SyncOptions", "dry_run", "start_retry_run", "start_run"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class SyncOptions:
 
     full: bool = False
     prune: bool = False
+    force_prune: bool = False
     fmt: str | None = None
     trigger: str = "api"
     webhook_url: str | None = None
@@ -52,8 +55,11 @@ def start_run(
     *,
     r: redis.Redis | None = None,
     settings: Settings | None = None,
+    run_id: str | None = None,
 ) -> str:
     """Read ``source`` into a new run of ``connection_name`` and return the run id.
+
+    ``run_id`` names the run in advance (scheduled resyncs reserve it before the task starts).
 
     Raises ConfigError for an unknown or broken connection (before any run exists). Problems
     with the catalog as a whole end the run ``failed`` with the reason; bad items are recorded
@@ -64,7 +70,7 @@ def start_run(
     def feed(producer: Producer) -> None:
         producer.consume(_records(source, options.fmt))
 
-    return _run(connection_name, feed, options, r=r, settings=settings, extra={})
+    return _run(connection_name, feed, options, r=r, settings=settings, extra={}, run_id=run_id)
 
 
 def start_retry_run(run_id: str, *, r: redis.Redis | None = None, settings: Settings | None = None) -> str:
@@ -94,12 +100,14 @@ def _run(
     r: redis.Redis | None,
     settings: Settings | None,
     extra: dict[str, Any],
+    run_id: str | None = None,
 ) -> str:
     settings = settings or get_settings()
     r = r or get_redis()
     connection = get_connection(connection_name)
-    run_id = runs.new_run_id()
+    run_id = run_id or runs.new_run_id()
     recorded: dict[str, Any] = {
+        "force_prune": options.force_prune,
         "full": options.full,
         "prune": options.prune,
         "trigger": options.trigger,
@@ -116,12 +124,9 @@ def _run(
         options=recorded,
     )
     producer = Producer(r, settings, connection, run_id, full=options.full)
-    fatal = ""
-    try:
-        feed(producer)
-    except CatalogError as exc:
-        fatal = str(exc)
-        log.error("catalog unreadable run=%r reason=%s", run_id, fatal)
+    fatal = _feed(producer, feed)
+    if options.prune and not fatal and producer.total:
+        _prune(r, settings, producer, options)
     producer.finish()
     if not fatal and producer.total == 0:
         fatal = (
@@ -133,6 +138,71 @@ def _run(
     if state is not None:
         run_finished(r, run_id, state, settings)
     return run_id
+
+
+def dry_run(
+    connection_name: str,
+    source: Source,
+    options: SyncOptions | None = None,
+    *,
+    r: redis.Redis | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """What a sync would do, without sending or recording anything."""
+    options = options or SyncOptions()
+    r, settings = r or get_redis(), settings or get_settings()
+    connection = get_connection(connection_name)
+    producer = Producer(r, settings, connection, "dry-run", full=options.full, dry_run=True)
+    fatal = _feed(producer, lambda p: p.consume(_records(source, options.fmt)))
+    producer.finish_catalog()
+    report: dict[str, Any] = {
+        "connection": connection.name,
+        "provider": connection.provider,
+        "total": producer.total,
+    }
+    for key in ("created", "updated", "unchanged", "rejected"):
+        report[key] = producer.report[key]
+    if options.prune and not fatal:
+        plan = _prune(r, settings, producer, options)
+        report["pruned"] = 0 if plan.refused else len(plan.candidates)
+        report["prune_refused"] = plan.refused or None
+    report["errors"] = producer.first_errors
+    if fatal:
+        report["fatal"] = fatal
+    return report
+
+
+def _feed(producer: Producer, feed: Callable[[Producer], None]) -> str:
+    """Run ``feed``; a catalog that cannot be read is the run's fatal reason (no pruning then)."""
+    try:
+        feed(producer)
+    except CatalogError as exc:
+        log.error("catalog unreadable run=%r reason=%s", producer.run_id, exc)
+        return str(exc)
+    return ""
+
+
+def _prune(r: redis.Redis, settings: Settings, producer: Producer, options: SyncOptions) -> PrunePlan:
+    producer.finish_catalog()  # digests of this catalog's items first, so none is pruned
+    plan = plan_prune(
+        r,
+        producer.conn,
+        producer.mapper,
+        producer.seen,
+        max_fraction=settings.prune_max_fraction,
+        force=options.force_prune,
+    )
+    if not producer.dry_run:
+        r.hset(
+            keys.run(producer.run_id),
+            mapping={"p_candidates": len(plan.candidates), "p_refused": plan.refused},
+        )
+    if plan.refused:
+        log.warning("prune refused run=%r: %s", producer.run_id, plan.refused)
+        return plan
+    for prepared in plan.items(producer.mapper, producer.conn.options):
+        producer.add_prune(prepared)
+    return plan
 
 
 def _records(source: Source, fmt: str | None) -> Iterator[Record]:

@@ -7,7 +7,7 @@ from typing import Any
 from schemas.course import Course
 from schemas.mapping import Mapper, Options, without_none
 
-__all__ = ["MAPPER", "to_deactivation", "to_payload"]
+__all__ = ["MAPPER", "to_deactivation", "to_payload", "to_prune"]
 
 
 def to_payload(course: Course, options: Options) -> dict[str, Any]:
@@ -33,4 +33,10 @@ def to_deactivation(course: Course, options: Options) -> dict[str, Any]:
     return {"origin_id": course.id}
 
 
-MAPPER = Mapper(provider="kombo", version=1, to_payload=to_payload, to_deactivation=to_deactivation)
+def to_prune(item_id: str, options: Options) -> tuple[str, dict[str, Any]]:
+    return "deactivate", {"origin_id": item_id}
+
+
+MAPPER = Mapper(
+    provider="kombo", version=1, to_payload=to_payload, to_deactivation=to_deactivation, to_prune=to_prune
+)

@@ -44,6 +44,9 @@ class Mapper:
     version: int
     to_payload: Callable[[Course, Options], dict[str, Any]]
     to_deactivation: Callable[[Course, Options], dict[str, Any]] | None = None
+    #: (op, payload) that deactivates an item known only by its id (pruning: the item is gone
+    #: from the catalog). None when the provider has no way to deactivate content.
+    to_prune: Callable[[str, Options], tuple[str, dict[str, Any]]] | None = None
 
     def prepare(self, course: Course, options: Options) -> tuple[str, dict[str, Any]]:
         """(op, payload) for one course: ``upsert`` or ``deactivate``."""

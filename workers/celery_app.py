@@ -55,6 +55,7 @@ app.conf.update(
     beat_schedule={
         "coursesync-pump": {"task": "coursesync.pump", "schedule": _settings.tick_interval_s},
         "coursesync-poll": {"task": "coursesync.poll_jobs", "schedule": _settings.tick_interval_s},
+        "coursesync-schedules": {"task": "coursesync.schedules", "schedule": _settings.tick_interval_s},
         "coursesync-cleanup": {"task": "coursesync.cleanup", "schedule": 3600.0},
     },
 )

@@ -52,6 +52,8 @@ class Settings:
     job_deadline_s: float = 24 * 3600.0
     #: How often beat runs the pump (deferred -> ready -> Celery) and the status sweep.
     tick_interval_s: float = 1.0
+    #: A prune that would deactivate more than this share of the catalog is refused unless forced.
+    prune_max_fraction: float = 0.10
     #: Finished runs and their per-item outcomes are kept this long.
     run_retention_s: int = 30 * 86400
     #: Stored batch payloads expire after this long even if the batch never settles.

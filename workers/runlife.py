@@ -29,6 +29,9 @@ def run_finished(r: redis.Redis, run_id: str, state: str, settings: Settings) ->
         pipe.expire(key, settings.run_retention_s)
     pipe.execute()
     log.info("run finished run=%r state=%s", run_id, state)
+    connection = r.hget(keys.run(run_id), "connection")
+    if connection is not None and r.get(keys.active_run(str(connection))) == run_id:
+        r.delete(keys.active_run(str(connection)))  # the next scheduled resync may start
     from workers.celery_app import app
     from workers.signals import run_finished as signal
     from workers.store.runs import run_document

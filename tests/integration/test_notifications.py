@@ -59,7 +59,9 @@ def test_the_webhook_gets_exactly_one_signed_final_document_per_run(
     start_pipeline: Callable[..., Pipeline], monkeypatch: pytest.MonkeyPatch, receiver: Receiver
 ) -> None:
     # Given a connection with a webhook whose receiver answers 500 twice before it recovers
-    pipeline = start_pipeline(config=lambda url: kombo_config(url, webhook_url=receiver.url, webhook_secret="env:IT_HOOK_SECRET"))
+    pipeline = start_pipeline(
+        config=lambda url: kombo_config(url, webhook_url=receiver.url, webhook_secret="env:IT_HOOK_SECRET")
+    )
     pipeline.stack.env["IT_HOOK_SECRET"] = "s3cret-hook"
     pipeline.stack.kill("worker")  # restart the worker so it sees the secret's variable
     pipeline.stack.start_worker("worker")

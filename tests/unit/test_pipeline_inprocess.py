@@ -47,7 +47,9 @@ def drain(deps: Deps, sent: list[str], run_id: str, rounds: int = 200) -> dict[s
     for _ in range(rounds):
         while sent:
             submit_batch(sent.pop(0), deps)
-        deps.r.zadd(keys.JOBS_DUE, {m: 0 for m in deps.r.zrange(keys.JOBS_DUE, 0, -1)})
+        due = {m: 0 for m in deps.r.zrange(keys.JOBS_DUE, 0, -1)}
+        if due:
+            deps.r.zadd(keys.JOBS_DUE, due)
         sweep(deps)
         for bid in deps.r.zrange(keys.DEFERRED, 0, -1):
             deps.r.zrem(keys.DEFERRED, bid)

@@ -49,7 +49,9 @@ def make_all_due(r: redis.Redis) -> None:
         r.zadd(keys.JOBS_DUE, due)
 
 
-def test_a_job_that_completes_late_is_still_followed_to_the_end(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_a_job_that_completes_late_is_still_followed_to_the_end(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     provider = FakeProvider(pending_polls=6)
     deps = make_deps(r, raw_r, provider)
     run_id = submitted_run(deps, sent, 10)
@@ -69,7 +71,9 @@ def test_only_due_jobs_are_polled(r: redis.Redis, raw_r: redis.Redis, sent: list
     assert sweep(deps).claimed == 0 and provider.polls == 0
 
 
-def test_a_job_past_its_deadline_fails_with_the_reason(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_a_job_past_its_deadline_fails_with_the_reason(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     deps = make_deps(r, raw_r, FakeProvider(pending_polls=1000), job_deadline_s=0.2)
     run_id = submitted_run(deps, sent, 5)
     time.sleep(0.3)
@@ -81,12 +85,16 @@ def test_a_job_past_its_deadline_fails_with_the_reason(r: redis.Redis, raw_r: re
     assert "did not finish within" in doc["errors"][0]["message"]
 
 
-def test_a_status_endpoint_that_keeps_failing_ends_failed_not_polled_forever(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_a_status_endpoint_that_keeps_failing_ends_failed_not_polled_forever(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     provider = FakeProvider(pending_polls=1)
     deps = make_deps(r, raw_r, provider)
     run_id = submitted_run(deps, sent, 5)
     # Given a status endpoint that fails once transiently, then keeps answering 404
-    provider.errors.extend([ProviderUnavailable("503", status_code=503)] + [NotFound("task gone", status_code=404)] * 9)
+    provider.errors.extend(
+        [ProviderUnavailable("503", status_code=503)] + [NotFound("task gone", status_code=404)] * 9
+    )
     outcomes = []
     for _ in range(6):
         make_all_due(r)
@@ -94,10 +102,16 @@ def test_a_status_endpoint_that_keeps_failing_ends_failed_not_polled_forever(r: 
     # Then it is retried with backoff, and after five failed reads the job fails for good
     assert outcomes == ["error"] * 4 + ["failed", "nothing due"]
     doc = run_document(r, run_id)
-    assert doc is not None and doc["state"] == "failed" and "could not be read 5 times" in doc["errors"][0]["message"]
+    assert (
+        doc is not None
+        and doc["state"] == "failed"
+        and "could not be read 5 times" in doc["errors"][0]["message"]
+    )
 
 
-def test_two_concurrent_sweeps_never_poll_a_job_twice(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_two_concurrent_sweeps_never_poll_a_job_twice(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     provider = FakeProvider(pending_polls=100)
     deps = make_deps(r, raw_r, provider)
     submitted_run(deps, sent, 2000)  # 20 jobs
@@ -118,7 +132,9 @@ def test_two_concurrent_sweeps_never_poll_a_job_twice(r: redis.Redis, raw_r: red
     assert sorted(s.claimed for s in stats) in ([0, 20], [20, 20]) or sum(s.claimed for s in stats) == 20
 
 
-def test_claims_are_disjoint_even_without_the_lock(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_claims_are_disjoint_even_without_the_lock(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     from workers.poller import _CLAIM_DUE
     from workers.store.lua import run_script
 
@@ -137,7 +153,9 @@ def test_claims_are_disjoint_even_without_the_lock(r: redis.Redis, raw_r: redis.
     assert len(claimed) == len(set(claimed)) == 1000
 
 
-def test_a_result_processed_twice_is_counted_once(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_a_result_processed_twice_is_counted_once(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     deps = make_deps(r, raw_r, FakeProvider())
     run_id = submitted_run(deps, sent, 3)
     batch = load_batch(r, f"{run_id}-00000")
@@ -150,12 +168,16 @@ def test_a_result_processed_twice_is_counted_once(r: redis.Redis, raw_r: redis.R
 
 
 def test_polls_are_frequent_in_the_first_minute_then_back_off() -> None:
-    delays = [next_poll_delay_s(age, initial_s=2, max_s=60, fast_phase_s=60) for age in (0, 30, 59, 120, 1000)]
+    delays = [
+        next_poll_delay_s(age, initial_s=2, max_s=60, fast_phase_s=60) for age in (0, 30, 59, 120, 1000)
+    ]
     assert all(1.8 <= d <= 2.2 for d in delays[:3])
     assert 27 <= delays[3] <= 33 and 54 <= delays[4] <= 66
 
 
-def test_retry_sends_exactly_the_failed_items_again(r: redis.Redis, raw_r: redis.Redis, sent: list[str]) -> None:
+def test_retry_sends_exactly_the_failed_items_again(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
     items = [{"id": f"c{i}", "title": "T", "url": "https://a.example"} for i in range(250)] + [{"id": "bad"}]
     provider = FakeProvider(reject={"c3", "c140"})
     deps = make_deps(r, raw_r, provider)

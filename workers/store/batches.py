@@ -86,14 +86,20 @@ def create_batch(
     items: list[OutboundItem],
     retention_s: int,
     payload_ttl_s: int,
+    kind: str = "catalog",
 ) -> None:
-    """Queue the batch's hash, its payload and its place in the connection's ready list."""
+    """Queue the batch's hash, its payload and its place in the connection's ready list.
+
+    ``kind`` is ``catalog`` (items of the catalog) or ``prune`` (deactivations of items the
+    catalog no longer has), which the run counts apart.
+    """
     pipe.hset(
         keys.batch(batch_id),
         mapping={
             "run_id": run_id,
             "connection": connection,
             "op": op,
+            "kind": kind,
             "size": len(items),
             "state": "pending",
             "attempts": 0,

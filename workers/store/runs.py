@@ -145,6 +145,14 @@ def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
     options = json.loads(raw.get("options") or "{}")
     if options:
         doc["options"] = options
+    if options.get("prune"):
+        doc["prune"] = {
+            "candidates": int(raw.get("p_candidates", 0)),
+            "submitted": int(raw.get("p_submitted", 0)),
+            "succeeded": int(raw.get("p_succeeded", 0)),
+            "failed": int(raw.get("p_failed", 0)),
+            "refused": raw.get("p_refused") or None,
+        }
     return doc
 
 

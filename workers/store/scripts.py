@@ -29,12 +29,15 @@ PUSH_CAPPED = _PUSH_CAPPED + "push_capped(KEYS[1], tonumber(ARGV[1]), 2) return 
 _FINALIZE = """
 local function finalize(run, now)
   local f = redis.call('HMGET', run, 'sealed', 'b_total', 'b_completed', 'b_failed', 'state',
-                       'c_succeeded', 'c_unchanged', 'c_failed', 'c_invalid', 'fatal')
+                       'c_succeeded', 'c_unchanged', 'c_failed', 'c_invalid', 'fatal',
+                       'p_failed', 'p_refused')
   if f[1] ~= '1' then return false end
   if f[5] == 'completed' or f[5] == 'completed_with_errors' or f[5] == 'failed' then return false end
   if tonumber(f[2]) ~= tonumber(f[3] or 0) + tonumber(f[4] or 0) then return false end
   local good = tonumber(f[6] or 0) + tonumber(f[7] or 0)
-  local bad = tonumber(f[8] or 0) + tonumber(f[9] or 0)
+  local bad = tonumber(f[8] or 0) + tonumber(f[9] or 0) + tonumber(f[11] or 0)
+  -- a refused prune is a visible outcome: the run did not do all it was asked to
+  if f[12] and f[12] ~= '' then bad = bad + 1 end
   local state = 'completed'
   if f[10] and f[10] ~= '' then state = 'failed'
   elseif good == 0 and bad > 0 then state = 'failed'
@@ -63,14 +66,15 @@ return finalize(KEYS[1], ARGV[1])
 #: holds item results the provider gave at submission (a dry run's invalid rows), or ''.
 #: Returns 1 on the transition, 0 if the batch was not pending (a duplicate delivery).
 MARK_SUBMITTED = """
-local b = redis.call('HMGET', KEYS[1], 'state', 'size')
+local b = redis.call('HMGET', KEYS[1], 'state', 'size', 'kind')
 if b[1] ~= 'pending' then return 0 end
+local counter = (b[3] == 'prune') and 'p_' or 'c_'
 redis.call('HSET', KEYS[1], 'state', 'submitted', 'job_ref', ARGV[1], 'submitted_ms', ARGV[4],
            'polls', '0', 'early', ARGV[6])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5])
 redis.call('HINCRBY', KEYS[2], 'b_pending', -1)
 redis.call('HINCRBY', KEYS[2], 'b_submitted', 1)
-redis.call('HINCRBY', KEYS[2], 'c_submitted', tonumber(b[2]))
+redis.call('HINCRBY', KEYS[2], counter .. 'submitted', tonumber(b[2]))
 if redis.call('HGET', KEYS[2], 'state') == 'queued' then
   redis.call('HSET', KEYS[2], 'state', 'running')
 end
@@ -87,16 +91,18 @@ SETTLE_BATCH = (
     + """
 local from = redis.call('HGET', KEYS[1], 'state')
 if from == false or from == 'completed' or from == 'failed' then return false end
+-- prune batches (deactivations of items gone from the catalog) are counted apart
+local counter = (redis.call('HGET', KEYS[1], 'kind') == 'prune') and 'p_' or 'c_'
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[5])
 if from == 'pending' and ARGV[1] == 'completed' then
   -- answered at once (no remote job): the items were accepted by the provider
-  redis.call('HINCRBY', KEYS[2], 'c_submitted', tonumber(redis.call('HGET', KEYS[1], 'size')))
+  redis.call('HINCRBY', KEYS[2], counter .. 'submitted', tonumber(redis.call('HGET', KEYS[1], 'size')))
 end
 redis.call('HINCRBY', KEYS[2], 'b_' .. from, -1)
 redis.call('HINCRBY', KEYS[2], 'b_' .. ARGV[1], 1)
-redis.call('HINCRBY', KEYS[2], 'c_succeeded', tonumber(ARGV[2]))
-redis.call('HINCRBY', KEYS[2], 'c_failed', tonumber(ARGV[3]))
+redis.call('HINCRBY', KEYS[2], counter .. 'succeeded', tonumber(ARGV[2]))
+redis.call('HINCRBY', KEYS[2], counter .. 'failed', tonumber(ARGV[3]))
 if redis.call('HGET', KEYS[2], 'state') == 'queued' then
   redis.call('HSET', KEYS[2], 'state', 'running')
 end

@@ -9,6 +9,7 @@ from workers.deps import real_deps
 from workers.poller import sweep
 from workers.providers.registry import get_connections
 from workers.pump import pump as run_pump
+from workers.resync import check_schedules
 from workers.store.runs import trim_runs_index
 from workers.tasks.base import task
 
@@ -24,6 +25,17 @@ def pump() -> dict[str, Any]:
 @task(name="coursesync.poll_jobs", **_TICK)
 def poll_jobs() -> dict[str, Any]:
     return asdict(sweep(real_deps()))
+
+
+@task(name="coursesync.schedules", **_TICK)
+def schedules() -> dict[str, str]:
+    """Start the scheduled resyncs that are due (skipping those whose last run still goes)."""
+    from workers.celery_app import app
+
+    def send(connection: str, run_id: str) -> None:
+        app.send_task("coursesync.scheduled_sync", kwargs={"connection": connection, "run_id": run_id})
+
+    return check_schedules(real_deps().r, list(get_connections().values()), send)
 
 
 @task(name="coursesync.cleanup", expires=3600)

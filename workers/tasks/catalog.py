@@ -6,6 +6,7 @@ from typing import Any
 
 from producers.sync import SyncOptions, start_run
 from schemas.messages import SyncCatalog, load_message
+from workers.providers.registry import get_connection
 from workers.tasks.base import task
 
 
@@ -28,3 +29,13 @@ def sync_catalog(connection: str, source_url: str, **kwargs: Any) -> str:
         msg.source_url,
         SyncOptions(full=msg.full, prune=msg.prune, trigger="celery"),
     )
+
+
+@task(name="coursesync.scheduled_sync", acks_late=False, soft_time_limit=3600, time_limit=3700)
+def scheduled_sync(connection: str, run_id: str) -> str:
+    """A scheduled resync of ``connection`` as its schedule says (source, prune, full)."""
+    conn = get_connection(connection)
+    if conn.schedule is None:
+        return "no schedule"
+    options = SyncOptions(full=conn.schedule.full, prune=conn.schedule.prune, trigger="schedule")
+    return start_run(connection, conn.schedule.source, options, run_id=run_id)

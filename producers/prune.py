@@ -1,0 +1,81 @@
+"""Pruning (mirror mode): deactivate what the previous catalog had and this one lacks.
+
+The previous catalog is what the provider confirmed: the connection's content digests. An
+item is a candidate when it is stored as active and this run's catalog did not name it (not
+even as an invalid item). A guard refuses to prune more than a share of the catalog unless
+forced, as Canvas SIS imports refuse a change above their change_threshold: a truncated
+export must not wipe an LMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from producers.prepare import INACTIVE_MARK, Prepared, item_digest
+from schemas.mapping import Mapper
+from workers import keys
+from workers.connections import Connection
+from workers.providers.base import OutboundItem
+from workers.providers.http import dumps
+
+__all__ = ["PrunePlan", "plan_prune"]
+
+#: Buckets read per Redis round trip while scanning a connection's digests.
+_BUCKETS_PER_TRIP = 256
+
+
+@dataclass
+class PrunePlan:
+    """What pruning would do. ``refused`` says why nothing will be deactivated, if so."""
+
+    candidates: list[str] = field(default_factory=list)
+    previous_active: int = 0
+    refused: str = ""
+
+    def items(self, mapper: Mapper, options: dict[str, Any]) -> list[Prepared]:
+        assert mapper.to_prune is not None
+        out = []
+        for item_id in self.candidates:
+            op, payload = mapper.to_prune(item_id, options)
+            digest = item_digest(mapper, op, payload, active=False)
+            out.append(Prepared(OutboundItem(item_id, digest, payload), op, len(dumps(payload))))
+        return out
+
+
+def plan_prune(
+    r: redis.Redis,
+    connection: Connection,
+    mapper: Mapper,
+    seen: set[int],
+    *,
+    max_fraction: float,
+    force: bool,
+) -> PrunePlan:
+    """Find the items to deactivate and apply the guard."""
+    plan = PrunePlan()
+    for start in range(0, keys.HASH_BUCKETS, _BUCKETS_PER_TRIP):
+        pipe = r.pipeline(transaction=False)
+        for bucket in range(start, min(start + _BUCKETS_PER_TRIP, keys.HASH_BUCKETS)):
+            pipe.hgetall(keys.content_hashes(connection.name, bucket))
+        for stored in pipe.execute():
+            for item_id, digest in stored.items():
+                if digest.startswith(INACTIVE_MARK):
+                    continue
+                plan.previous_active += 1
+                if hash(item_id) not in seen:
+                    plan.candidates.append(item_id)
+    if mapper.to_prune is None:
+        plan.refused = (
+            f"{connection.provider} has no documented way to deactivate content, so nothing can be pruned"
+        )
+    elif plan.previous_active and len(plan.candidates) > max_fraction * plan.previous_active and not force:
+        share = len(plan.candidates) / plan.previous_active
+        plan.refused = (
+            f"pruning refused: {len(plan.candidates):,} of {plan.previous_active:,} items ({share:.0%}) "
+            f"would be deactivated, more than the {max_fraction:.0%} guard; check the catalog, "
+            "then rerun with --force-prune"
+        )
+    return plan
