@@ -24,15 +24,23 @@ from urllib.parse import parse_qs, urlsplit
 from sandbox.control import CONTROL_PREFIX, handle_control
 from sandbox.http import Handler, Provider, Request, Response, json_response
 from sandbox.kombo import KomboApi
+from sandbox.learning360 import Learning360Api
 from sandbox.settings import SandboxSettings
+from sandbox.stackone import StackOneApi
 from sandbox.state import State
+from sandbox.thoughtindustries import ThoughtIndustriesApi
 
 __all__ = ["PROVIDERS", "SandboxServer"]
 
 log = logging.getLogger(__name__)
 
 #: Every fake provider; a new one is one module plus one entry here.
-PROVIDERS: tuple[Callable[[State], Provider], ...] = (KomboApi,)
+PROVIDERS: tuple[Callable[[State], Provider], ...] = (
+    KomboApi,
+    StackOneApi,
+    Learning360Api,
+    ThoughtIndustriesApi,
+)
 #: (HTTP status, message) for a request answered without running its handler (e.g. 413).
 Refusal = tuple[int, str] | None
 #: Seconds an idle keep-alive connection is kept (its thread waits that long for a request).

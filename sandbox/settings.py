@@ -37,8 +37,55 @@ class SandboxSettings:
     )
     kombo_concurrency_limit: int = _knob(30, "Kombo POST actions in flight per integration before 429")
     # --- StackOne (sandbox/stackone.py)
+    stackone_api_keys: tuple[str, ...] = _knob(
+        ("sandbox-stackone-key",), "API keys StackOne accepts (the HTTP Basic user; the password is empty)"
+    )
+    stackone_accounts: tuple[str, ...] = _knob(
+        ("sandbox-account",), "linked account ids StackOne knows (the x-account-id header; others: 404)"
+    )
+    stackone_suspended_accounts: tuple[str, ...] = _knob(
+        ("sandbox-suspended-account",), "linked account ids that are suspended or disabled (answered 412)"
+    )
+    stackone_max_items: int = _knob(1000, "most items one StackOne batch may carry (more: 422)")
+    stackone_rate_per_s: float | None = _knob(
+        None, "StackOne requests/s per API key before 429 + Retry-After (real: 16.7; default: unlimited)"
+    )
     # --- 360Learning (sandbox/learning360.py)
+    l360_clients: tuple[str, ...] = _knob(
+        ("sandbox-360-client:sandbox-360-secret",),
+        "360Learning API credentials as CLIENT_ID:CLIENT_SECRET; each client is one company",
+    )
+    l360_token_ttl_s: float = _knob(3600.0, "lifetime of a 360Learning access token (expires_in), seconds")
+    l360_scopes: tuple[str, ...] = _knob(
+        ("integrations:read", "integrations:write", "integrations:bulk", "bulkOperations:read"),
+        "OAuth scopes 360Learning tokens carry (a call needing another one: 403 invalid_scope)",
+    )
+    l360_group_ids: tuple[str, ...] = _knob(
+        ("5f1a2b3c4d5e6f7a8b9c0d1e",), "360Learning group ids (ObjectIds) integrations may be created in"
+    )
+    l360_integration_ids: tuple[str, ...] = _knob(
+        ("64a1b2c3d4e5f6a7b8c9d0e1",), "360Learning integrations that exist from the start (ObjectIds)"
+    )
+    l360_pending_s: float = _knob(
+        1.0, "seconds a 360Learning bulk operation takes from pending through queued and running to completed"
+    )
+    l360_bulk_concurrency: int = _knob(
+        3, "360Learning bulk operations not yet ended per company before 429 (concurrency limit reached)"
+    )
+    l360_write_rate_per_s: float | None = _knob(
+        None, "360Learning writes (POST, PUT, DELETE) per second and company, then 429 (real: 10)"
+    )
+    l360_read_rate_per_s: float | None = _knob(
+        None, "360Learning reads (GET) per second and company, then 429 (real: 50)"
+    )
     # --- Thought Industries (sandbox/thoughtindustries.py)
+    ti_api_keys: tuple[str, ...] = _knob(
+        ("ti_test_sandbox",), "API keys Thought Industries accepts as Bearer tokens"
+    )
+    ti_pending_s: float = _knob(1.0, "seconds a Thought Industries import job stays running before complete")
+    ti_rate_per_s: float | None = _knob(
+        None, "Thought Industries requests per second per API key, polls included, before 429 (default: none)"
+    )
     # --- every provider
     max_body_bytes: int = _knob(10_000_000, "largest request body accepted, in bytes (more: 413)")
     latency_s: float = _knob(0.0, "seconds added to every provider request (makes concurrency visible)")
@@ -114,7 +161,14 @@ def _convert(name: str, hint: Any, value: Any) -> Any:
 
 
 #: Settings that count something (items, requests, bytes): zero would make no sense.
-_AT_LEAST_ONE = ("kombo_max_items", "kombo_rate_burst", "kombo_concurrency_limit", "max_body_bytes")
+_AT_LEAST_ONE = (
+    "kombo_max_items",
+    "kombo_rate_burst",
+    "kombo_concurrency_limit",
+    "max_body_bytes",
+    "stackone_max_items",
+    "l360_bulk_concurrency",
+)
 
 
 def _problems(name: str, value: Any) -> list[str]:

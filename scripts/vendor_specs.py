@@ -146,6 +146,13 @@ PROVIDERS: dict[str, Provider] = {
                 expect_component="BadRequestResponse",
                 operation_id="lms_batch_upsert_content",
             ),
+            # The read model of GET /unified/lms/content: the sandbox lists what batches stored.
+            "ContentPaginated": Pick(
+                "main",
+                ("response", "/unified/lms/content", "get", "200"),
+                expect_component="ContentPaginated",
+                operation_id="lms_list_content",
+            ),
         },
     ),
     "360learning": Provider(

@@ -103,6 +103,9 @@ JOBS_DUE = PREFIX + "jobs:due"
 #: STRING token: the lock that makes one status sweep run at a time (SET NX PX).
 POLLER_LOCK = PREFIX + "lock:poller"
 
+#: STRING token: the lock that makes one schedules sweep (scheduled resyncs) run at a time.
+SCHEDULES_LOCK = PREFIX + "lock:schedules"
+
 #: STRING token: the lock that makes one pump (deferred -> ready -> Celery) run at a time.
 PUMP_LOCK = PREFIX + "lock:pump"
 
@@ -135,12 +138,16 @@ def remote_ids(connection: str, bucket: int) -> str:
 
 
 def active_run(connection: str) -> str:
-    """STRING run_id of the connection's running scheduled resync (skips overlapping ones)."""
+    """STRING run_id of the connection's scheduled resync while it runs; a due resync is skipped
+    while it exists. Writer: the schedules sweep (SET NX, TTL ``SCHEDULED_RUN_CLAIM_S``); deleted
+    when that run finishes."""
     return f"{PREFIX}conn:{connection}:active_run"
 
 
 def schedule_state(connection: str) -> str:
-    """HASH last_fired_ms, last_run_id, last_outcome of the connection's schedule."""
+    """HASH last_fired_ms, last_run_id, last_outcome, fired, skipped of the connection's schedule.
+
+    Writer: the schedules sweep. No TTL."""
     return f"{PREFIX}conn:{connection}:schedule"
 
 
@@ -155,6 +162,33 @@ def oauth_token(connection: str) -> str:
     Redis never sees the plain token. TTL: a little under the token's own lifetime.
     """
     return f"{PREFIX}conn:{connection}:token"
+
+
+def ti_job_rows(connection: str, job_id: str) -> str:
+    """STRING JSON list of the item ids one Thought Industries import job carries.
+
+    Thought Industries reports no per-row results after a job (ti_assumptions A8), so its
+    poll settles these ids. Writer: TI submit. Reader: TI poll. TTL 7 days (beyond the job
+    deadline); never deleted early, so a poll answer processed twice stays the same.
+    """
+    return f"{PREFIX}conn:{connection}:ti_job:{job_id}"
+
+
+def oauth_token_lock(connection: str) -> str:
+    """STRING holder token (SET NX PX): the one worker fetching a new OAuth token for the fleet.
+
+    TTL: one request timeout + 5 s; the other workers wait for ``oauth_token`` to appear.
+    """
+    return f"{PREFIX}conn:{connection}:token:lock"
+
+
+def integration_lock(connection: str) -> str:
+    """STRING holder token (SET NX PX): the one worker creating the 360Learning integration.
+
+    TTL: two request timeouts + 5 s (a creation, then maybe a lookup); the others wait for
+    ``integration_id`` to appear.
+    """
+    return f"{PREFIX}conn:{connection}:integration_id:lock"
 
 
 # ---------------------------------------------------------------- rate limits

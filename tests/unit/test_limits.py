@@ -65,7 +65,7 @@ def test_a_pause_stops_everyone_until_it_ends_and_is_never_shortened(limits: Lim
 def test_job_slots_cap_concurrent_jobs_and_free_up_when_released(limits: Limits) -> None:
     conn = Connection("l360", "360learning", "http://x", {}, None, PROVIDER_SPECS["360learning"])
     assert [limits.take_job_slot(conn, f"b{i}") for i in range(3)] == [0, 0, 0]
-    assert limits.take_job_slot(conn, "b3") > 0
+    assert limits.take_job_slot(conn, "b3") == 2.0  # look again soon: slots free up when jobs end
     assert limits.take_job_slot(conn, "b1") == 0  # a holder renews its own slot
     limits.release_job_slot(conn, "b1")
     assert limits.take_job_slot(conn, "b3") == 0

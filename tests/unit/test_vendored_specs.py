@@ -34,6 +34,7 @@ PROVIDERS = {
         "BatchResultApiModel",
         "LmsUpsertContentRequestDto",
         "ErrorResponse",
+        "ContentPaginated",
     },
     "360learning": {
         "UpsertExternalCoursesRequest",
@@ -217,6 +218,14 @@ def test_stackone_responses() -> None:
         "stackone", "ErrorResponse", {**accepted, "statusCode": 422, "message": "Unprocessable Entity"}
     )
     assert not valid("stackone", "ErrorResponse", {"statusCode": 400, "message": "Bad Request"})
+    # The read model's content_type enum is narrower than the write enum ("course" is write-only).
+    listed = {
+        "data": [{"id": "x", "external_reference": "c-1", "content_type": {"value": "video"}}],
+        "next": None,
+    }
+    assert valid("stackone", "ContentPaginated", listed)
+    listed["data"][0]["content_type"] = {"value": "course"}
+    assert not valid("stackone", "ContentPaginated", listed)
 
 
 # --- 360Learning -----------------------------------------------------------------------------

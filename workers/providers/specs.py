@@ -86,7 +86,10 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         # StackOne documents no batch limit and forwards to the LMS item by item; stay modest.
         max_batch_items=1000,
         batch_size=100,
+        # 1000 requests/min per API key (429 + Retry-After above it); connections sharing a key
+        # must split it with requests_per_minute.
         requests_per_minute=1000,
+        # No documented cap; each batch holds a StackOne request open while it calls the LMS.
         max_in_flight=10,
         max_request_bytes=5_000_000,
         required=("api_key", "account_id"),
@@ -115,6 +118,8 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
             "integration": dict,
             "default_source": str,
             "default_subjects": list,
+            # BCP 47 tag for items without languages (360Learning requires defaultLang); "en".
+            "default_language": str,
             "reads_per_minute": (int, float),
         },
     ),

@@ -29,6 +29,9 @@ __all__ = ["LimiterBackend", "Limits", "MemoryBackend", "RedisBackend"]
 RATE_SAFETY = 0.98
 #: A job slot is held this long without news before it is presumed dead; the poller renews it.
 SLOT_LEASE_S = 600.0
+#: A batch waiting for a job slot looks again this soon: slots free up when a poll sees a job
+#: end (seconds), long before the earliest lease would expire.
+SLOT_RETRY_S = 2.0
 
 
 class Limits:
@@ -68,7 +71,8 @@ class Limits:
         if limit is None:
             return 0.0
         key = keys.slots(connection.name, "jobs")
-        return self.backend.slot(key, holder, limit=limit, lease_ms=int(SLOT_LEASE_S * 1000)) / 1000.0
+        wait_s = self.backend.slot(key, holder, limit=limit, lease_ms=int(SLOT_LEASE_S * 1000)) / 1000.0
+        return min(wait_s, SLOT_RETRY_S)
 
     def release_job_slot(self, connection: Connection, holder: str) -> None:
         if connection.spec.job_slots is not None:

@@ -1,0 +1,213 @@
+"""Thought Industries bulk content imports (providers.md §4): CSV asset, dry run, import, job.
+
+A batch becomes one CSV asset, stored through the connection's ``asset_store``; then
+``POST /incoming/v2/content/{content}/bulk`` with ``{"bulkImportAssetPath": path}`` (first as a
+dry run when ``dry_run_first``, whose invalid rows fail at once and stay out of the import),
+then ``GET /incoming/v2/jobs/{id}`` until the job ends. Whatever Thought Industries does not
+document is an assumption of ``ti_assumptions`` (A1..A9), which this module follows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import redis
+
+from schemas.thoughtindustries import to_csv
+from workers import keys
+from workers.connections import Connection
+from workers.errors import AuthError, NotFound, ProviderError, ProviderUnavailable, TransientError
+from workers.providers.asset_store import AssetStore, asset_name, open_asset_store
+from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
+from workers.providers.http import dumps, error_for_status, json_body, map_errors
+from workers.providers.ti_assumptions import (
+    CONTENTS,
+    DEACTIVATION_UNSUPPORTED,
+    DRY_RUN_FIELD,
+    JOB_DONE_STATUSES,
+    JOB_FAILED_STATUSES,
+    KEY_COLUMN,
+    ROW_ERROR_FIELD,
+)
+
+__all__ = ["JOB_ROWS_TTL_S", "ThoughtIndustriesProvider"]
+
+log = logging.getLogger(__name__)
+
+#: How long the item ids of an import job are kept for its poll: beyond the 24 h job deadline.
+JOB_ROWS_TTL_S = 7 * 86400
+_AUTH_HINTS = {
+    401: "check api_key",
+    403: "the API key's role lacks a permission the content import needs; check api_key's role",
+}
+
+
+class ThoughtIndustriesProvider:
+    """Thought Industries content bulk imports for one connection."""
+
+    name = "thoughtindustries"
+
+    def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
+        self._conn = connection
+        self._http = http
+        self._kv = kv
+
+    # --- HTTP
+    def _request(self, method: str, path: str, body: Any = None, *, not_found: str) -> Any:
+        url = self._conn.base_url + path
+        headers = {"Authorization": f"Bearer {self._conn.secret('api_key')}"}
+        content = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = dumps(body)
+        with map_errors(self.name, self._conn.name, url):
+            response = self._http.request(method, url, headers=headers, content=content)
+        if response.is_success:
+            return json_body(response)
+        raise self._error(response, not_found)
+
+    def _error(self, response: httpx.Response, not_found: str) -> ProviderError:
+        """The documented 429 body is ``{"error", "message", "retryAfter"}``; others are A9."""
+        body = json_body(response)
+        body = body if isinstance(body, dict) else {}
+        code = body.get("error") if isinstance(body.get("error"), str) else None
+        message = str(body.get("message") or code or response.reason_phrase)
+        exc = error_for_status(
+            response, provider=self.name, connection=self._conn.name, code=code, message=message
+        )
+        retry_after: Any = body.get("retryAfter")
+        if isinstance(exc, TransientError) and exc.retry_after_s is None and _number(retry_after):
+            exc.retry_after_s = float(retry_after)  # the body's hint when no header came
+        hint = _AUTH_HINTS.get(response.status_code) if isinstance(exc, AuthError) else None
+        hint = not_found if isinstance(exc, NotFound) else hint
+        if hint:
+            exc.message = f"{exc.message} (connection {self._conn.name!r}: {hint})"
+        return exc
+
+    def _bulk(self, asset_path: str, *, dry_run: bool) -> dict[str, Any]:
+        """One bulk import call; the ``data.<ResponseKey>`` object of its answer."""
+        content = str(self._conn.option("content"))
+        body: dict[str, Any] = {"bulkImportAssetPath": asset_path}
+        if dry_run:
+            body[DRY_RUN_FIELD] = True  # A5; a full import sends the documented body only
+        hint = f"check base_url (the instance URL) and content {content!r}"
+        answer = self._request("POST", f"/incoming/v2/content/{content}/bulk", body, not_found=hint)
+        result = _data(answer, CONTENTS.get(content, ""))
+        if result is None:
+            raise ProviderUnavailable(
+                f"Thought Industries answered without data.{CONTENTS.get(content)}",
+                provider=self.name,
+                connection=self._conn.name,
+            )
+        return result
+
+    def _store(self) -> AssetStore:
+        return open_asset_store(
+            str(self._conn.option("asset_store")),
+            self._http,
+            provider=self.name,
+            connection=self._conn.name,
+            base_url=self._conn.base_url,
+            api_key=self._conn.secret("api_key"),
+        )
+
+    # --- Provider
+    def submit(self, op: Op, items: Sequence[OutboundItem]) -> Submission:
+        if op == "deactivate":  # the mapper refuses inactive items; this is a safety net
+            refused = (_failed(i.id, "UNSUPPORTED", DEACTIVATION_UNSUPPORTED) for i in items)
+            return Submission(None, tuple(refused))
+        store = self._store()
+        path = _put(store, self._conn.name, items)
+        rows = list(items)
+        early: dict[str, ItemResult] = {}  # item id -> refused at submission (invalid rows)
+        result: dict[str, Any] | None = None  # the import's answer
+        if self._conn.option("dry_run_first", True):
+            check = self._bulk(path, dry_run=True)
+            early = _refused(check, rows)
+            if check.get("dryRun") is False:  # A5 does not hold: that call imported already
+                log.warning("connection=%r: Thought Industries ignored %s", self._conn.name, DRY_RUN_FIELD)
+                result = check
+            rows = [i for i in rows if i.id not in early]
+            if rows and len(rows) < len(items) and result is None:
+                path = _put(store, self._conn.name, rows)  # only the valid rows are imported
+        if rows and result is None:
+            result = self._bulk(path, dry_run=False)
+        if result is not None:  # an import validates too: its invalid rows never enter the job
+            early.update(_refused(result, rows))
+            rows = [i for i in rows if i.id not in early]
+        if not rows:
+            return Submission(None, tuple(early.values()))
+        job = result.get("backgroundJob") if result else None
+        job_id = job.get("id") if isinstance(job, dict) else None
+        if not job_id:
+            raise ProviderUnavailable(
+                "Thought Industries answered the import without backgroundJob.id",
+                provider=self.name,
+                connection=self._conn.name,
+            )
+        ids = json.dumps([i.id for i in rows])
+        self._kv.set(keys.ti_job_rows(self._conn.name, str(job_id)), ids, ex=JOB_ROWS_TTL_S)
+        return Submission(str(job_id), tuple(early.values()))
+
+    def poll(self, job_ref: str) -> JobStatus:
+        hint = f"Thought Industries does not know import job {job_ref}"
+        answer = self._request("GET", f"/incoming/v2/jobs/{quote(job_ref, safe='')}", not_found=hint)
+        job = _data(answer, "APIBackgroundJob")
+        if job is None:
+            raise ProviderUnavailable(
+                "job status without data.APIBackgroundJob", provider=self.name, connection=self._conn.name
+            )
+        status, error = str(job.get("status") or ""), str(job.get("errorMessage") or "").strip()
+        if status not in JOB_DONE_STATUSES | JOB_FAILED_STATUSES:  # A7: anything else still runs
+            return JobStatus("pending", detail={"status": status})
+        ok = status in JOB_DONE_STATUSES and not error
+        reason = f"the import job ended {status!r}: {error or 'without an errorMessage'}"
+        raw = self._kv.get(keys.ti_job_rows(self._conn.name, job_ref))
+        if raw is None:
+            lost = "coursesync no longer knows which rows the job carried; run `coursesync retry`"
+            return JobStatus("failed", code="coursesync.JOB_ROWS_LOST", reason=lost if ok else reason)
+        # A8: no per-row results exist; the job's outcome is each of its rows' outcome. Failing
+        # row by row (not the whole batch) keeps the dry run's own reasons for its invalid rows.
+        ids: list[str] = json.loads(raw)
+        results = [ItemResult(i, ok=True) if ok else _failed(i, "JOB_FAILED", reason) for i in ids]
+        return JobStatus("done", results=tuple(results), detail={"status": status})
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _data(answer: Any, key: str) -> dict[str, Any] | None:
+    """``answer["data"][key]`` when it is an object: every documented answer is so wrapped."""
+    data = answer.get("data") if isinstance(answer, dict) else None
+    found = data.get(key) if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def _put(store: AssetStore, connection: str, items: Sequence[OutboundItem]) -> str:
+    content = to_csv(i.payload for i in items)
+    return store.put(asset_name(connection, content), content)
+
+
+def _failed(item_id: str, code: str, message: str) -> ItemResult:
+    return ItemResult(item_id, ok=False, code=code, message=message)
+
+
+def _refused(result: dict[str, Any], items: Sequence[OutboundItem]) -> dict[str, ItemResult]:
+    """Our items among ``invalidRows`` (A6: matched by the key column), with TI's reason."""
+    ours = {i.id for i in items}
+    refused: dict[str, ItemResult] = {}
+    for row in result.get("invalidRows") or []:
+        key = row.get(KEY_COLUMN) if isinstance(row, dict) else None
+        if key not in ours:
+            log.warning("an invalid row names no item of this batch: %r", row)
+            continue
+        reason = row.get(ROW_ERROR_FIELD) or "Thought Industries refused the row without a reason"
+        reason = "; ".join(map(str, reason)) if isinstance(reason, list) else str(reason)
+        refused[str(key)] = _failed(str(key), "INVALID_ROW", reason)
+    return refused
