@@ -143,14 +143,21 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser(
         "demo",
         help="run the whole pipeline locally against the sandbox, no set-up needed",
-        description="Start Redis (unless COURSESYNC_REDIS_URL answers), the sandbox, a worker "
-        "and beat; sync a generated sample catalog; print the outcome; stop everything.",
+        description="Start Redis (unless COURSESYNC_REDIS_URL answers), the sandbox of the four "
+        "provider APIs, a worker and beat; sync a generated sample catalog (with invalid items and "
+        "items the sandbox's LMS refuses) to every provider; check each outcome; stop everything.",
     )
     d.add_argument("--items", type=int, default=3000, help="size of the sample catalog (default 3000)")
     d.add_argument(
         "--keep",
         action="store_true",
         help="keep the demo's working directory (logs, config, catalog)",
+    )
+    d.add_argument(
+        "--provider",
+        choices=["all", "kombo", "stackone", "360learning", "thoughtindustries"],
+        default="all",
+        help="sync to one provider only (default: all four at once)",
     )
     return p
 
@@ -328,7 +335,8 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from coursesync.demo import run_demo
 
-    ok = run_demo(items=args.items, keep=args.keep)
+    providers = None if args.provider == "all" else [args.provider]
+    ok = run_demo(items=args.items, keep=args.keep, providers=providers)
     return EXIT_OK if ok else EXIT_ITEMS
 
 

@@ -5,8 +5,9 @@ Real HTTP on loopback, stdlib only (plus jsonschema for the providers' own schem
     with SandboxServer(SandboxSettings(kombo_pending_s=0.2)) as sandbox:
         httpx.post(sandbox.url + "/kombo/v1/lms/courses/bulk", ...)
 
-or ``python -m sandbox --port 8765``. Providers: Kombo under ``/kombo/v1``; ``/_sandbox/*``
-steers and observes it (see ``sandbox.control``).
+or ``python -m sandbox --port 8765``. Providers, each under its own prefix: Kombo ``/kombo/v1``,
+StackOne ``/stackone``, 360Learning ``/360learning``, Thought Industries ``/thoughtindustries``;
+``/_sandbox/*`` steers and observes it (see ``sandbox.control``).
 """
 
 from sandbox.cli import main

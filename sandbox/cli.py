@@ -21,16 +21,19 @@ __all__ = ["add_arguments", "main", "run_from_args", "settings_from_args"]
 
 DESCRIPTION = """\
 Serve fake provider APIs on this machine, for coursesync's demo, integration tests and
-benchmarks. Each provider lives under its own prefix: Kombo under /kombo/v1, so a coursesync
-connection uses base_url = "http://HOST:PORT/kombo/v1" with API key "sandbox-kombo-key" and
-integration id "sandbox:coursesync-demo". Steer a running sandbox over HTTP:
+benchmarks. Each provider lives under its own prefix, which is the base_url of a coursesync
+connection: http://HOST:PORT/kombo/v1 (API key "sandbox-kombo-key", integration id
+"sandbox:coursesync-demo"), /stackone (key "sandbox-stackone-key", account "sandbox-account"),
+/360learning (client "sandbox-360-client" / "sandbox-360-secret") and /thoughtindustries (key
+"ti_test_sandbox"). `coursesync demo` writes a working connections file for all four.
+Steer a running sandbox over HTTP:
 GET /_sandbox/stats, GET /_sandbox/requests?since=EPOCH_S, POST /_sandbox/config (JSON
 object of settings below, with underscores), POST /_sandbox/reset.
 """
 
 EPILOG = """\
 examples:
-  python -m sandbox                                   # Kombo on http://127.0.0.1:8765/kombo/v1
+  python -m sandbox                                   # all four on http://127.0.0.1:8765
   python -m sandbox --port 0 --kombo-pending-s 0.2    # any free port, fast tasks
   python -m sandbox --kombo-rate-per-s 20 --latency-s 0.05 --fail-rate-5xx 0.01 --seed 7
   curl -s -X POST localhost:8765/_sandbox/config -d '{"down_until_epoch_s": 1900000000}'

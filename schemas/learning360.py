@@ -22,7 +22,7 @@ from typing import Any
 from schemas.course import Course
 from schemas.mapping import Mapper, MappingError, Options, without_none
 
-__all__ = ["LANGS", "MAPPER", "lang_360", "to_deactivation", "to_payload"]
+__all__ = ["LANGS", "MAPPER", "lang_360", "to_deactivation", "to_payload", "to_prune"]
 
 #: 360Learning's ``Lang`` enum (sandbox/specs/360learning.json), spellings as the API wants them.
 LANGS = frozenset((
@@ -130,4 +130,15 @@ def to_deactivation(course: Course, options: Options) -> dict[str, Any]:
     return {"externalId": course.id}
 
 
-MAPPER = Mapper(provider="360learning", version=1, to_payload=to_payload, to_deactivation=to_deactivation)
+def to_prune(item_id: str, options: Options) -> tuple[str, dict[str, Any]]:
+    """An item gone from the catalog is archived like an inactive one."""
+    return "deactivate", {"externalId": item_id}
+
+
+MAPPER = Mapper(
+    provider="360learning",
+    version=1,
+    to_payload=to_payload,
+    to_deactivation=to_deactivation,
+    to_prune=to_prune,
+)

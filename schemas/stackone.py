@@ -20,7 +20,16 @@ from sandbox.stackone_schema import LOCALES, problems
 from schemas.course import Course, Translation
 from schemas.mapping import Mapper, MappingError, Options, without_none
 
-__all__ = ["CONTENT_TYPES", "DEFAULT_REGION", "LOCALES", "MAPPER", "iso_duration", "locale", "to_payload"]
+__all__ = [
+    "CONTENT_TYPES",
+    "DEFAULT_REGION",
+    "LOCALES",
+    "MAPPER",
+    "iso_duration",
+    "locale",
+    "to_payload",
+    "to_prune",
+]
 
 #: Region of a bare language tag where StackOne lists several: CLDR's likely subtags
 #: (``en`` -> ``en_US``, ``pt`` -> ``pt_BR``). Languages with a single locale need no entry.
@@ -134,4 +143,11 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
     return body
 
 
-MAPPER = Mapper(provider="stackone", version=1, to_payload=to_payload)
+def to_prune(item_id: str, options: Options) -> tuple[str, dict[str, Any]]:
+    """StackOne deactivates through an upsert with ``active: false``. Only the reference is
+    known for an item gone from the catalog; StackOne has no partial updates, so the LMS may
+    keep nothing but the reference and the inactive flag (fine for content that left)."""
+    return "upsert", {"external_reference": item_id, "active": False}
+
+
+MAPPER = Mapper(provider="stackone", version=1, to_payload=to_payload, to_prune=to_prune)
