@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from producers.readers import Record
-from schemas.course import Course, validate_item
-from schemas.mapping import Mapper, MappingError, content_digest
+from schemas.course import Course
+from schemas.course_fast import validate_fast
+from schemas.mapping import Mapper, MappingError, canonical_json, content_digest
 from workers.providers.base import OutboundItem
-from workers.providers.http import dumps
 
-__all__ = ["INACTIVE_MARK", "ItemError", "Prepared", "item_digest", "item_label", "prepare"]
+__all__ = ["INACTIVE_MARK", "ItemError", "Prepared", "digest_and_size", "item_label", "prepare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +54,12 @@ def item_label(record: Record) -> str:
 INACTIVE_MARK = "x"
 
 
-def item_digest(mapper: Mapper, op: str, payload: dict[str, Any], *, active: bool) -> str:
-    """The content digest stored once the provider confirms the item (see INACTIVE_MARK)."""
-    digest = content_digest(mapper, op, payload)
-    return digest if active else INACTIVE_MARK + digest
+def digest_and_size(mapper: Mapper, op: str, payload: dict[str, Any], *, active: bool) -> tuple[str, int]:
+    """The content digest stored once the provider confirms the item (see INACTIVE_MARK), and
+    the item's size in bytes on the wire, from one serialisation."""
+    canonical = canonical_json(payload)
+    digest = content_digest(mapper, op, payload, canonical)
+    return (digest if active else INACTIVE_MARK + digest), len(canonical)
 
 
 def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared | list[ItemError]:
@@ -65,12 +67,15 @@ def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared
     label = item_label(record)
     if record.error is not None:
         return [ItemError(label, record.position, "", record.error)]
-    result = validate_item(record.data)
+    result = validate_fast(record.data)
     if not isinstance(result, Course):
         return [ItemError(label, record.position, e.field, e.message) for e in result]
     try:
         op, payload = mapper.prepare(result, options)
+        digest, size = digest_and_size(mapper, op, payload, active=result.active)
     except MappingError as exc:
         return [ItemError(label, record.position, exc.field, exc.message)]
-    item = OutboundItem(result.id, item_digest(mapper, op, payload, active=result.active), payload)
-    return Prepared(item, op, len(dumps(payload)))
+    except Exception as exc:  # a mapping bug, or a value JSON cannot carry (an int over 64 bits)
+        why = f"could not be mapped ({type(exc).__name__}: {exc})"
+        return [ItemError(label, record.position, "(item)", why)]
+    return Prepared(OutboundItem(result.id, digest, payload), op, size)

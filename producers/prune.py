@@ -14,12 +14,11 @@ from typing import Any
 
 import redis
 
-from producers.prepare import INACTIVE_MARK, Prepared, item_digest
+from producers.prepare import INACTIVE_MARK, Prepared, digest_and_size
 from schemas.mapping import Mapper
 from workers import keys
 from workers.connections import Connection
 from workers.providers.base import OutboundItem
-from workers.providers.http import dumps
 
 __all__ = ["PrunePlan", "plan_prune"]
 
@@ -40,8 +39,8 @@ class PrunePlan:
         out = []
         for item_id in self.candidates:
             op, payload = mapper.to_prune(item_id, options)
-            digest = item_digest(mapper, op, payload, active=False)
-            out.append(Prepared(OutboundItem(item_id, digest, payload), op, len(dumps(payload))))
+            digest, size = digest_and_size(mapper, op, payload, active=False)
+            out.append(Prepared(OutboundItem(item_id, digest, payload), op, size))
         return out
 
 

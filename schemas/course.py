@@ -97,7 +97,10 @@ def _no_controls(value: str) -> None:
 
 def _http_url(value: str) -> None:
     _no_controls(value)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://[::1" and other malformed hosts
+        raise ValidationError("must be an absolute http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
         raise ValidationError("must be an absolute http(s) URL")
 
@@ -209,6 +212,8 @@ def validate_item(raw: Any) -> Course | list[FieldError]:
         course: Course = _SCHEMA.load(raw)
     except ValidationError as exc:
         return _flatten(exc.messages)
+    except Exception as exc:
+        return [FieldError("(item)", f"could not be validated ({type(exc).__name__}: {exc})")]
     return course
 
 

@@ -9,14 +9,15 @@ mapping's output changes: content digests include it, so every item is sent once
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from schemas.course import Course
 
-__all__ = ["Mapper", "MappingError", "content_digest", "without_none"]
+__all__ = ["Mapper", "MappingError", "canonical_json", "content_digest", "without_none"]
 
 Options = dict[str, Any]
 
@@ -60,10 +61,15 @@ def without_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and v not in ((), [])}
 
 
-def content_digest(mapper: Mapper, op: str, payload: dict[str, Any]) -> str:
+def canonical_json(payload: dict[str, Any]) -> bytes:
+    """Sorted keys, no spaces: the same item always gives the same bytes (and the same size as
+    the compact form sent on the wire)."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def content_digest(mapper: Mapper, op: str, payload: dict[str, Any], canonical: bytes | None = None) -> str:
     """16 hex chars fingerprinting what the provider would receive for this item."""
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     h = hashlib.blake2b(digest_size=8)
     h.update(f"{mapper.provider}:{mapper.version}:{op}:".encode())
-    h.update(blob.encode())
+    h.update(canonical if canonical is not None else canonical_json(payload))
     return h.hexdigest()

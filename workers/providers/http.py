@@ -9,13 +9,13 @@ codes they know (Kombo asks clients to branch on ``error.code``, not on the stat
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import orjson
 
 from workers.errors import (
     AuthError,
@@ -36,7 +36,7 @@ _EPOCH_THRESHOLD_S = 1_000_000_000
 
 def dumps(body: Any) -> bytes:
     """Compact JSON bytes, as sent on the wire (and as sized by the chunker)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(body)
 
 
 @contextmanager
