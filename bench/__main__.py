@@ -8,6 +8,8 @@ import sys
 BENCHES = {
     "rate_limit": "achieved request rate vs a provider limit, against Celery's rate_limit",
     "fairness": "a small run's wait behind another connection's 200-batch backlog",
+    "poller": "status sweep cost with 10,000 pending jobs, and how soon finished jobs are noticed",
+    "resync": "an unchanged 100,000-item resync: wall time, provider requests, digest memory",
     "producer": "producer throughput, peak memory and CPU per item on a 1,000,000-item catalog",
 }
 
