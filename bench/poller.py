@@ -34,9 +34,9 @@ def redis_usec(r: redis.Redis) -> int:
 
 def submit_many(deps: Any, n: int, prefix: str) -> list[tuple[str, float]]:
     from producers.sync import SyncOptions, start_run
+    from workers import keys
     from workers.store.runs import get_run
     from workers.submit import submit_batch
-    from workers import keys
 
     items = [{"id": f"{prefix}-{i}", "title": "T", "url": "https://a.example"} for i in range(n)]
     run_id = start_run("bench", items, SyncOptions(full=True), r=deps.r, settings=deps.settings)
