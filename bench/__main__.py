@@ -9,6 +9,7 @@ BENCHES = {
     "rate_limit": "achieved request rate vs a provider limit, against Celery's rate_limit",
     "fairness": "a small run's wait behind another connection's 200-batch backlog",
     "poller": "status sweep cost with 10,000 pending jobs, and how soon finished jobs are noticed",
+    "e2e": "100,000 items end to end under a provider rate limit, as a ratio to the minimum it allows",
     "resync": "an unchanged 100,000-item resync: wall time, provider requests, digest memory",
     "producer": "producer throughput, peak memory and CPU per item on a 1,000,000-item catalog",
 }
