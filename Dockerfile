@@ -1,4 +1,4 @@
-# One image for every coursesync process (worker, beat, flower, sandbox).
+# One image for every coursesync process (worker, beat, flower, metrics, sandbox).
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
@@ -11,4 +11,6 @@ COPY coursesync coursesync
 COPY scripts scripts
 RUN pip install --no-cache-dir . && useradd --create-home coursesync
 USER coursesync
+# flower, sandbox, metrics (workers and beat listen on nothing: they talk to Redis only)
+EXPOSE 5555 8765 9808
 CMD ["scripts/start", "worker"]

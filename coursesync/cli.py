@@ -159,6 +159,9 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help="sync to one provider only (default: all four at once)",
     )
+    from coursesync.ops import add_commands
+
+    add_commands(sub)
     return p
 
 
@@ -168,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COURSESYNC_CONFIG"] = args.config
     if args.redis_url:
         os.environ["COURSESYNC_REDIS_URL"] = args.redis_url
+    from coursesync import ops
+
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "sync": _sync, "retry": _retry, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
+        "health": ops.health, "metrics": ops.metrics,
     }  # fmt: skip
     from workers.errors import CatalogError, ConfigError
 
@@ -240,6 +246,13 @@ def _retry(args: argparse.Namespace) -> int:
 def _report_started(r: Any, run_id: str, args: argparse.Namespace) -> int:
     if not (args.wait or args.json):
         print(run_id)
+        from workers.store.runs import run_document
+
+        # A catalog that cannot be read (empty, no header, unreadable...) ends the run at once.
+        doc = run_document(r, run_id)
+        if doc is not None and doc.get("reason"):
+            print(f"coursesync: run {run_id} failed: {doc['reason']}", file=sys.stderr)
+            return EXIT_ITEMS
         return EXIT_OK
     print(run_id, file=sys.stderr if args.json else sys.stdout, flush=True)
     return wait_and_report(r, run_id, as_json=args.json, timeout_s=args.timeout)

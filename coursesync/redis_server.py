@@ -91,7 +91,11 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 1
 
 
 def start_private_redis(*, appendonly: bool = False) -> PrivateRedis:
-    """Start a redis-server on a free loopback port; raise RuntimeError if none can run."""
+    """Start a redis-server on a free loopback port; raise RuntimeError if none can run.
+
+    ``appendonly``: log every write to an append-only file, fsynced before Redis answers, so
+    that even a crash (SIGKILL) and restart loses nothing Redis acknowledged.
+    """
     binary = find_redis_server()
     if binary is None:
         raise RuntimeError(
@@ -107,6 +111,7 @@ def start_private_redis(*, appendonly: bool = False) -> PrivateRedis:
         "--dir", directory,
         "--save", "",
         "--appendonly", "yes" if appendonly else "no",
+        "--appendfsync", "always" if appendonly else "everysec",
         "--protected-mode", "yes",
     ]  # fmt: skip
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

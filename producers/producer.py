@@ -26,6 +26,7 @@ from workers import keys
 from workers.config import Settings
 from workers.connections import Connection
 from workers.dispatch import dispatch
+from workers.metrics import count_items
 from workers.store import runs
 from workers.store.batches import create_batch
 
@@ -165,6 +166,9 @@ class Producer:
         if not self.dry_run:
             pipe = self.r.pipeline(transaction=False)
             runs.add_counts(pipe, self.run_id, **self._counts)
+            count_items(
+                pipe, self.conn.name, invalid=self._counts["invalid"], unchanged=self._counts["unchanged"]
+            )
             runs.record_item_errors(pipe, self.run_id, self._errors, self.settings.run_retention_s)
             pipe.execute()
         self._counts = dict.fromkeys(self._counts, 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -69,8 +70,22 @@ def _slow_line(lineno: int, raw: bytes) -> Record:
         return Record(lineno, error=_describe_unicode(exc))
     try:
         return Record(lineno, json.loads(text))
-    except json.JSONDecodeError as exc:
-        return Record(lineno, error=f"malformed JSON: {exc.msg} (column {exc.colno})")
+    except ValueError as exc:
+        return Record(lineno, error=_describe_json_error(exc))
+    except RecursionError:
+        return Record(lineno, error=_TOO_DEEP)
+
+
+#: Python's parser recurses per nesting level; nothing in a course is nested this deep.
+_TOO_DEEP = "malformed JSON: nested too deeply"
+
+
+def _describe_json_error(exc: ValueError) -> str:
+    """The stdlib parser's reason: a syntax error, or an integer too long to convert."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"malformed JSON: {exc.msg} (column {exc.colno})"
+    # int() refuses literals of more than sys.get_int_max_str_digits() digits (CVE-2020-10735).
+    return f"malformed JSON: a number has more than {sys.get_int_max_str_digits()} digits"
 
 
 class _JsonArrayStream:
@@ -82,6 +97,7 @@ class _JsonArrayStream:
         self._buf = ""
         self._pos = 0
         self._pending = b""  # bytes of a UTF-8 sequence split across reads
+        self._offset = 0  # bytes read from the stream so far
         self.index = 0
 
     def _fill(self) -> bool:
@@ -89,13 +105,14 @@ class _JsonArrayStream:
         if not chunk:
             return False
         data = self._pending + chunk
+        start = self._offset - len(self._pending)  # where data[0] is in the file
+        self._offset += len(chunk)
         try:
             text, self._pending = data.decode("utf-8"), b""
         except UnicodeDecodeError as exc:
             if exc.start < len(data) - 3:
-                raise CatalogError(
-                    f"the JSON catalog is not valid UTF-8 near item {self.index + 1}"
-                ) from None
+                where = f"byte 0x{data[exc.start]:02x} at offset {start + exc.start}"
+                raise CatalogError(f"the JSON catalog is not valid UTF-8 ({where})") from None
             text, self._pending = data[: exc.start].decode("utf-8"), data[exc.start :]
         self._buf = self._buf[self._pos :] + text
         self._pos = 0
@@ -118,7 +135,12 @@ class _JsonArrayStream:
                 return value
             except json.JSONDecodeError as exc:
                 if not self._fill():
-                    raise CatalogError(f"malformed JSON in item {self.index + 1}: {exc.msg}") from None
+                    ended = exc.pos >= len(self._buf.rstrip()) or exc.msg.startswith("Unterminated")
+                    why = "the file ends inside it (truncated?)" if ended else exc.msg
+                    raise CatalogError(f"malformed JSON in item {self.index + 1}: {why}") from None
+            except (ValueError, RecursionError) as exc:
+                reason = _TOO_DEEP if isinstance(exc, RecursionError) else _describe_json_error(exc)
+                raise CatalogError(f"item {self.index + 1}: {reason}") from None
 
     def __iter__(self) -> Iterator[Record]:
         first = self._peek()
@@ -160,6 +182,11 @@ def read_csv(stream: IO[bytes]) -> Iterator[Record]:
         header[0] = header[0][1:]
     header = [h.strip() for h in header]
     unknown = [h for h in header if h not in _KNOWN_COLUMNS]
+    if len(unknown) == len(header):
+        raise CatalogError(
+            f"the CSV file has no header row: its first row {header[:5]} names no known column; "
+            "the first row must name the columns, e.g. id,title,url"
+        )
     if unknown:
         raise CatalogError(
             f"CSV header has unknown column(s) {unknown}; known columns: {sorted(_KNOWN_COLUMNS)}"
@@ -178,10 +205,13 @@ def read_csv(stream: IO[bytes]) -> Iterator[Record]:
         if len(row) != len(header):
             yield Record(lineno, error=f"has {len(row)} cells but the header has {len(header)} columns")
             continue
-        if any(_has_bad_bytes(cell) for cell in row):
-            yield Record(lineno, error="not valid UTF-8")
+        cells = dict(zip(header, row, strict=True))
+        bad = [name for name, cell in cells.items() if _has_bad_bytes(cell)]
+        if bad:
+            known = {"id": cells["id"]} if "id" not in bad else None  # names the item when it can
+            yield Record(lineno, known, error=f"{bad[0]}: not valid UTF-8")
             continue
-        yield _csv_record(lineno, dict(zip(header, row, strict=True)))
+        yield _csv_record(lineno, cells)
 
 
 def _has_bad_bytes(cell: str) -> bool:
@@ -198,13 +228,24 @@ def _csv_record(lineno: int, row: dict[str, str]) -> Record:
         elif key in _JSON_FIELDS:
             try:
                 item[key] = json.loads(cell)
-            except json.JSONDecodeError as exc:
-                return Record(lineno, {"id": row.get("id")}, error=f"{key}: malformed JSON ({exc.msg})")
+            except (ValueError, RecursionError) as exc:
+                why = _describe_json_error(exc) if isinstance(exc, ValueError) else _TOO_DEEP
+                return Record(lineno, {"id": row.get("id")}, error=f"{key}: {why}")
         elif key == "duration_minutes":
-            item[key] = int(cell) if cell.strip().lstrip("-").isdigit() else cell
+            item[key] = _int_or_text(cell)
         elif key == "active":
             lowered = cell.strip().lower()
             item[key] = {"true": True, "false": False, "1": True, "0": False}.get(lowered, cell)
         else:
             item[key] = cell
     return Record(lineno, item)
+
+
+def _int_or_text(cell: str) -> int | str:
+    """``"90"`` -> 90; anything else stays text, for validation to refuse with its reason."""
+    if not cell.strip().lstrip("-").isdigit():
+        return cell
+    try:
+        return int(cell)
+    except ValueError:  # "²", or more digits than int() converts
+        return cell

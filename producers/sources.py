@@ -92,6 +92,8 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
         raise CatalogError(f"catalog file {source!r} cannot be read: permission denied") from None
     except (gzip.BadGzipFile, EOFError) as exc:
         raise CatalogError(f"catalog file {source!r} is not valid gzip: {exc}") from None
+    except OSError as exc:  # a read that fails midway: EIO from a bad disk or a vanished mount
+        raise CatalogError(f"catalog file {source!r} cannot be read: {exc.strerror or exc}") from None
 
 
 def read_records(stream: IO[bytes], fmt: str) -> Iterator[Record]:

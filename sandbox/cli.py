@@ -27,7 +27,7 @@ connection: http://HOST:PORT/kombo/v1 (API key "sandbox-kombo-key", integration 
 /360learning (client "sandbox-360-client" / "sandbox-360-secret") and /thoughtindustries (key
 "ti_test_sandbox"). `coursesync demo` writes a working connections file for all four.
 Steer a running sandbox over HTTP:
-GET /_sandbox/stats, GET /_sandbox/requests?since=EPOCH_S, POST /_sandbox/config (JSON
+GET /_sandbox/stats, GET /_sandbox/requests?since=EPOCH_S[&paths=1], POST /_sandbox/config (JSON
 object of settings below, with underscores), POST /_sandbox/reset.
 """
 

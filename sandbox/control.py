@@ -7,7 +7,8 @@ requests are not counted in the statistics, so polling them does not disturb wha
 GET      /_sandbox/health          ``{"status": "ok", "providers": {name: prefix}, "uptime_s"}``
 GET      /_sandbox/stats           counters by route and status, 429s, per-provider counters
 GET      /_sandbox/requests        ``[[t_epoch_s, provider, method, route, status], ...]``,
-                                   oldest first; ``?since=<epoch_s>`` keeps the later ones
+                                   oldest first; ``?since=<epoch_s>`` keeps the later ones;
+                                   ``&paths=1`` adds each request's path (which task it polled)
 GET      /_sandbox/config          the settings
 POST     /_sandbox/config          JSON object of settings to change -> the settings (or 400)
 POST     /_sandbox/reset           forget remote objects, statistics and the request log
@@ -54,7 +55,7 @@ def _requests(state: State, req: Request, providers: Mapping[str, Provider]) -> 
         since = float(raw)
     except ValueError:
         raise ValueError(f"since must be a Unix time in seconds, not {raw!r}") from None
-    return json_response(200, state.requests_since(since))
+    return json_response(200, state.requests_since(since, paths=req.arg("paths") == "1"))
 
 
 def _get_config(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:

@@ -107,7 +107,7 @@ class SandboxServer:
             if params is not None and route.method == req.method:
                 req.params = params
                 response = self._run(provider, route.handler, req, refusal)
-                self.state.record(provider.name, req.method, route.name, response.status)
+                self.state.record(provider.name, req.method, route.name, response.status, req.path)
                 return response
             if params is not None:
                 allowed.append(route.method)
@@ -115,7 +115,7 @@ class SandboxServer:
         response = provider.error(status, f"no route {req.method} {req.path}")
         if allowed:
             response.headers["Allow"] = ", ".join(allowed)
-        self.state.record(provider.name, req.method, "(unmatched)", response.status)
+        self.state.record(provider.name, req.method, "(unmatched)", response.status, req.path)
         return response
 
     def _run(self, provider: Provider, handler: Handler, req: Request, refusal: Refusal) -> Response:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sandbox.limits import ConcurrencyCounter, FaultInjector, Quota, TokenBucket
 from sandbox.settings import SandboxSettings
 
-__all__ = ["REQUEST_LOG_SIZE", "LogEntry", "State"]
+__all__ = ["REQUEST_LOG_SIZE", "LogEntry", "PathEntry", "State"]
 
 #: Requests remembered for GET /_sandbox/requests: a benchmark at 2,000 requests/s keeps
 #: over two minutes of history; each entry costs about 150 bytes.
@@ -25,6 +25,8 @@ REQUEST_LOG_SIZE = 250_000
 
 #: (epoch seconds, provider, method, route name, HTTP status)
 LogEntry = tuple[float, str, str, str, int]
+#: A LogEntry plus the request's path (which names the remote object: a task id, an operation id).
+PathEntry = tuple[float, str, str, str, int, str]
 
 T = TypeVar("T")
 
@@ -49,7 +51,7 @@ class State:
             self.reset_epoch_s = time.time()
             self._by_route: Counter[str] = Counter()
             self._by_status: Counter[int] = Counter()
-            self._log: deque[LogEntry] = deque(maxlen=REQUEST_LOG_SIZE)
+            self._log: deque[PathEntry] = deque(maxlen=REQUEST_LOG_SIZE)
             self._logged = 0
             self._counters: dict[str, Counter[str]] = {}
             self._ids: dict[str, set[str]] = {}
@@ -105,16 +107,19 @@ class State:
         with self.lock:
             self._ids.setdefault(provider, set()).update(ids)
 
-    def record(self, provider: str, method: str, route: str, status: int) -> None:
+    def record(self, provider: str, method: str, route: str, status: int, path: str = "") -> None:
         with self.lock:
             self._by_route[f"{provider} {method} {route}"] += 1
             self._by_status[status] += 1
-            self._log.append((time.time(), provider, method, route, status))
+            self._log.append((time.time(), provider, method, route, status, path))
             self._logged += 1
 
-    def requests_since(self, since_epoch_s: float) -> list[LogEntry]:
-        """Logged requests at or after ``since_epoch_s``, oldest first."""
-        found: list[LogEntry] = []
+    def requests_since(
+        self, since_epoch_s: float, *, paths: bool = False
+    ) -> list[LogEntry] | list[PathEntry]:
+        """Logged requests at or after ``since_epoch_s``, oldest first; with ``paths``, each
+        entry ends with the request's path (e.g. which Kombo task a poll asked about)."""
+        found: list[PathEntry] = []
         with self.lock:
             # Arrival order: scan back from the newest entry and stop at the first older one,
             # so a benchmark polling for the last second does not copy the whole log.
@@ -123,7 +128,7 @@ class State:
                     break
                 found.append(entry)
         found.reverse()
-        return found
+        return found if paths else [entry[:5] for entry in found]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:

@@ -42,7 +42,8 @@ PROVIDER_NAMES = ("kombo", "stackone", "360learning", "thoughtindustries")
 #: BCP 47 as the providers accept it: ``ll`` or ``ll-CC`` (Kombo's pattern, product.md).
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 #: C0 controls other than tab, newline and carriage return; they break LMS UIs and CSV exports.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Also unpaired UTF-16 surrogates (a JSON "\ud83d" cut from its pair): no UTF-8 can carry them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 #: 360Learning accepts 1..100000 minutes; nothing real is longer than 69 days.
 MAX_DURATION_MINUTES = 100_000
 #: Descriptions beyond this are almost always a data error (an embedded file, a runaway join).
@@ -92,7 +93,10 @@ class Course:
 def _no_controls(value: str) -> None:
     m = _CONTROL.search(value)
     if m:
-        raise ValidationError(f"contains control character U+{ord(m.group()):04X}")
+        code = ord(m.group())
+        if 0xD800 <= code <= 0xDFFF:
+            raise ValidationError(f"contains an unpaired surrogate U+{code:04X} (not valid Unicode)")
+        raise ValidationError(f"contains control character U+{code:04X}")
 
 
 def _http_url(value: str) -> None:

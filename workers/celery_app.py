@@ -9,20 +9,26 @@ from typing import Any
 
 from celery import Celery, signals
 
+from workers import broker, keys, traces
 from workers.config import get_settings
 from workers.logs import setup_logging
 
 __all__ = ["app"]
 
 _settings = get_settings()
+# kombu's Redis transport, except that losing the broker never kills a worker (broker.py).
+broker.use_for_redis_urls()
 
 app = Celery(
     "coursesync",
+    # Task arguments as Flower and events show them: URLs without credentials (taskrepr.py).
+    amqp="workers.taskrepr:RedactingAMQP",
     include=[
         "workers.tasks.batches",
         "workers.tasks.beat",
         "workers.tasks.catalog",
         "workers.tasks.notify",
+        "workers.tasks.ops",
     ],
 )
 app.conf.update(
@@ -46,11 +52,15 @@ app.conf.update(
     # Celery workers can stall silently after a broker reconnect (celery #8030); cancel
     # what was running instead so acks_late redelivers it.
     worker_cancel_long_running_tasks_on_connection_loss=True,
-    task_default_queue="coursesync",
+    task_default_queue=keys.CELERY_QUEUE,
     # Our own logging setup; Celery must not hijack the root logger.
     worker_hijack_root_logger=False,
+    # Flower shows tasks from these events (docs: "Monitoring and Management Guide").
     worker_send_task_events=True,
     task_send_sent_event=True,
+    # Each worker also consumes a queue of its own, so `coursesync health --worker NAME` can
+    # prove that this very worker still takes tasks (docs: "worker_direct").
+    worker_direct=True,
     timezone="UTC",
     beat_schedule={
         "coursesync-pump": {"task": "coursesync.pump", "schedule": _settings.tick_interval_s},
@@ -65,3 +75,8 @@ app.conf.update(
 def _configure_logging(**_: Any) -> None:
     # Connecting this signal stops Celery from configuring logging itself.
     setup_logging()
+
+
+# Traces for `coursesync health` and the metrics: who last finished a task, when beat ticked.
+signals.task_postrun.connect(traces.on_task_postrun, weak=False)
+signals.before_task_publish.connect(traces.on_before_publish, weak=False)

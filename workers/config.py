@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
@@ -61,6 +61,9 @@ class Settings:
     #: Logs as one JSON object per line instead of plain text.
     log_json: bool = False
     log_level: str = "INFO"
+    #: ``user:password`` (several: comma-separated) for `coursesync metrics`, in the format of
+    #: Flower's FLOWER_BASIC_AUTH. Unset: the endpoint serves loopback only. Kept out of repr.
+    metrics_auth: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

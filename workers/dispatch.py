@@ -19,6 +19,7 @@ import redis
 
 from workers import keys
 from workers.connections import Connection
+from workers.logs import log_event
 from workers.redis_client import strs
 from workers.store.lua import run_script
 
@@ -140,7 +141,13 @@ def reap_expired(r: redis.Redis, connection: str) -> int:
             continue
         if r.hget(keys.batch(batch_id), "state") != "pending":
             continue  # the worker finished its job and died before releasing the slot
-        log.warning("lease expired, handing batch out again batch=%r connection=%r", batch_id, connection)
+        log_event(
+            log,
+            logging.WARNING,
+            "batch lease expired, handing it out again",
+            connection=connection,
+            batch=batch_id,
+        )
         pipe = r.pipeline()
         pipe.lpush(keys.ready(connection), batch_id)
         pipe.sadd(keys.READY_CONNECTIONS, connection)

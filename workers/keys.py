@@ -3,7 +3,8 @@
 All keys share the ``cs:`` namespace so a shared Redis stays tidy and ``SCAN cs:*`` finds
 everything. Each builder names its data type, who writes it and how long it lives. Run-scoped
 keys live for ``Settings.run_retention_s`` after the run ends; the writer refreshes the TTL.
-Celery's own broker keys (``coursesync`` queue, ``unacked*``) are not ours and are not listed.
+Celery's own broker keys (the ``coursesync`` queue, ``unacked``) are not ours: the two that
+metrics and health read are listed at the end, outside the namespace, and never written.
 """
 
 from __future__ import annotations
@@ -215,5 +216,57 @@ def slots(connection: str, kind: str) -> str:
 
 
 # ---------------------------------------------------------------- ops
-#: HASH worker hostname -> last time (ms) it finished a task; `coursesync health` reads it.
+#: HASH worker hostname -> last time (ms) it finished a task. Writer: a ``task_postrun`` hook in
+#: every worker. Readers: `coursesync health` (for its report) and the metrics endpoint.
+#: Entries older than ``HEARTBEAT_FORGET_S`` are removed by the hourly cleanup.
 WORKER_HEARTBEATS = PREFIX + "workers:heartbeat"
+
+#: A worker silent this long has gone for good (scaled down, renamed): forget its heartbeat.
+HEARTBEAT_FORGET_S = 86400
+
+
+def health_pong(token: str) -> str:
+    """STRING hostname of the worker that ran ``coursesync.ping`` ``token``. Writer: that task.
+    Reader: `coursesync health`, which waits for it. TTL ``PONG_TTL_S``."""
+    return f"{PREFIX}health:pong:{token}"
+
+
+#: How long a ping's answer waits to be read; a health check never waits longer than this.
+PONG_TTL_S = 120
+
+#: STRING ms: when beat last published its tick (``coursesync.pump``). Writer: the beat process
+#: (a ``before_task_publish`` hook). Reader: `coursesync health --beat`. No TTL.
+BEAT_TICK = PREFIX + "beat:last_tick"
+
+# ---------------------------------------------------------------- metrics
+# Counters only grow; the metrics endpoint (`coursesync metrics`) reads them on each scrape.
+# They have no TTL: Prometheus computes rates from them, and deleting them reads as a reset.
+
+#: SET of connection names with counters, so a scrape finds them without SCAN.
+#: Writers: whoever increments a connection's counters (the same pipeline or script).
+METRICS_CONNECTIONS = PREFIX + "metrics:connections"
+
+
+def conn_metrics(connection: str) -> str:
+    """HASH counter name -> int of one connection; the names are in ``workers.metrics.record``.
+
+    Writers: the settle script (items, batches), the producer (invalid, unchanged), the HTTP
+    response hook (requests by status, pauses), submit and poller (limiter waits, retries),
+    run end (runs by final state). No TTL.
+    """
+    return f"{PREFIX}metrics:conn:{connection}"
+
+
+#: HASH ``le:<bound>`` -> polls whose lateness fell in that (non-cumulative) bucket, plus
+#: ``sum_ms`` and ``count``: how late status polls ran behind their due time. Writer: the
+#: status sweep. No TTL.
+POLL_DELAY = PREFIX + "metrics:poll_delay"
+
+# ---------------------------------------------------------------- Celery's own keys (read only)
+# Not ours and not in the namespace: Celery's Redis transport names them. Read by the metrics
+# endpoint and `coursesync health`; never written by coursesync.
+
+#: LIST: the broker queue every coursesync task goes to (``task_default_queue``).
+CELERY_QUEUE = "coursesync"
+#: HASH: messages delivered to a worker and not yet acknowledged (kombu's Redis transport).
+CELERY_UNACKED = "unacked"

@@ -2,6 +2,12 @@
 
 Celery's own root-logger takeover is disabled (``worker_hijack_root_logger=False``); this hook
 configures logging for every coursesync process the same way.
+
+Batch events go through ``log_event``: the plain line reads ``batch submitted connection='acme'
+run='r_...' batch='r_...-00003' attempt=1 status=202 duration_ms=85``, and the JSON line carries
+the same fields as keys, so a log pipeline can filter on ``connection`` or ``batch`` without
+parsing text. Only ids, counts, statuses and provider error messages are ever passed: no
+payload, no credential.
 """
 
 from __future__ import annotations
@@ -10,27 +16,68 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from workers.config import get_settings
 
-__all__ = ["JsonFormatter", "setup_logging"]
+if TYPE_CHECKING:
+    from workers.store.batches import Batch
+
+__all__ = ["JsonFormatter", "batch_event", "log_event", "setup_logging"]
 
 _configured = False
 
+#: The LogRecord attribute that carries an event's fields (set through ``extra=``). Other
+#: ``extra`` attributes (Celery puts task arguments in ``data``) never reach the JSON line.
+_FIELDS = "cs_fields"
+
+Field = str | int | float | bool | None
+
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+    """One JSON object per line: time, level, logger, message, the event's fields, exception."""
 
     def format(self, record: logging.LogRecord) -> str:
-        doc = {
+        doc: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, _FIELDS, None)
+        if isinstance(fields, dict):
+            doc.update({k: v for k, v in fields.items() if k not in doc})
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, ensure_ascii=False)
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def log_event(logger: logging.Logger, level: int, event: str, /, **fields: Field) -> None:
+    """Log ``event`` with ``fields`` as one line: ``key=value`` in text, keys in JSON.
+
+    Conventional keys: connection, run, batch, attempt (1 for the first send), status (the
+    provider's HTTP status, when there was an answer), duration_ms, items, job, code, reason.
+    Fields that are None are left out.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    present = {k: v for k, v in fields.items() if v is not None}
+    text = " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in present.items())
+    logger.log(level, "%s %s", event, text, extra={_FIELDS: {"event": event, **present}})
+
+
+def batch_event(logger: logging.Logger, level: int, event: str, batch: Batch, /, **fields: Field) -> None:
+    """``log_event`` with the batch's connection, run, id and attempt (1 for the first send)."""
+    log_event(
+        logger,
+        level,
+        event,
+        connection=batch.connection,
+        run=batch.run_id,
+        batch=batch.id,
+        attempt=batch.attempts + 1,
+        **fields,
+    )
 
 
 def setup_logging() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +17,7 @@ import redis
 
 from workers import keys
 from workers.config import Settings
+from workers.logs import batch_event
 from workers.providers.base import ItemResult, OutboundItem
 from workers.runlife import run_finished
 from workers.store.batches import Batch, load_items, settle_batch
@@ -115,14 +117,17 @@ def _record(
         # Its remote job has ended: free the provider concurrency slot it may hold.
         pipe.zrem(keys.slots(batch.connection, "jobs"), batch.id)
         pipe.execute()
-        log.info(
-            "batch settled run=%r batch=%r connection=%r state=%s succeeded=%d failed=%d",
-            batch.run_id,
-            batch.id,
-            batch.connection,
-            state,
-            len(outcomes) - n_failed,
-            n_failed,
+        # duration_ms: the batch's whole life, from the producer to its last item's outcome.
+        life_ms = max(0, int(time.time() * 1000) - batch.created_ms)
+        batch_event(
+            log,
+            logging.INFO,
+            "batch settled",
+            batch,
+            state=state,
+            succeeded=len(outcomes) - n_failed,
+            failed=n_failed,
+            duration_ms=life_ms,
         )
         if result != "open":
             run_finished(r, batch.run_id, result, settings)

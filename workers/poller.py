@@ -20,6 +20,8 @@ from typing import Any
 from workers import keys
 from workers.connections import Connection
 from workers.errors import PermanentError, TransientError
+from workers.logs import batch_event
+from workers.metrics import count_limiter_wait, observe_poll_delays
 from workers.outcomes import fail_batch, record_results
 from workers.providers.base import JobStatus
 from workers.ratelimit import Limits
@@ -39,13 +41,14 @@ MAX_POLL_ERRORS = 5
 #: Polls run on this many threads: they wait on the network, not the CPU.
 POLL_THREADS = 8
 
-#: KEYS: due. ARGV: now_ms, limit, lease_ms. Returns the claimed ids.
+#: KEYS: due. ARGV: now_ms, limit, lease_ms. Returns the claimed ids, each followed by the
+#: time it was due (how late polls run is a metric).
 _CLAIM_DUE = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do
-  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), id)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+for i = 1, #due, 2 do
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), due[i])
 end
-return ids
+return due
 """
 
 
@@ -85,8 +88,10 @@ def sweep(deps: Deps, *, limit: int = MAX_CLAIM) -> SweepStats:
         return stats
     try:
         now_ms = int(time.time() * 1000)
-        ids: Any = run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [now_ms, limit, lease_ms])
+        due: Any = run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [now_ms, limit, lease_ms])
+        ids = due[0::2]
         stats.claimed = len(ids)
+        observe_poll_delays(r, [(now_ms - float(ms)) / 1000 for ms in due[1::2]])
         if ids:
             with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(ids))) as pool:
                 for outcome in pool.map(lambda bid: poll_one(deps, str(bid)), ids):
@@ -116,6 +121,7 @@ def poll_one(deps: Deps, batch_id: str) -> str:
         connection = deps.get_connection(batch.connection)
         wait_s = Limits.on(r).spend(connection, connection.spec.poll_bucket)
         if wait_s > 0:
+            count_limiter_wait(r, batch.connection, wait_s)
             _reschedule(deps, batch, wait_s)
             return "throttled"
         status = deps.get_provider(batch.connection).poll(batch.job_ref)
@@ -167,13 +173,16 @@ def _poll_failed(deps: Deps, batch: Batch, exc: TransientError | PermanentError)
         if hint is not None
         else compute_backoff(errors, base_s=settings.poll_initial_delay_s, cap_s=settings.poll_max_interval_s)
     )
-    log.warning(
-        "status poll failed batch=%r job=%r errors=%d retry_in_s=%.1f reason=%s",
-        batch.id,
-        batch.job_ref,
-        errors,
-        delay,
-        exc.reason,
+    batch_event(
+        log,
+        logging.WARNING,
+        "status poll failed",
+        batch,
+        status=exc.status_code,
+        job=batch.job_ref,
+        poll_errors=errors,
+        delay_s=round(delay, 1),
+        reason=exc.reason,
     )
     _reschedule(deps, batch, delay)
     return "error"

@@ -9,6 +9,8 @@ import redis
 from workers import keys
 from workers.config import Settings
 from workers.errors import ConfigError
+from workers.logs import log_event
+from workers.metrics import count_run_finished
 
 __all__ = ["run_finished"]
 
@@ -17,7 +19,11 @@ log = logging.getLogger(__name__)
 
 def run_finished(r: redis.Redis, run_id: str, state: str, settings: Settings) -> None:
     """Called exactly once per run, by whichever process ended it."""
+    found = r.hget(keys.run(run_id), "connection")
+    connection = str(found) if found is not None else None
     pipe = r.pipeline(transaction=False)
+    if connection is not None:
+        count_run_finished(pipe, connection, state)
     for key in (
         keys.run(run_id),
         keys.run_errors(run_id),
@@ -28,10 +34,9 @@ def run_finished(r: redis.Redis, run_id: str, state: str, settings: Settings) ->
         # Retention counts from the end of the run, not from its start.
         pipe.expire(key, settings.run_retention_s)
     pipe.execute()
-    log.info("run finished run=%r state=%s", run_id, state)
-    connection = r.hget(keys.run(run_id), "connection")
-    if connection is not None and r.get(keys.active_run(str(connection))) == run_id:
-        r.delete(keys.active_run(str(connection)))  # the next scheduled resync may start
+    log_event(log, logging.INFO, "run finished", connection=connection, run=run_id, state=state)
+    if connection is not None and r.get(keys.active_run(connection)) == run_id:
+        r.delete(keys.active_run(connection))  # the next scheduled resync may start
     from workers.celery_app import app
     from workers.signals import run_finished as signal
     from workers.store.runs import run_document

@@ -29,6 +29,8 @@ from workers.errors import (
     RateLimited,
     TransientError,
 )
+from workers.logs import batch_event
+from workers.metrics import count_limiter_wait, count_retry, last_status
 from workers.outcomes import fail_batch, record_results
 from workers.providers.base import Provider
 from workers.ratelimit import Limits
@@ -74,6 +76,7 @@ def submit_batch(batch_id: str, deps: Deps) -> Outcome:
             connection, connection.spec.submit_bucket
         )
         if wait_s > 0:
+            count_limiter_wait(r, batch.connection, wait_s)
             defer(r, batch.connection, batch.id, wait_s, lease_s=settings.batch_lease_s)
             return "deferred"
         outcome = _send_locked(deps, batch, connection)
@@ -114,43 +117,44 @@ def _send(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
         record_results(r, raw_r, batch, [], settings)  # counts the lost payload as failed
         return "failed"
     started = time.monotonic()
+    last_status(clear=True)
     try:
         provider = deps.get_provider(batch.connection)
         submission = provider.submit(batch.op, items)  # type: ignore[arg-type]
     except TransientError as exc:
-        return _retry_or_fail(deps, batch, exc)
+        return _retry_or_fail(deps, batch, exc, started)
     except (PermanentError, ConfigError) as exc:
-        _fail(deps, batch, code=_code(exc), message=_message(exc))
+        _fail(deps, batch, code=_code(exc), message=_message(exc), status=_status(exc), started=started)
         return "failed"
-    duration_ms = (time.monotonic() - started) * 1000
+    duration_ms = round((time.monotonic() - started) * 1000)
     settle_inflight(r, batch.connection, batch.id)
     if submission.job_ref is None:
         record_results(r, raw_r, batch, submission.results, settings)
-        log.info(
-            "batch answered run=%r batch=%r connection=%r items=%d attempt=%d duration_ms=%.0f",
-            batch.run_id,
-            batch.id,
-            batch.connection,
-            len(items),
-            batch.attempts + 1,
-            duration_ms,
+        batch_event(
+            log,
+            logging.INFO,
+            "batch answered",
+            batch,
+            status=last_status(),
+            items=len(items),
+            duration_ms=duration_ms,
         )
         return "settled"
     mark_submitted(r, batch, submission.job_ref, settings.poll_initial_delay_s, list(submission.results))
-    log.info(
-        "batch submitted run=%r batch=%r connection=%r items=%d attempt=%d job=%r duration_ms=%.0f",
-        batch.run_id,
-        batch.id,
-        batch.connection,
-        len(items),
-        batch.attempts + 1,
-        submission.job_ref,
-        duration_ms,
+    batch_event(
+        log,
+        logging.INFO,
+        "batch submitted",
+        batch,
+        status=last_status(),
+        items=len(items),
+        job=submission.job_ref,
+        duration_ms=duration_ms,
     )
     return "submitted"
 
 
-def _retry_or_fail(deps: Deps, batch: Batch, exc: TransientError) -> Outcome:
+def _retry_or_fail(deps: Deps, batch: Batch, exc: TransientError, started: float) -> Outcome:
     r, settings = deps.r, deps.settings
     throttled = isinstance(exc, RateLimited | ConcurrencyLimited)
     field = "throttles" if throttled else "attempts"
@@ -163,37 +167,56 @@ def _retry_or_fail(deps: Deps, batch: Batch, exc: TransientError) -> Outcome:
         settings=settings,
     )
     if not decision.retry:
-        _fail(deps, batch, code=exc.code or type(exc).__name__, message=decision.reason)
+        code = exc.code or type(exc).__name__
+        _fail(deps, batch, code=code, message=decision.reason, status=exc.status_code, started=started)
         return "failed"
-    log.warning(
-        "batch will retry run=%r batch=%r connection=%r %s=%d delay_s=%.1f reason=%s",
-        batch.run_id,
-        batch.id,
-        batch.connection,
-        field,
-        count,
-        decision.delay_s,
-        exc.reason,
+    count_retry(r, batch.connection)
+    batch_event(
+        log,
+        logging.WARNING,
+        "batch will retry",
+        batch,
+        status=exc.status_code,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        throttles=count if throttled else None,
+        delay_s=round(decision.delay_s, 1),
+        reason=exc.reason,
     )
     defer(r, batch.connection, batch.id, decision.delay_s, lease_s=settings.batch_lease_s)
     return "deferred"
 
 
-def _fail(deps: Deps, batch: Batch, *, code: str, message: str) -> None:
+def _fail(
+    deps: Deps,
+    batch: Batch,
+    *,
+    code: str,
+    message: str,
+    status: int | None = None,
+    started: float | None = None,
+) -> None:
     settle_inflight(deps.r, batch.connection, batch.id)
-    log.error(
-        "batch failed run=%r batch=%r connection=%r code=%s reason=%s",
-        batch.run_id,
-        batch.id,
-        batch.connection,
-        code,
-        message,
+    duration_ms = round((time.monotonic() - started) * 1000) if started is not None else None
+    batch_event(
+        log,
+        logging.ERROR,
+        "batch failed",
+        batch,
+        status=status,
+        duration_ms=duration_ms,
+        code=code,
+        reason=message,
     )
     fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=deps.settings)
 
 
 def _code(exc: CoursesyncError) -> str:
     return getattr(exc, "code", None) or type(exc).__name__
+
+
+def _status(exc: CoursesyncError) -> int | None:
+    status: int | None = getattr(exc, "status_code", None)
+    return status
 
 
 def _message(exc: CoursesyncError) -> str:

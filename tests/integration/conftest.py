@@ -10,6 +10,7 @@ import httpx
 import pytest
 import redis
 
+from coursesync.redis_server import start_private_redis
 from coursesync.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,16 @@ class Pipeline:
         from workers.config import get_settings
 
         get_settings.cache_clear()
-        return redis.Redis.from_url(self.env["COURSESYNC_REDIS_URL"], decode_responses=True)
+        url = self.env["COURSESYNC_REDIS_URL"]
+        # Producers in this process publish through the Celery app, which took its broker URL
+        # from the environment when first imported (perhaps by a unit test, with another Redis):
+        # point it here too, and drop connection pools made for the old URL, as a fork does.
+        from workers.celery_app import app
+
+        if app.conf.broker_url != url:
+            app.conf.update(broker_url=url, result_backend=url)
+            app._after_fork()
+        return redis.Redis.from_url(url, decode_responses=True)
 
     def sandbox(self, path: str, body: Any = None) -> Any:
         url = self.stack.sandbox_url + path
@@ -89,16 +99,24 @@ def start_pipeline(redis_server: str) -> Iterator[Callable[..., Pipeline]]:
     stacks: list[Stack] = []
 
     def start(config: Callable[[str], str] = kombo_config, sandbox_args: list[str] | None = None,
-              workers: int = 1, concurrency: int = 4) -> Pipeline:  # fmt: skip
+              workers: int = 1, concurrency: int = 4, env: dict[str, str] | None = None,
+              aof_redis: bool = False) -> Pipeline:  # fmt: skip
+        """``env`` overrides FAST_ENV here and in the workers; ``aof_redis`` gives the pipeline a
+        Redis of its own that persists every write, which the test may crash and restart."""
         # One pipeline at a time: workers of an earlier one would consume this one's tasks.
         while stacks:
             stacks.pop().stop()
-        redis.Redis.from_url(redis_server).flushdb()
-        stack = Stack(redis_url=redis_server, env=dict(FAST_ENV))
+        stack = Stack(redis_url=redis_server, env={**FAST_ENV, **(env or {})})
         stacks.append(stack)
-        stack.start_redis()
+        if aof_redis:
+            stack.private_redis = start_private_redis(appendonly=True)
+            stack.redis_url = stack.private_redis.url
+        else:
+            redis.Redis.from_url(redis_server).flushdb()
+            stack.start_redis()
         url = stack.start_sandbox(sandbox_args or ["--kombo-pending-s", "0.5"])
         pipeline = Pipeline(stack, config(url))
+        pipeline.env.update(env or {})
         stack.env.update(pipeline.env)
         for n in range(workers):
             stack.start_worker(f"worker{n or ''}", concurrency=concurrency)

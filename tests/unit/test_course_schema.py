@@ -69,6 +69,7 @@ def test_only_id_title_and_url_are_required() -> None:
         ({"active": "yes"}, "active", "boolean"),
         ({"updated_at": "yesterday"}, "updated_at", "ISO 8601"),
         ({"title": "bell\x07"}, "title", "U+0007"),
+        ({"title": "cut \ud83d emoji"}, "title", "unpaired surrogate U+D83D"),
         ({"description": "d" * 100_001}, "description", "0 to 100000"),
         ({"titel": "typo"}, "titel", "Unknown field"),
         ({"extra": {"moodle": {}}}, "extra", "moodle"),

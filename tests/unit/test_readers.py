@@ -43,6 +43,12 @@ def test_json_array_is_streamed_across_chunk_boundaries(monkeypatch: pytest.Monk
         ('{"id": 1}', "JSON array"),
         ('[{"id": 1}, {"id": 2}', "missing ']'"),
         ('[{"id": 1} {"id": 2}]', "expected ','"),
+        ('[{"id": 1}, {"id": "tw', "item 2: the file ends inside it"),
+        ('[{"id": 1}, ' + "[" * 100_000, "item 2: malformed JSON: nested too deeply"),
+        (
+            '[{"id": 1}, {"n": ' + "9" * 5000 + "}]",
+            "item 2: malformed JSON: a number has more than 4300 digits",
+        ),
     ],
 )
 def test_json_array_problems_name_the_place(text: str, fragment: str) -> None:
@@ -75,7 +81,7 @@ def test_csv_row_with_wrong_cell_count_or_bad_bytes_is_one_invalid_record() -> N
     data = b"id,title,url\na,T,https://a.example,extra\nb,T\xff,https://b.example\nc,T,https://c.example\n"
     recs = list(read_csv(io.BytesIO(data)))
     assert recs[0].error is not None and "4 cells" in recs[0].error
-    assert recs[1].error == "not valid UTF-8"
+    assert recs[1].error == "title: not valid UTF-8" and recs[1].data == {"id": "b"}
     assert recs[2].data == {"id": "c", "title": "T", "url": "https://c.example"}
 
 
@@ -96,3 +102,32 @@ def test_format_follows_the_extension(name: str, fmt: str) -> None:
 def test_unknown_extension_asks_for_format() -> None:
     with pytest.raises(CatalogError, match="--format"):
         detect_format("catalog.txt")
+
+
+def test_jsonl_lines_python_cannot_parse_are_invalid_records_not_crashes() -> None:
+    # Given lines nested deeper than Python's parser recurses, and a number of 5000 digits
+    data = b"[" * 100_000 + b'\n{"id": "n", "duration_minutes": ' + b"9" * 5000 + b'}\n{"id": "ok"}\n'
+    recs = list(read_jsonl(io.BytesIO(data)))
+    # Then each is one invalid record with its reason, and the next line is read
+    assert [r.error for r in recs] == [
+        "malformed JSON: nested too deeply",
+        "malformed JSON: a number has more than 4300 digits",
+        None,
+    ]
+    assert recs[2].data == {"id": "ok"}
+
+
+def test_a_json_array_with_bad_bytes_names_their_offset() -> None:
+    with pytest.raises(CatalogError, match=r"not valid UTF-8 \(byte 0xe9 at offset 23\)"):
+        list(read_json_array(io.BytesIO(b'[{"id": 1}, {"title": "\xe9"}]')))
+
+
+def test_csv_durations_int_cannot_read_stay_text_for_validation_to_refuse() -> None:
+    data = "id,title,url,duration_minutes\na,T,https://a.example,\u00b2\nb,T,https://b.example,90\n"
+    recs = list(read_csv(io.BytesIO(data.encode())))
+    assert recs[0].data["duration_minutes"] == "\u00b2" and recs[1].data["duration_minutes"] == 90
+
+
+def test_a_csv_without_a_header_row_says_so() -> None:
+    with pytest.raises(CatalogError, match="has no header row"):
+        list(read_csv(io.BytesIO(b"c1,A course,https://a.example/1\n")))

@@ -105,6 +105,23 @@ def test_the_request_log_lists_requests_since_a_time(server: SandboxServer, cont
     assert control.get("/requests", params={"since": "yesterday"}).status_code == 400
 
 
+def test_the_request_log_can_name_each_requests_path(server: SandboxServer, control: httpx.Client) -> None:
+    # Given two polls of one task
+    with httpx.Client(base_url=server.url + "/kombo/v1", headers=HEADERS) as kombo:
+        task_id = kombo.post("/lms/courses/bulk", json={"items": [course("a")]}).json()["data"]["task_id"]
+        kombo.get(f"/lms/courses/bulk/{task_id}")
+        kombo.get(f"/lms/courses/bulk/{task_id}")
+    # When the log is asked for paths, each entry ends with the path (which task was polled)
+    entries = control.get("/requests", params={"paths": "1"}).json()
+    assert [entry[1:] for entry in entries] == [
+        ["kombo", "POST", "/lms/courses/bulk", 200, "/kombo/v1/lms/courses/bulk"],
+        ["kombo", "GET", "/lms/courses/bulk/{task_id}", 200, f"/kombo/v1/lms/courses/bulk/{task_id}"],
+        ["kombo", "GET", "/lms/courses/bulk/{task_id}", 200, f"/kombo/v1/lms/courses/bulk/{task_id}"],
+    ]
+    # And without it, the entries keep their five fields
+    assert [len(entry) for entry in control.get("/requests").json()] == [5, 5, 5]
+
+
 def test_config_changes_settings_at_run_time(server: SandboxServer, control: httpx.Client) -> None:
     resp = control.post(
         "/config", json={"kombo_pending_s": 0, "kombo_api_keys": ["k2"], "kombo_rate_per_s": 5}

@@ -1,7 +1,8 @@
 """Learning from the provider's answers: its quota headers and its 429s pause the whole fleet.
 
 Installed as an httpx response hook on every provider client, so every request teaches the
-limiter, submissions and polls alike, whatever the provider module does with the answer.
+limiter, submissions and polls alike, whatever the provider module does with the answer. The
+same hook counts every answer by status class for the metrics endpoint.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import httpx
 
 from workers import keys
 from workers.connections import Connection
+from workers.metrics import count_pause, count_response
 from workers.providers.http import retry_after_s
 from workers.ratelimit import Limits
 
@@ -50,6 +52,7 @@ def learn(limits: Limits, r: Any, connection: Connection, response: httpx.Respon
         wait = DEFAULT_PAUSE_S if wait is None or wait <= 0 else wait
         why = "HTTP 429" if response.status_code == 429 else "quota spent (ratelimit-remaining: 0)"
         limits.pause(connection.name, bucket, wait, why)
+        count_pause(r, connection.name)
         log.warning("pausing connection=%r bucket=%s for %.1f s: %s", connection.name, bucket, wait, why)
     cap = _int(headers.get("concurrency-limit"))
     if cap is not None and 0 < cap < connection.max_in_flight:
@@ -61,6 +64,7 @@ def response_hook(r: Any, connection: Connection) -> Callable[[httpx.Response], 
     limits = Limits.on(r)
 
     def hook(response: httpx.Response) -> None:
+        count_response(r, connection.name, connection.provider, response.status_code)
         learn(limits, r, connection, response)
 
     return hook

@@ -169,6 +169,8 @@ def settle_batch(
             keys.run(batch.run_id),
             keys.run_errors(batch.run_id),
             keys.JOBS_DUE,
+            keys.conn_metrics(batch.connection),
+            keys.METRICS_CONNECTIONS,
         ],
         [
             state,

@@ -81,9 +81,10 @@ end
 return 1
 """
 
-#: KEYS: batch, run, run_errors, jobs_due. ARGV: to_state ('completed'|'failed'), n_ok,
-#: n_failed, now_iso, batch_id, errors_max, error_json...
-#: Settles a batch once: counts its items, keeps the first errors, may end the run.
+#: KEYS: batch, run, run_errors, jobs_due, conn_metrics, metrics_connections. ARGV: to_state
+#: ('completed'|'failed'), n_ok, n_failed, now_iso, batch_id, errors_max, error_json...
+#: Settles a batch once: counts its items (in the run and in the connection's fleet-wide
+#: metrics, in one step so they always agree), keeps the first errors, may end the run.
 #: Returns false when the batch was already settled, else the run's final state or 'open'.
 SETTLE_BATCH = (
     _FINALIZE
@@ -103,6 +104,11 @@ redis.call('HINCRBY', KEYS[2], 'b_' .. from, -1)
 redis.call('HINCRBY', KEYS[2], 'b_' .. ARGV[1], 1)
 redis.call('HINCRBY', KEYS[2], counter .. 'succeeded', tonumber(ARGV[2]))
 redis.call('HINCRBY', KEYS[2], counter .. 'failed', tonumber(ARGV[3]))
+local metric = (counter == 'p_') and 'pruned:' or 'items:'
+redis.call('HINCRBY', KEYS[5], metric .. 'succeeded', tonumber(ARGV[2]))
+redis.call('HINCRBY', KEYS[5], metric .. 'failed', tonumber(ARGV[3]))
+redis.call('HINCRBY', KEYS[5], 'batches:' .. ARGV[1], 1)
+redis.call('SADD', KEYS[6], redis.call('HGET', KEYS[1], 'connection'))
 if redis.call('HGET', KEYS[2], 'state') == 'queued' then
   redis.call('HSET', KEYS[2], 'state', 'running')
 end

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from workers.deps import real_deps
+from workers.health import forget_silent_workers
 from workers.poller import sweep
 from workers.providers.registry import get_connections
 from workers.pump import pump as run_pump
@@ -40,6 +41,10 @@ def schedules() -> dict[str, str]:
 
 @task(name="coursesync.cleanup", expires=3600)
 def cleanup() -> dict[str, Any]:
-    """Hourly: run records expire by TTL; their entries in the runs index go here."""
+    """Hourly: run records expire by TTL; their entries in the runs index go here, and so do
+    the heartbeats of workers gone for a day (scaled down, renamed)."""
     deps = real_deps()
-    return {"runs_forgotten": trim_runs_index(deps.r, deps.settings.run_retention_s)}
+    return {
+        "runs_forgotten": trim_runs_index(deps.r, deps.settings.run_retention_s),
+        "workers_forgotten": forget_silent_workers(deps.r),
+    }
