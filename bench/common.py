@@ -18,7 +18,6 @@ from coursesync.stack import Stack
 
 #: Production-like process settings (polls back off from 2 s as they would in production).
 BENCH_ENV = {
-    "COURSESYNC_TICK_INTERVAL_S": "1.0",
     "COURSESYNC_LOG_LEVEL": "WARNING",
     "BENCH_KOMBO_KEY": "sandbox-kombo-key",
 }

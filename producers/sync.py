@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -124,10 +125,18 @@ def _run(
         options=recorded,
     )
     producer = Producer(r, settings, connection, run_id, full=options.full)
-    fatal = _feed(producer, feed)
-    if options.prune and not fatal and producer.total:
-        _prune(r, settings, producer, options)
-    producer.finish()
+    try:
+        fatal = _feed(producer, feed)
+        if options.prune and not fatal and producer.total:
+            _prune(r, settings, producer, options)
+        producer.finish()
+    except Exception as exc:
+        # A bug or a lost Redis connection: end the run visibly rather than leave it "queued"
+        # forever, then let the error surface. The batches already enqueued still go out.
+        log.exception("producer stopped run=%r", run_id)
+        with contextlib.suppress(Exception):
+            runs.seal_run(r, run_id, f"the producer stopped: {type(exc).__name__}: {exc}")
+        raise
     if not fatal and producer.total == 0:
         fatal = (
             "the catalog holds no items"

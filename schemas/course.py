@@ -99,6 +99,12 @@ def _no_controls(value: str) -> None:
         raise ValidationError(f"contains control character U+{code:04X}")
 
 
+def _not_blank(value: str) -> None:
+    # An id or title of spaces is a missing one in disguise: LMSs show or match it as empty.
+    if value and not value.strip():
+        raise ValidationError("must not be blank")
+
+
 def _http_url(value: str) -> None:
     _no_controls(value)
     try:
@@ -158,9 +164,17 @@ class CourseSchema(Schema):
         validate=[
             validate.Length(min=1, max=255, error="must be 1 to 255 characters long"),
             _no_controls,
+            _not_blank,
         ],
     )
-    title = _text(max_len=500, required=True)
+    title = fields.Str(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=500, error="must be {min} to {max} characters long"),
+            _no_controls,
+            _not_blank,
+        ],
+    )
     url = fields.Str(required=True, validate=_http_url)
     description = _text(min_len=0, max_len=MAX_DESCRIPTION_CHARS)
     short_description = _text(min_len=0, max_len=2000)

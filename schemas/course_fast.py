@@ -96,7 +96,10 @@ def _extra(value: Any) -> dict[str, dict[str, Any]]:
 def _field(key: str, value: Any, seen: list[str]) -> Any:  # noqa: PLR0911, PLR0912 - a branch per field
     if key in _TEXTS:
         low, high = _TEXTS[key]
-        return _text(value, low, high, seen)
+        text = _text(value, low, high, seen)
+        if key in _NOT_BLANK and not text.strip():
+            raise _Reject
+        return text
     if key in _URLS:
         return _url(value, seen)
     if key in _LISTS:
@@ -138,6 +141,7 @@ _TEXTS = {
     "source": (1, 255),
 }
 _URLS = frozenset(("url", "mobile_url", "thumbnail_url"))
+_NOT_BLANK = frozenset(("id", "title"))
 _CHOICES = {"content_type": frozenset(CONTENT_TYPES), "difficulty": frozenset(DIFFICULTIES)}
 
 

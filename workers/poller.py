@@ -119,7 +119,7 @@ def poll_one(deps: Deps, batch_id: str) -> str:
         return "failed"
     try:
         connection = deps.get_connection(batch.connection)
-        wait_s = Limits.on(r).spend(connection, connection.spec.poll_bucket)
+        wait_s = Limits.on(r).spend(connection, connection.spec.poll_bucket).wait_s
         if wait_s > 0:
             count_limiter_wait(r, batch.connection, wait_s)
             _reschedule(deps, batch, wait_s)

@@ -14,7 +14,7 @@ from schemas.course_fast import fast_course, validate_fast
 #: Values that are wrong, odd or on a boundary somewhere; each is tried in every field.
 ODD_VALUES: list[Any] = [
     None, True, False, 0, -1, 1, 100_000, 100_001, 45.0, "", " ", "x", "x" * 255, "x" * 256,
-    "x" * 500, "x" * 501, "a\x07b", "tab\there", "line\nbreak", "del\x7f", "é", "45",
+    "x" * 500, "x" * 501, "   ", " \t", "a\x07b", "tab\there", "line\nbreak", "del\x7f", "é", "45",
     "en", "en-GB", "en_GB", "english", "EN", "zh-Hant", "course", "expert", "hologram",
     "https://a.example/x", "http://a.example", "HTTP://A.EXAMPLE", "https://a.example:8080/p?q#f",
     "http://[::1", "http://[::1]/x", "https://user@a.example/", "https://a b.example", "ftp://a.example",

@@ -79,6 +79,8 @@ def test_only_id_title_and_url_are_required() -> None:
             "Unknown field",
         ),
         ({"id": ""}, "id", "1 to 255"),
+        ({"id": "   "}, "id", "blank"),
+        ({"title": " \t "}, "title", "blank"),
         ({"id": 42}, "id", "string"),
     ],
 )

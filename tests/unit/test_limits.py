@@ -25,7 +25,7 @@ def limits(request: pytest.FixtureRequest, r: redis.Redis) -> Iterator[Limits]:
 
 def test_a_burst_goes_at_once_then_requests_are_paced(limits: Limits) -> None:
     conn = connection(requests_per_minute=600)  # 10/s, paced at 98%: a burst of 4, then 102 ms apart
-    waits = [limits.spend(conn, "requests") for _ in range(5)]
+    waits = [limits.spend(conn, "requests").wait_s for _ in range(5)]
     assert waits[:4] == [0, 0, 0, 0]
     assert 0.08 < waits[4] <= 0.11
 
@@ -38,7 +38,7 @@ def test_many_threads_never_exceed_the_rate(limits: Limits) -> None:
 
     def worker() -> None:
         while time.monotonic() < stop:
-            wait = limits.spend(conn, "requests")
+            wait = limits.spend(conn, "requests").wait_s
             if wait == 0:
                 with lock:
                     granted.append(time.monotonic())
@@ -58,7 +58,7 @@ def test_a_pause_stops_everyone_until_it_ends_and_is_never_shortened(limits: Lim
     conn = connection()
     limits.pause(conn.name, "requests", 1.5, "429")
     limits.pause(conn.name, "requests", 0.2, "shorter")
-    assert 1.2 < limits.spend(conn, "requests") <= 1.5
+    assert 1.2 < limits.spend(conn, "requests").wait_s <= 1.5
     assert 1.2 < limits.paused_s(conn.name, "requests") <= 1.5
 
 
@@ -110,3 +110,19 @@ def test_360_polls_and_writes_spend_separate_budgets(r: redis.Redis) -> None:
     get = httpx.Request("GET", "http://x/api/v2/bulk/operations/1")
     learn(limits, r, conn, httpx.Response(429, headers={"retry-after": "4"}, request=get))
     assert limits.paused_s(conn.name, "read") > 3 and limits.paused_s(conn.name, "write") == 0
+
+
+def test_a_short_wait_is_booked_so_the_caller_need_not_compete_again(limits: Limits) -> None:
+    # Given a spent burst at 10 requests/s (one every ~102 ms)
+    conn = connection(requests_per_minute=600)
+    while limits.spend(conn, "requests").wait_s == 0:
+        pass
+    # When two callers may book up to 150 ms ahead
+    first = limits.spend(conn, "requests", book_within_s=0.15)
+    second = limits.spend(conn, "requests", book_within_s=0.15)
+    # Then the first gets the next slot booked, and the second (a slot later) is not booked
+    assert first.booked and 0 < first.wait_s <= 0.11
+    assert not second.booked and 0.15 < second.wait_s <= 0.22
+    # And a booking is paid for: the caller after it waits one slot more
+    third = limits.spend(conn, "requests")
+    assert third.wait_s >= first.wait_s + 0.09

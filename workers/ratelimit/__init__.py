@@ -15,14 +15,14 @@ Each answer is "go" or "wait N seconds"; callers defer the batch instead of slee
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from workers import keys
 from workers.connections import Connection
 from workers.ratelimit.backend import LimiterBackend, MemoryBackend
 from workers.ratelimit.redis_backend import RedisBackend
 
-__all__ = ["LimiterBackend", "Limits", "MemoryBackend", "RedisBackend"]
+__all__ = ["Grant", "LimiterBackend", "Limits", "MemoryBackend", "RedisBackend"]
 
 #: Pace a little under the configured rate: a request granted exactly on its tick can reach
 #: the provider a few ms early and trip a limiter that is exactly at the rate.
@@ -32,6 +32,14 @@ SLOT_LEASE_S = 600.0
 #: A batch waiting for a job slot looks again this soon: slots free up when a poll sees a job
 #: end (seconds), long before the earliest lease would expire.
 SLOT_RETRY_S = 2.0
+
+
+class Grant(NamedTuple):
+    """The limiter's answer: wait this long (0 = go now); ``booked`` if the request is already
+    paid for at the end of the wait."""
+
+    wait_s: float
+    booked: bool = False
 
 
 class Limits:
@@ -44,10 +52,15 @@ class Limits:
     def on(cls, r: Any) -> Limits:
         return cls(RedisBackend(r))
 
-    def spend(self, connection: Connection, bucket: str) -> float:
-        """Take one request from the budget: 0 to go, else seconds to wait."""
+    def spend(self, connection: Connection, bucket: str, *, book_within_s: float = 0.0) -> Grant:
+        """Take one request from the budget.
+
+        ``Grant.wait_s`` is 0 to go now. Otherwise, when the wait is at most ``book_within_s``
+        the request is booked (``Grant.booked``): go after the wait without asking again;
+        else ask again after it.
+        """
         rate_per_s = connection.budget_per_s(bucket) * RATE_SAFETY
-        wait_ms = self.backend.gcra(
+        answer_ms = self.backend.gcra(
             keys.rate(connection.name, bucket),
             keys.pause(connection.name, bucket),
             emission_ms=1000.0 / rate_per_s,
@@ -55,8 +68,9 @@ class Limits:
             # requests granted together reach the provider spread by their own latency, and
             # the unused half of the provider's bucket absorbs that jitter.
             burst=max(1, int(rate_per_s / 2)),
+            reserve_ms=int(book_within_s * 1000),
         )
-        return wait_ms / 1000.0
+        return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0)
 
     def pause(self, connection: str, bucket: str, seconds: float, reason: str) -> None:
         """Stop every worker from spending ``bucket`` for ``seconds``."""

@@ -14,8 +14,15 @@ __all__ = ["LimiterBackend", "MemoryBackend"]
 
 
 class LimiterBackend(Protocol):
-    def gcra(self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int) -> int:
-        """Take one request from a GCRA budget unless paused: 0 to go, else ms to wait."""
+    def gcra(
+        self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
+    ) -> int:
+        """Take one request from a GCRA budget unless paused: 0 to go, else ms to wait.
+
+        When the wait is at most ``reserve_ms`` the request is *booked*: the budget is spent for
+        that future moment and the answer is negative (``-wait``). The caller then goes at that
+        moment without asking again, instead of competing for the budget a second time.
+        """
         ...
 
     def pause(self, pause_key: str, *, ms: int, reason: str) -> None:
@@ -47,7 +54,9 @@ class MemoryBackend:
     def _now(self) -> float:
         return float(self._clock())  # type: ignore[operator]
 
-    def gcra(self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int) -> int:
+    def gcra(
+        self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
+    ) -> int:
         with self._lock:
             now = self._now()
             paused = self._pauses.get(pause_key, 0) - now
@@ -55,10 +64,11 @@ class MemoryBackend:
                 return int(paused) + 1
             tat = max(self._tat.get(tat_key, now), now)
             allow_at = tat - emission_ms * (burst - 1)
-            if now < allow_at:
-                return int(allow_at - now) + 1
+            wait = int(allow_at - now) + 1 if now < allow_at else 0
+            if wait > reserve_ms:
+                return wait
             self._tat[tat_key] = tat + emission_ms
-            return 0
+            return -wait
 
     def pause(self, pause_key: str, *, ms: int, reason: str) -> None:
         with self._lock:

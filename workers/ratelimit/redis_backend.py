@@ -16,7 +16,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 """
 
-#: KEYS: tat, pause. ARGV: emission_ms, burst. Returns 0 (go) or the wait in ms.
+#: KEYS: tat, pause. ARGV: emission_ms, burst, reserve_ms. Returns 0 (go now), -wait (booked:
+#: go in `wait` ms without asking again) or +wait (not booked: ask again in `wait` ms).
 _GCRA = (
     _NOW
     + """
@@ -26,10 +27,12 @@ local emission = tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local allow_at = tat - emission * (tonumber(ARGV[2]) - 1)
-if now < allow_at then return math.ceil(allow_at - now) end
+local wait = 0
+if now < allow_at then wait = math.ceil(allow_at - now) end
+if wait > tonumber(ARGV[3]) then return wait end
 local new_tat = tat + emission
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
-return 0
+return -wait
 """
 )
 
@@ -61,8 +64,11 @@ class RedisBackend:
     def __init__(self, r: Any) -> None:
         self.r = r
 
-    def gcra(self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int) -> int:
-        return int(run_script(self.r, _GCRA, [tat_key, pause_key], [emission_ms, max(1, burst)]))
+    def gcra(
+        self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
+    ) -> int:
+        args = [emission_ms, max(1, burst), max(0, int(reserve_ms))]
+        return int(run_script(self.r, _GCRA, [tat_key, pause_key], args))
 
     def pause(self, pause_key: str, *, ms: int, reason: str) -> None:
         run_script(self.r, _PAUSE, [pause_key], [max(1, int(ms)), reason])

@@ -47,6 +47,9 @@ class Batch:
     polls: int
     created_ms: int
     early: tuple[ItemResult, ...] = ()
+    #: When set, the batch already paid for a request at this time (ms) and sends without
+    #: asking the limiter again (see ``workers.submit``).
+    booked_ms: int | None = None
 
     @classmethod
     def from_hash(cls, batch_id: str, raw: dict[str, str]) -> Batch:
@@ -63,6 +66,7 @@ class Batch:
             polls=int(raw.get("polls", 0)),
             created_ms=int(raw.get("created_ms", 0)),
             early=tuple(ItemResult(*row) for row in json.loads(raw["early"])) if raw.get("early") else (),
+            booked_ms=int(raw["booked_ms"]) if raw.get("booked_ms") else None,
         )
 
 
