@@ -19,8 +19,8 @@ from typing import Any
 
 from sandbox.http import Request, Response, Route, json_response, stable_id, unresolvable_host
 from sandbox.kombo_store import KomboStore, Result, Task
-from sandbox.specs import describe_errors
 from sandbox.state import State
+from schemas.provider_specs import describe_errors
 
 __all__ = ["COUNTERS", "PREFIX", "KomboApi", "kombo_error"]
 

@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 
 from sandbox.http import Request, Response, Route, json_response
 from sandbox.learning360_store import L360Store, Operation, object_id
-from sandbox.specs import describe_errors
 from sandbox.state import State
+from schemas.provider_specs import describe_errors
 
 __all__ = ["COUNTERS", "PREFIX", "Learning360Api"]
 

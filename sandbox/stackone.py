@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sandbox.http import Request, Response, Route, iso_utc, json_response, unresolvable_host
-from sandbox.stackone_schema import problems as schema_problems
 from sandbox.stackone_store import StackOneStore, is_active
 from sandbox.state import State
+from schemas.stackone_locales import problems as schema_problems
 
 __all__ = ["COUNTERS", "PREFIX", "StackOneApi", "stackone_error"]
 

@@ -24,7 +24,7 @@ from schemas.mapping import Mapper, MappingError, Options, without_none
 
 __all__ = ["LANGS", "MAPPER", "lang_360", "to_deactivation", "to_payload", "to_prune"]
 
-#: 360Learning's ``Lang`` enum (sandbox/specs/360learning.json), spellings as the API wants them.
+#: 360Learning's ``Lang`` enum (schemas/openapi/360learning.json), spellings as the API wants them.
 LANGS = frozenset((
     "bg", "cs", "da", "de", "el", "en", "es", "fi", "fr", "hr", "ht_HT", "hu", "id", "it", "ja",
     "kar_MM", "ko", "lt", "mh_MH", "nl", "nl_BE", "no", "pl", "pt", "ro", "ru", "rw_RW", "sk",

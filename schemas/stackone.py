@@ -5,7 +5,7 @@ StackOne has no deactivate call: an item with ``active = false`` is an ordinary 
 every upsert repeats every field, ``active`` included (an upsert after a deactivation re-activates).
 
 Languages must be values of StackOne's unified ``LanguageEnum``, which lists only ``ll_CC``
-locales (no bare ``en``). The enum is read from the vendored spec (``sandbox/specs/stackone.json``)
+locales (no bare ``en``). The enum is read from the vendored spec (``schemas/openapi/stackone.json``)
 so there is one copy of it. A bare ``ll`` becomes the language's CLDR "likely" locale
 (``en`` -> ``en_US``); a tag StackOne cannot express is a MappingError naming it.
 """
@@ -16,9 +16,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.stackone_schema import LOCALES, problems
 from schemas.course import Course, Translation
 from schemas.mapping import Mapper, MappingError, Options, without_none
+from schemas.stackone_locales import LOCALES, problems
 
 __all__ = [
     "CONTENT_TYPES",

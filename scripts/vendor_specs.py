@@ -1,7 +1,7 @@
 """Vendor self-contained JSON Schemas (Draft 2020-12) from the providers' real OpenAPI documents.
 
 CI cannot read /work/shared, so the sandbox and the contract tests validate bodies against the
-files this script writes to ``sandbox/specs/<provider>.json``::
+files this script writes to ``schemas/openapi/<provider>.json``::
 
     {"source": {"file": ..., "sha256": ..., "extracted_by": "scripts/vendor_specs.py", ...},
      "schemas": {name: schema}}
@@ -38,7 +38,7 @@ EXTRACTED_BY = "scripts/vendor_specs.py"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPECS_DIR = Path("/work/shared/specs")
-DEFAULT_OUT_DIR = REPO_ROOT / "sandbox" / "specs"
+DEFAULT_OUT_DIR = REPO_ROOT / "schemas" / "openapi"
 
 # Keywords whose value is one subschema, a list of subschemas, or a {name: subschema} map.
 _SCHEMA_KEYS = {

@@ -17,10 +17,10 @@ import pytest
 
 from coursesync.sample import sample_items
 from sandbox import SandboxServer, SandboxSettings
-from sandbox.specs import schema, validator
 from schemas.course import Course, validate_item
 from schemas.learning360 import LANGS, MAPPER, lang_360
 from schemas.mapping import MappingError
+from schemas.provider_specs import schema, validator
 from workers.connections import Connection
 from workers.providers.base import OutboundItem
 from workers.providers.learning360 import Learning360Provider

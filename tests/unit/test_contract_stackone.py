@@ -14,9 +14,9 @@ import pytest
 
 from coursesync.sample import sample_items
 from sandbox import SandboxServer
-from sandbox.specs import validator
 from schemas.course import Course, validate_item
 from schemas.mapping import MappingError, content_digest
+from schemas.provider_specs import validator
 from schemas.stackone import CONTENT_TYPES, DEFAULT_REGION, LOCALES, MAPPER, iso_duration, locale
 from workers.connections import Connection
 from workers.errors import ProviderRejected

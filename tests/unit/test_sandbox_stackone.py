@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sandbox import SandboxServer, SandboxSettings
-from sandbox.specs import validator
+from schemas.provider_specs import validator
 from workers.connections import Connection
 from workers.errors import AuthError, NotFound, PermanentError, RateLimited
 from workers.providers.base import OutboundItem

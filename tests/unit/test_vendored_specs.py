@@ -1,4 +1,4 @@
-"""The vendored provider schemas in sandbox/specs/ (written by scripts/vendor_specs.py).
+"""The vendored provider schemas in schemas/openapi/ (written by scripts/vendor_specs.py).
 
 No network and no /work/shared: these read only the committed JSON files, plus the script itself
 for its conversion helpers.
@@ -20,7 +20,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 REPO = Path(__file__).resolve().parents[2]
-SPECS = REPO / "sandbox" / "specs"
+SPECS = REPO / "schemas" / "openapi"
 PROVIDERS = {
     "kombo": {
         "PostLmsCoursesBulkRequestBody",

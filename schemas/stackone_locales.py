@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from sandbox.specs import json_path, schema, validator
+from schemas.provider_specs import json_path, schema, validator
 
 __all__ = ["LOCALES", "problems"]
 

@@ -1,6 +1,6 @@
 """The providers' own request and response schemas, vendored by ``scripts/vendor_specs.py``.
 
-``sandbox/specs/<provider>.json`` holds self-contained Draft 2020-12 schemas, so neither the
+``schemas/openapi/<provider>.json`` holds self-contained Draft 2020-12 schemas, so neither the
 sandbox nor the tests need /work/shared or the network. Validators are built once per process.
 ``format`` stays an annotation (the jsonschema default): the providers' formats such as
 ``int64`` or ``uri`` are documentation, and checking them would only cost time.
@@ -21,7 +21,7 @@ __all__ = ["describe_errors", "json_path", "schema", "source", "validator"]
 
 @cache
 def _document(provider: str) -> dict[str, Any]:
-    text = resources.files("sandbox").joinpath("specs", f"{provider}.json").read_text(encoding="utf-8")
+    text = resources.files("schemas").joinpath("openapi", f"{provider}.json").read_text(encoding="utf-8")
     doc: dict[str, Any] = json.loads(text)
     return doc
 
