@@ -288,21 +288,16 @@ def test_framework_errors_use_kombos_envelope(kombo: httpx.Client, sandbox: Sand
     assert kombo.get("/lms/courses").status_code == 200  # the connection survived the 413
 
 
-def test_validating_a_1000_item_body_takes_well_under_100_ms() -> None:
+def test_a_1000_item_body_is_validated_by_one_validator_built_once() -> None:
+    # Building a jsonschema validator costs far more than using it; rebuilding it per request
+    # would make every sandbox answer slow. Speed itself is measured in bench/, not here.
     body = {
         "items": [
             item(f"c{i}", description="d" * 80, duration=45, languages=["en", "de-CH"]) for i in range(1000)
         ]
     }
-    describe_errors("kombo", "PostLmsCoursesBulkRequestBody", body)  # builds the validator once
-    best_s = min(
-        _timed(lambda: describe_errors("kombo", "PostLmsCoursesBulkRequestBody", body)) for _ in range(3)
-    )
-    # About 55 ms on a slow 2-CPU runner; the bound catches validators rebuilt per request.
-    assert best_s < 0.2, f"{best_s * 1000:.0f} ms"
-
-
-def _timed(fn: Any) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    body["items"][999]["course"]["duration"] = -5
+    built = validator("kombo", "PostLmsCoursesBulkRequestBody")
+    reasons, count = describe_errors("kombo", "PostLmsCoursesBulkRequestBody", body)
+    assert count == 1 and reasons[0].startswith("items[999].course.duration:")
+    assert validator("kombo", "PostLmsCoursesBulkRequestBody") is built
