@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.course import CONTENT_TYPES, DIFFICULTIES
+
 __all__ = ["SampleCounts", "sample_items", "write_sample"]
 
 _TOPICS = [
@@ -41,18 +43,8 @@ _LANGS = [
     ["nl"],
     ["ja"],
 ]
-_TYPES = [
-    "course",
-    "video",
-    "article",
-    "podcast",
-    "book",
-    "webinar",
-    "event",
-    "assessment",
-    "other",
-]
-_DIFF = ["beginner", "intermediate", "advanced", "expert"]
+_TYPES = list(CONTENT_TYPES)
+_DIFF = list(DIFFICULTIES)
 
 #: (how the item is broken, a function that breaks it). Each yields exactly one invalid item.
 _BREAKS: list[tuple[str, Any]] = [

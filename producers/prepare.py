@@ -35,7 +35,9 @@ class ItemError:
         }
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made per catalog item, and frozen dataclasses are several times slower
+# to build (object.__setattr__ per field). Treat it as a value all the same.
+@dataclass(slots=True)
 class Prepared:
     item: OutboundItem
     op: str
@@ -64,18 +66,18 @@ def digest_and_size(mapper: Mapper, op: str, payload: dict[str, Any], *, active:
 
 def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared | list[ItemError]:
     """Validate and map one record. Never raises for bad data."""
-    label = item_label(record)
     if record.error is not None:
-        return [ItemError(label, record.position, "", record.error)]
+        return [ItemError(item_label(record), record.position, "", record.error)]
     result = validate_fast(record.data)
     if not isinstance(result, Course):
+        label = item_label(record)
         return [ItemError(label, record.position, e.field, e.message) for e in result]
     try:
         op, payload = mapper.prepare(result, options)
         digest, size = digest_and_size(mapper, op, payload, active=result.active)
     except MappingError as exc:
-        return [ItemError(label, record.position, exc.field, exc.message)]
+        return [ItemError(result.id, record.position, exc.field, exc.message)]
     except Exception as exc:  # a mapping bug, or a value JSON cannot carry (an int over 64 bits)
         why = f"could not be mapped ({type(exc).__name__}: {exc})"
-        return [ItemError(label, record.position, "(item)", why)]
+        return [ItemError(result.id, record.position, "(item)", why)]
     return Prepared(OutboundItem(result.id, digest, payload), op, size)

@@ -36,7 +36,9 @@ _KNOWN_COLUMNS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made per catalog item, and frozen dataclasses are several times slower
+# to build (object.__setattr__ per field). Treat it as a value all the same.
+@dataclass(slots=True)
 class Record:
     """One raw catalog entry. ``position`` is the line (JSONL, CSV) or array index + 1 (JSON)."""
 

@@ -58,14 +58,17 @@ class FieldError:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+# Course and Translation are not frozen: a frozen dataclass sets each field through
+# object.__setattr__, which made building a Course (19 fields) 7x slower on the producer's hot
+# path. Treat them as immutable all the same.
+@dataclass(slots=True)
 class Translation:
     language: str
     title: str | None = None
     description: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Course:
     """A validated canonical course item (product.md, "The catalog")."""
 

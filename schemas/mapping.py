@@ -56,9 +56,14 @@ class Mapper:
         return "upsert", self.to_payload(course, options)
 
 
+#: Empty values of these types are "absent" too.
+_EMPTIABLE = (tuple, list)
+
+
 def without_none(values: dict[str, Any]) -> dict[str, Any]:
     """Drop absent optional fields: smaller requests, and digests that ignore key order of None."""
-    return {k: v for k, v in values.items() if v is not None and v not in ((), [])}
+    # Type checks before truthiness: every item of a catalog goes through here.
+    return {k: v for k, v in values.items() if v is not None and (v or type(v) not in _EMPTIABLE)}
 
 
 def canonical_json(payload: dict[str, Any]) -> bytes:

@@ -16,7 +16,9 @@ __all__ = ["ItemResult", "JobStatus", "OutboundItem", "Provider", "Submission"]
 Op = Literal["upsert", "deactivate"]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made per catalog item, and frozen dataclasses are several times slower
+# to build (object.__setattr__ per field). Treat it as a value all the same.
+@dataclass(slots=True)
 class OutboundItem:
     """One validated, mapped item on its way to a provider.
 
