@@ -8,6 +8,7 @@ never stop the others.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -125,14 +126,12 @@ def _iso_datetime(value: str) -> None:
         raise ValidationError("must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z") from None
 
 
-def _text(*, min_len: int = 1, max_len: int, required: bool = False) -> fields.Str:
-    return fields.Str(
-        required=required,
-        validate=[
-            validate.Length(min=min_len, max=max_len, error="must be {min} to {max} characters long"),
-            _no_controls,
-        ],
-    )
+def _text(*, min_len: int = 1, max_len: int, required: bool = False, not_blank: bool = False) -> fields.Str:
+    checks: list[Callable[[Any], Any]] = [
+        validate.Length(min=min_len, max=max_len, error="must be {min} to {max} characters long"),
+        _no_controls,
+    ]
+    return fields.Str(required=required, validate=[*checks, _not_blank] if not_blank else checks)
 
 
 def _strings(max_len: int = 255) -> fields.List[str]:
@@ -162,22 +161,8 @@ class CourseSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.Str(
-        required=True,
-        validate=[
-            validate.Length(min=1, max=255, error="must be 1 to 255 characters long"),
-            _no_controls,
-            _not_blank,
-        ],
-    )
-    title = fields.Str(
-        required=True,
-        validate=[
-            validate.Length(min=1, max=500, error="must be {min} to {max} characters long"),
-            _no_controls,
-            _not_blank,
-        ],
-    )
+    id = _text(max_len=255, required=True, not_blank=True)
+    title = _text(max_len=500, required=True, not_blank=True)
     url = fields.Str(required=True, validate=_http_url)
     description = _text(min_len=0, max_len=MAX_DESCRIPTION_CHARS)
     short_description = _text(min_len=0, max_len=2000)
