@@ -20,7 +20,9 @@ from workers.config import Settings
 from workers.logs import batch_event
 from workers.providers.base import ItemResult, OutboundItem
 from workers.runlife import run_finished
-from workers.store.batches import Batch, load_items, settle_batch
+from workers.store.batches import Batch, decode_heads, decode_items, load_blob, load_items, settle_batch
+from workers.store.lua import run_script
+from workers.store.scripts import HSET_MANY
 
 __all__ = ["fail_batch", "record_results"]
 
@@ -52,12 +54,18 @@ def record_results(
     settings: Settings,
 ) -> str | None:
     """Record per-item outcomes of a finished remote job; returns what ``settle_batch`` did."""
-    items = load_items(raw_r, batch.id)
-    if items is None:
+    blob = load_blob(raw_r, batch.id)
+    if blob is None:
         return _payload_lost(r, batch, settings)
     by_id = {res.item_id: res for res in (*batch.early, *results)}
-    outcomes = [(item, by_id.get(item.id, NO_RESULT)) for item in items]
-    return _record(r, batch, outcomes, settings, state="completed")
+    heads = decode_heads(blob)
+    found = [by_id.get(item_id, NO_RESULT) for item_id, _ in heads]
+    if all(res.ok for res in found):
+        # The usual case: no item is kept for a retry, so its payload is never parsed.
+        items = [OutboundItem(item_id, digest, {}) for item_id, digest in heads]
+    else:
+        items = decode_items(blob)
+    return _record(r, batch, list(zip(items, found, strict=True)), settings, state="completed")
 
 
 def fail_batch(
@@ -97,10 +105,15 @@ def _record(
             errors.append(err)
             item_errors[item.id] = json.dumps([err])
             retry_items[item.id] = json.dumps([item.id, item.digest, item.payload, batch.op])
-    for bucket, mapping in digests.items():
-        pipe.hset(keys.content_hashes(batch.connection, bucket), mapping=mapping)
-    for bucket, mapping in remote.items():
-        pipe.hset(keys.remote_ids(batch.connection, bucket), mapping=mapping)
+    hashes = [(keys.content_hashes(batch.connection, b), m) for b, m in digests.items()]
+    hashes += [(keys.remote_ids(batch.connection, b), m) for b, m in remote.items()]
+    if hashes:
+        args: list[Any] = []
+        for _, mapping in hashes:
+            args.append(len(mapping))
+            for pair in mapping.items():
+                args.extend(pair)
+        run_script(pipe, HSET_MANY, [key for key, _ in hashes], args)
     if item_errors:
         pipe.hset(keys.run_item_errors(batch.run_id), mapping=item_errors)
         pipe.expire(keys.run_item_errors(batch.run_id), settings.run_retention_s)

@@ -1,0 +1,67 @@
+"""Batch payload blobs and the per-item hashes written when a batch's results are recorded."""
+
+from __future__ import annotations
+
+import zlib
+
+import orjson
+import redis
+
+from workers import keys
+from workers.config import Settings
+from workers.outcomes import record_results
+from workers.providers.base import ItemResult, OutboundItem
+from workers.store import runs
+from workers.store.batches import create_batch, decode_heads, decode_items, encode_items, load_batch
+from workers.store.lua import run_script
+from workers.store.scripts import HSET_MANY
+
+ITEMS = [OutboundItem(f"c{i}", f"d{i}", {"title": f"T\n{i}", "n": i}) for i in range(5)]
+
+
+def test_a_blob_gives_back_its_items_and_their_heads_alone() -> None:
+    blob = encode_items(ITEMS)
+    assert decode_items(blob) == ITEMS
+    assert decode_heads(blob) == [(f"c{i}", f"d{i}") for i in range(5)]
+
+
+def test_a_blob_of_the_older_one_line_format_still_reads() -> None:
+    # Batches queued by a previous version are still in Redis during an upgrade.
+    old = zlib.compress(orjson.dumps([[i.id, i.digest, i.payload] for i in ITEMS]), 1)
+    assert decode_items(old) == ITEMS
+    assert decode_heads(old) == [(i.id, i.digest) for i in ITEMS]
+
+
+def test_hset_many_writes_every_pair_of_every_hash_past_lua_unpack_limits(r: redis.Redis) -> None:
+    big = {f"f{i}": f"v{i}" for i in range(5_000)}
+    hashes = {"h:big": big, "h:one": {"a": "1"}, "h:two": {"b": "2", "c": "3"}}
+    args: list[object] = []
+    for mapping in hashes.values():
+        args.append(len(mapping))
+        for pair in mapping.items():
+            args.extend(pair)
+    assert run_script(r, HSET_MANY, list(hashes), args) == 3
+    assert {key: r.hgetall(key) for key in hashes} == hashes
+
+
+def test_recording_a_batch_writes_each_items_digest_and_remote_id_in_its_bucket(
+    r: redis.Redis, raw_r: redis.Redis
+) -> None:
+    run_id = runs.new_run_id()
+    runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
+    items = [OutboundItem(f"c{i}", f"d{i}", {"n": i}) for i in range(1_000)]
+    pipe = r.pipeline()
+    create_batch(pipe, batch_id="b1", run_id=run_id, connection="acme", op="upsert", items=items,
+                 retention_s=3600, payload_ttl_s=3600)  # fmt: skip
+    runs.add_counts(pipe, run_id, batches=1, total=1_000)
+    pipe.execute()
+    runs.seal_run(r, run_id)
+    batch = load_batch(r, "b1")
+    assert batch is not None
+    results = [ItemResult(i.id, ok=True, remote_id=f"k-{i.id}") for i in items]
+    assert record_results(r, raw_r, batch, results, Settings()) == "completed"
+    for item in items:
+        bucket = keys.item_bucket(item.id)
+        assert r.hget(keys.content_hashes("acme", bucket), item.id) == item.digest
+        assert r.hget(keys.remote_ids("acme", bucket), item.id) == f"k-{item.id}"
+    assert not r.exists(keys.run_retry_items(run_id))
