@@ -2,6 +2,7 @@
 
 ``schemas/openapi/<provider>.json`` holds self-contained Draft 2020-12 schemas, so neither the
 sandbox nor the tests need /work/shared or the network. Validators are built once per process.
+Valid bodies pass a compiled fastjsonschema check; jsonschema explains the invalid ones.
 ``format`` stays an annotation (the jsonschema default): the providers' formats such as
 ``int64`` or ``uri`` are documentation, and checking them would only cost time.
 """
@@ -9,10 +10,12 @@ sandbox nor the tests need /work/shared or the network. Validators are built onc
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -46,12 +49,45 @@ def validator(provider: str, name: str) -> Draft202012Validator:
     return Draft202012Validator(schema(provider, name))
 
 
+@cache
+def _quick_check(provider: str, name: str) -> Callable[[Any], Any] | None:
+    """fastjsonschema's compiled check of schema ``name``, or None where it cannot compile it."""
+    found = _without_formats({k: v for k, v in schema(provider, name).items() if k != "$schema"})
+    try:
+        check: Callable[[Any], Any] = fastjsonschema.compile(found)
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None
+    return check
+
+
+def _without_formats(node: Any) -> Any:
+    # "format" is an annotation here, as for jsonschema; fastjsonschema would check it. A key
+    # "format" with a string value is the keyword; a property named format has a dict.
+    if isinstance(node, dict):
+        return {k: _without_formats(v) for k, v in node.items() if not (k == "format" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_without_formats(v) for v in node]
+    return node
+
+
 def describe_errors(provider: str, name: str, instance: Any, limit: int = 3) -> tuple[list[str], int]:
     """``path: reason`` for the first ``limit`` violations in document order, and how many there are.
 
     Example line: ``items[3].course.duration: -5 is less than or equal to the minimum of 0``.
     A valid ``instance`` gives ``([], 0)``.
     """
+    # jsonschema finds every error but walks a 1,000-item body in ~90 ms; fastjsonschema's
+    # compiled check takes ~4 ms and stops at the first. A body it passes is valid (it is never
+    # looser on these schemas: tests/unit/test_vendored_specs.py); anything else, even what it
+    # rejects only for a stricter "format", goes to jsonschema, which decides and explains.
+    quick = _quick_check(provider, name)
+    if quick is not None:
+        try:
+            quick(instance)
+        except fastjsonschema.JsonSchemaValueException:
+            pass
+        else:
+            return [], 0
     errors = sorted(validator(provider, name).iter_errors(instance), key=_order)
     return [_describe(e) for e in errors[:limit]], len(errors)
 

@@ -374,3 +374,83 @@ def test_script_keeps_an_inner_cycle_in_defs_and_wraps_nullable_refs() -> None:
     v = Draft202012Validator(schema)
     assert v.is_valid({"b": {"c": {"b": {"c": None}}}})
     assert not v.is_valid({"b": {"c": {"b": {"c": 1}}}})
+
+
+# --- The quick check in front of jsonschema (schemas/provider_specs.py) ------------------------
+
+_ODD_VALUES: list[Any] = [None, -1, 0, 1.5, True, "", "x" * 300, "javascript:alert(1)", "en_US", [], {}, [1]]
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*path, index))
+    return found
+
+
+def _mutated(example: Any, rng: Any) -> Any:
+    doc = copy.deepcopy(example)
+    path = rng.choice(_paths(doc)[1:])
+    parent = doc
+    for step in path[:-1]:
+        parent = parent[step]
+    last = path[-1]
+    action = rng.random()
+    if action < 0.15 and isinstance(parent, dict):
+        del parent[last]
+    elif action < 0.25 and isinstance(parent, dict):
+        parent["unexpected_field"] = rng.choice(_ODD_VALUES)
+    else:
+        parent[last] = copy.deepcopy(rng.choice(_ODD_VALUES))
+    return doc
+
+
+def _seeds() -> dict[tuple[str, str], list[Any]]:
+    """Valid documents to mutate, for the schemas without examples that the sandbox checks."""
+    oid = "507f1f77bcf86cd799439011"
+    stackone_item = {
+        "external_reference": "c-1",
+        "title": "T",
+        "content_url": "https://example.com/c-1",
+        "duration": "PT45M",
+        "languages": [{"value": "en_GB"}],
+        "content_type": {"value": "course"},
+    }
+    return {
+        ("360learning", "UpsertExternalCoursesRequest"): [{"input": [course(), course(externalId="c-2")]}],
+        ("360learning", "ArchiveExternalCoursesRequest"): [{"input": [{"externalId": "c-1"}]}],
+        ("360learning", "TokenRequest"): [
+            {"grant_type": "client_credentials", "client_id": "id", "client_secret": "s", "company_id": oid}
+        ],
+        ("360learning", "CreateIntegrationRequest"): [
+            {"externalPlatform": "coursesync", "authorId": oid, "groupId": oid}
+        ],
+        ("stackone", "BatchUpsertContentRequest"): [{"items": [stackone_item]}],
+        ("stackone", "LmsUpsertContentRequestDto"): [stackone_item],
+    }
+
+
+@pytest.mark.parametrize(
+    ("provider", "name"), [(p, n) for p, names in sorted(PROVIDERS.items()) for n in sorted(names)]
+)
+def test_the_quick_check_is_never_looser_than_jsonschema(provider: str, name: str) -> None:
+    import random
+
+    from schemas.provider_specs import _quick_check, describe_errors
+
+    assert _quick_check(provider, name) is not None, "fastjsonschema could not compile it"
+    examples = [*vendored(provider)["schemas"][name].get("examples", []), *_seeds().get((provider, name), [])]
+    rng = random.Random(f"{provider}/{name}")
+    rejected = 0
+    for example in examples:
+        assert describe_errors(provider, name, example) == ([], 0)
+        for _ in range(300):
+            doc = _mutated(example, rng)
+            reasons, count = describe_errors(provider, name, doc)
+            assert (count == 0) == valid(provider, name, doc), (doc, reasons)
+            rejected += count > 0
+    assert rejected > 0 or not examples  # the mutations did reach invalid documents
