@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers import keys
+from workers.budget import take_budget
 from workers.connections import Connection
 from workers.errors import PermanentError, TransientError
 from workers.logs import batch_event
@@ -119,16 +120,29 @@ def poll_one(deps: Deps, batch_id: str) -> str:
         return "failed"
     try:
         connection = deps.get_connection(batch.connection)
-        wait_s = Limits.on(r).spend(connection, connection.spec.poll_bucket).wait_s
+        wait_s = _poll_budget(deps, connection, batch)
         if wait_s > 0:
             count_limiter_wait(r, batch.connection, wait_s)
-            _reschedule(deps, batch, wait_s)
+            # Due one tick early: a sweep then claims it just before its booking, not after.
+            _reschedule(deps, batch, max(0.0, wait_s - settings.tick_interval_s))
             return "throttled"
         status = deps.get_provider(batch.connection).poll(batch.job_ref)
     except (TransientError, PermanentError) as exc:
         return _poll_failed(deps, batch, exc)
     r.hset(keys.batch(batch.id), mapping={"poll_errors": 0, "polls": batch.polls + 1})
     return _apply_status(deps, batch, connection, status)
+
+
+def _poll_budget(deps: Deps, connection: Connection, batch: Batch) -> float:
+    """0 when the poll may go now, else seconds until it may (its request may be booked)."""
+    limits, bucket = Limits.on(deps.r), connection.spec.poll_bucket
+    wait_s = take_budget(deps.r, limits, connection, bucket, batch)
+    if 0 < wait_s <= deps.settings.tick_interval_s:
+        # Booked for a moment from now: wait here, on time, rather than until a later sweep.
+        time.sleep(wait_s)
+        booked = load_batch(deps.r, batch.id) or batch
+        wait_s = take_budget(deps.r, limits, connection, bucket, booked)
+    return wait_s
 
 
 def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobStatus) -> str:

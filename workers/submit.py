@@ -18,9 +18,10 @@ from typing import Literal
 import redis
 
 from workers import keys
+from workers.budget import take_budget
 from workers.config import Settings
 from workers.connections import Connection
-from workers.dispatch import SHORT_WAIT_S, defer, dispatch, settle_inflight
+from workers.dispatch import defer, dispatch, settle_inflight
 from workers.errors import (
     ConcurrencyLimited,
     ConfigError,
@@ -72,7 +73,9 @@ def submit_batch(batch_id: str, deps: Deps) -> Outcome:
         if batch.state != "pending":
             return "skipped"  # a duplicate delivery after the batch moved on
         # A job slot first (360Learning runs 3 bulk operations at once), then a request.
-        wait_s = limits.take_job_slot(connection, batch.id) or _budget(r, limits, connection, batch)
+        wait_s = limits.take_job_slot(connection, batch.id) or take_budget(
+            r, limits, connection, connection.spec.submit_bucket, batch
+        )
         if wait_s > 0:
             count_limiter_wait(r, batch.connection, wait_s)
             defer(r, batch.connection, batch.id, wait_s, lease_s=settings.batch_lease_s)
@@ -83,35 +86,6 @@ def submit_batch(batch_id: str, deps: Deps) -> Outcome:
         return outcome
     finally:
         dispatch(r, connection, lease_s=settings.batch_lease_s)
-
-
-#: A booked request may be used this early (ms): Celery's countdown is not exact.
-BOOKING_SLACK_MS = 50
-#: A booking older than this was never used (its worker died): pay again rather than trust it.
-BOOKING_STALE_MS = 10_000
-
-
-def _budget(r: redis.Redis, limits: Limits, connection: Connection, batch: Batch) -> float:
-    """0 when the batch may send now, else seconds to wait.
-
-    A batch that must wait a moment books its request for that moment (the limiter spends the
-    budget in advance) and comes back on a short countdown to use it, instead of competing for
-    the budget again and again.
-    """
-    bucket = connection.spec.submit_bucket
-    now_ms = time.time() * 1000
-    if batch.booked_ms is not None and now_ms - batch.booked_ms < BOOKING_STALE_MS:
-        paused_s = limits.paused_s(connection.name, bucket)
-        if paused_s <= 0 and now_ms < batch.booked_ms - BOOKING_SLACK_MS:
-            return (batch.booked_ms - now_ms) / 1000  # delivered early: wait for the booking
-        r.hdel(keys.batch(batch.id), "booked_ms")
-        return paused_s  # 0: use the booking; > 0: the provider said stop since we booked
-    if batch.booked_ms is not None:
-        r.hdel(keys.batch(batch.id), "booked_ms")  # stale: its worker died before using it
-    grant = limits.spend(connection, bucket, book_within_s=SHORT_WAIT_S)
-    if grant.booked and grant.wait_s > 0:
-        r.hset(keys.batch(batch.id), "booked_ms", int(now_ms + grant.wait_s * 1000))
-    return grant.wait_s
 
 
 def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
