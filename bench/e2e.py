@@ -19,7 +19,7 @@ import httpx
 import psutil
 import redis
 
-from bench.common import kombo_connection, machine, pipeline, wait_final
+from bench.common import kombo_connection, machine, pipeline, requests_since, wait_final
 
 BATCH = 1000
 
@@ -53,13 +53,21 @@ def main(argv: list[str] | None = None) -> int:
         r = redis.Redis.from_url(stack.redis_url or "", decode_responses=True)
         catalog = list(iter_valid(args.items, prefix="e2e"))
         # This process is the producer; its children (sandbox, private Redis) are not coursesync.
-        ours = [psutil.Process(stack.processes[n].pid) for n in ("worker0", "beat")]
+        roles = {n: [psutil.Process(stack.processes[n].pid)] for n in ("worker0", "beat")}
+        sandbox_proc = [psutil.Process(stack.processes["sandbox"].pid)]
+        sandbox0 = cpu_s(sandbox_proc)
         me = psutil.Process()
-        cpu0 = cpu_s(ours) + sum(me.cpu_times()[:2])
-        t0 = time.perf_counter()
-        doc = wait_final(r, start_run("bench", catalog, SyncOptions(full=True), r=r))
+        before = {n: cpu_s(p) for n, p in roles.items()} | {"producer": sum(me.cpu_times()[:2])}
+        t0, epoch0 = time.perf_counter(), time.time()
+        run_id = start_run("bench", catalog, SyncOptions(full=True), r=r)
+        produced = time.perf_counter() - t0
+        doc = wait_final(r, run_id)
         wall = time.perf_counter() - t0
-        cpu = cpu_s(ours) + sum(me.cpu_times()[:2]) - cpu0
+        log = requests_since(stack.sandbox_url, epoch0)
+        after = {n: cpu_s(p) for n, p in roles.items()} | {"producer": sum(me.cpu_times()[:2])}
+        spent = {n: after[n] - before[n] for n in after}
+        sandbox_cpu = cpu_s(sandbox_proc) - sandbox0
+        cpu = sum(spent.values())
         stats = httpx.get(stack.sandbox_url + "/_sandbox/stats", timeout=30).json()
     batches = -(-args.items // BATCH)
     minimum = 2 * batches / args.rate
@@ -76,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU of every coursesync process (producer, worker and its pool, beat): {cpu:.1f} s, "
         f"{cpu / args.items * 1e6:.0f} us per item (goal <= 100 us)"
     )
+    print("  of which " + ", ".join(f"{n} {s / args.items * 1e6:.0f} us" for n, s in spent.items()))
+    posts = [float(e[0]) - epoch0 for e in log if e[2] == "POST"]
+    polls = [float(e[0]) - epoch0 for e in log if e[2] == "GET"]
+    print(
+        f"timeline: producer done {produced:.1f} s; POSTs {posts[0]:.1f}-{posts[-1]:.1f} s; "
+        f"polls {polls[0]:.1f}-{polls[-1]:.1f} s; run final {wall:.1f} s"
+    )
+    print(f"the sandbox (the provider's side, sharing this machine's cores): {sandbox_cpu:.1f} s CPU")
     return 0
 
 
