@@ -119,17 +119,36 @@ def promote_deferred(r: redis.Redis, *, limit: int = 1000) -> set[str]:
     due = strs(r.zrangebyscore(keys.DEFERRED, "-inf", _now_ms(), start=0, num=limit))
     touched: set[str] = set()
     for batch_id in due:
-        if not r.zrem(keys.DEFERRED, batch_id):
-            continue  # another pump took it
         connection = r.hget(keys.batch(batch_id), "connection")
         if connection is None:
-            continue  # the batch expired with its run
-        pipe = r.pipeline()
-        pipe.lpush(keys.ready(str(connection)), batch_id)
-        pipe.sadd(keys.READY_CONNECTIONS, str(connection))
-        pipe.execute()
-        touched.add(str(connection))
+            r.zrem(keys.DEFERRED, batch_id)  # the batch expired with its run
+            continue
+        if _requeue(r, keys.DEFERRED, str(connection), batch_id, only_pending=False):
+            touched.add(str(connection))
     return touched
+
+
+#: KEYS: source zset, ready list, ready_connections, batch. ARGV: batch_id, connection,
+#: only_pending ('1'|'0'). Moves the batch from the source set to the front of its ready list
+#: in one step: a crash (of Redis or of the pump) between the two would lose it. Returns 1 if
+#: moved, 0 if another pump took it first (or, with only_pending, it is no longer pending).
+_REQUEUE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[3] == '1' and redis.call('HGET', KEYS[4], 'state') ~= 'pending' then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1
+"""
+
+
+def _requeue(r: redis.Redis, source: str, connection: str, batch_id: str, *, only_pending: bool) -> bool:
+    moved = run_script(
+        r,
+        _REQUEUE,
+        [source, keys.ready(connection), keys.READY_CONNECTIONS, keys.batch(batch_id)],
+        [batch_id, connection, "1" if only_pending else "0"],
+    )
+    return bool(moved)
 
 
 def reap_expired(r: redis.Redis, connection: str) -> int:
@@ -137,10 +156,9 @@ def reap_expired(r: redis.Redis, connection: str) -> int:
     expired = strs(r.zrangebyscore(keys.inflight(connection), "-inf", _now_ms()))
     count = 0
     for batch_id in expired:
-        if not r.zrem(keys.inflight(connection), batch_id):
+        # Not moved when no longer pending: its worker finished and died before freeing the slot.
+        if not _requeue(r, keys.inflight(connection), connection, batch_id, only_pending=True):
             continue
-        if r.hget(keys.batch(batch_id), "state") != "pending":
-            continue  # the worker finished its job and died before releasing the slot
         log_event(
             log,
             logging.WARNING,
@@ -148,9 +166,5 @@ def reap_expired(r: redis.Redis, connection: str) -> int:
             connection=connection,
             batch=batch_id,
         )
-        pipe = r.pipeline()
-        pipe.lpush(keys.ready(connection), batch_id)
-        pipe.sadd(keys.READY_CONNECTIONS, connection)
-        pipe.execute()
         count += 1
     return count
