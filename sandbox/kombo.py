@@ -20,7 +20,7 @@ from typing import Any
 from sandbox.http import Request, Response, Route, json_response, stable_id, unresolvable_host
 from sandbox.kombo_store import KomboStore, Result, Task
 from sandbox.state import State
-from schemas.provider_specs import describe_errors
+from schemas.provider_specs import describe_errors, problems_text
 
 __all__ = ["COUNTERS", "PREFIX", "KomboApi", "kombo_error"]
 
@@ -214,8 +214,7 @@ def _body_problem(body: Any) -> str | None:
     """Why Kombo refuses the body (schema, then duplicate origin ids), or None."""
     problems, total = describe_errors("kombo", "PostLmsCoursesBulkRequestBody", body)
     if problems:
-        more = f" (and {total - len(problems)} more)" if total > len(problems) else ""
-        return "The request body is invalid: " + "; ".join(problems) + more
+        return "The request body is invalid: " + problems_text(problems, total)
     seen = Counter(item["origin_id"] for item in body["items"])
     repeated = [origin for origin, n in seen.items() if n > 1]
     if repeated:

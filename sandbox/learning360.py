@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 from sandbox.http import Request, Response, Route, json_response
 from sandbox.learning360_store import L360Store, Operation, object_id
 from sandbox.state import State
-from schemas.provider_specs import describe_errors
+from schemas.provider_specs import describe_errors, problems_text
 
 __all__ = ["COUNTERS", "PREFIX", "Learning360Api"]
 
@@ -270,8 +270,7 @@ def _bulk_input(req: Request, schema: str, limit: int) -> tuple[list[Any], Respo
         return [], l360_error(400, "inputTooLong", message)
     problems, total = describe_errors("360learning", schema, body)
     if total:
-        more = f" (and {total - len(problems)} more)" if total > len(problems) else ""
-        return [], l360_error(400, "invalidInput", "The input is invalid: " + "; ".join(problems) + more)
+        return [], l360_error(400, "invalidInput", "The input is invalid: " + problems_text(problems, total))
     return given, None
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from sandbox.http import Request, Response, Route, iso_utc, json_response, unresolvable_host
 from sandbox.stackone_store import StackOneStore, is_active
 from sandbox.state import State
+from schemas.provider_specs import problems_text
 from schemas.stackone_locales import problems as schema_problems
 
 __all__ = ["COUNTERS", "PREFIX", "StackOneApi", "stackone_error"]
@@ -117,8 +118,7 @@ class StackOneApi:
             return stackone_error(422, f"items must contain no more than {limit} elements, not {len(items)}.")
         problems, total = schema_problems("BatchUpsertContentRequest", body)
         if problems:
-            more = f" (and {total - len(problems)} more)" if total > len(problems) else ""
-            return stackone_error(422, "Validation failed: " + "; ".join(problems) + more)
+            return stackone_error(422, "Validation failed: " + problems_text(problems, total))
         assert isinstance(items, list)  # the schema requires it
         now = time.time()
         errors = [_item_errors(item) for item in items]

@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from schemas.provider_specs import json_path, schema, validator
+from schemas.provider_specs import describe_errors, json_path, schema
 
 __all__ = ["LOCALES", "problems"]
 
@@ -30,13 +30,7 @@ MAX_PROBLEM_CHARS = 200
 
 def problems(name: str, instance: Any, limit: int = 3) -> tuple[list[str], int]:
     """``path: reason`` for the first ``limit`` violations of schema ``name``, and their number."""
-    errors = sorted(validator("stackone", name).iter_errors(instance), key=_order)
-    return [_describe(e) for e in errors[:limit]], len(errors)
-
-
-def _order(error: ValidationError) -> list[tuple[int, int, str]]:
-    # Document order: array indexes compare as numbers, so items[10] comes after items[9].
-    return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.absolute_path]
+    return describe_errors("stackone", name, instance, limit, describe=_describe)
 
 
 def _describe(error: ValidationError) -> str:
