@@ -191,17 +191,20 @@ def test_stackone_external_reference_is_required() -> None:
     assert not valid("stackone", "BatchUpsertContentRequest", {})
 
 
+STACKONE_ITEM = {
+    "external_reference": "c-1",
+    "title": "T",
+    "content_url": "https://example.com/c-1",
+    "duration": "PT45M",
+    "active": True,
+    "languages": [{"value": "en_GB"}],
+    "content_type": {"value": "course"},
+    "cover_url": None,
+}
+
+
 def test_stackone_item_shapes() -> None:
-    item = {
-        "external_reference": "c-1",
-        "title": "T",
-        "content_url": "https://example.com/c-1",
-        "duration": "PT45M",
-        "active": True,
-        "languages": [{"value": "en_GB"}],
-        "content_type": {"value": "course"},
-        "cover_url": None,
-    }
+    item = copy.deepcopy(STACKONE_ITEM)
     assert valid("stackone", "LmsUpsertContentRequestDto", item)
     assert valid("stackone", "LmsUpsertContentRequestDto", {**item, "active": "false"})
     # languages are {value: <locale enum>} objects, not bare strings.
@@ -412,14 +415,6 @@ def _mutated(example: Any, rng: Any) -> Any:
 def _seeds() -> dict[tuple[str, str], list[Any]]:
     """Valid documents to mutate, for the schemas without examples that the sandbox checks."""
     oid = "507f1f77bcf86cd799439011"
-    stackone_item = {
-        "external_reference": "c-1",
-        "title": "T",
-        "content_url": "https://example.com/c-1",
-        "duration": "PT45M",
-        "languages": [{"value": "en_GB"}],
-        "content_type": {"value": "course"},
-    }
     return {
         ("360learning", "UpsertExternalCoursesRequest"): [{"input": [course(), course(externalId="c-2")]}],
         ("360learning", "ArchiveExternalCoursesRequest"): [{"input": [{"externalId": "c-1"}]}],
@@ -429,8 +424,8 @@ def _seeds() -> dict[tuple[str, str], list[Any]]:
         ("360learning", "CreateIntegrationRequest"): [
             {"externalPlatform": "coursesync", "authorId": oid, "groupId": oid}
         ],
-        ("stackone", "BatchUpsertContentRequest"): [{"items": [stackone_item]}],
-        ("stackone", "LmsUpsertContentRequestDto"): [stackone_item],
+        ("stackone", "BatchUpsertContentRequest"): [{"items": [STACKONE_ITEM]}],
+        ("stackone", "LmsUpsertContentRequestDto"): [STACKONE_ITEM],
     }
 
 
