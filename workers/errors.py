@@ -11,7 +11,12 @@
         ├── TransientError          may succeed later; carries retry_after_s
         │   ├── RateLimited         the provider's request quota is spent (429)
         │   ├── ConcurrencyLimited  too many requests/jobs in flight at the provider (429)
-        │   └── ProviderUnavailable 5xx, 408, timeouts and connection errors
+        │   └── ProviderUnavailable 5xx, 408, connect timeouts and connection errors: the
+        │       │                   request was not processed
+        │       └── AnswerLost      the request went out but no answer came back (read timeout,
+        │                           dropped connection): the provider may have acted on it
+        ├── UnverifiedAnswer        the provider answered, but coursesync cannot read or attribute
+        │                           the answer: what the provider did is unknown
         └── PermanentError          retrying the same request cannot help
             ├── AuthError           401/403: credentials or scopes are wrong
             ├── NotFound            unknown integration, account or job
@@ -20,11 +25,18 @@
 Retry code dispatches on the class alone (see ``workers.retry``). Foreign exceptions
 (``httpx.*``) are translated into this tree in exactly one place per provider
 (``workers.providers.http.map_errors``); nothing above the provider layer sees them.
+
+``AnswerLost`` and ``UnverifiedAnswer`` are the two *ambiguous* outcomes of a submission: the
+provider may have started a remote job that coursesync cannot name. A batch is sent again
+after them only when its provider is ``resend_safe`` (a second send cannot make a second job or
+effect); otherwise its items fail with ``UNVERIFIED`` and the next sync sends them again.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "UNVERIFIED",
+    "AnswerLost",
     "AuthError",
     "CatalogError",
     "ConcurrencyLimited",
@@ -38,7 +50,13 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "TransientError",
+    "UnverifiedAnswer",
 ]
+
+#: The code of an item coursesync cannot prove succeeded: the provider's answer could not be
+#: read or attributed to it, or a request's fate is unknown. Never a success; no digest is kept,
+#: so the next sync sends the item again.
+UNVERIFIED = "coursesync.UNVERIFIED"
 
 
 class CoursesyncError(Exception):
@@ -126,6 +144,21 @@ class ConcurrencyLimited(TransientError):
 
 class ProviderUnavailable(TransientError):
     """Server error, request timeout or network failure."""
+
+
+class AnswerLost(ProviderUnavailable):
+    """The request was sent but no answer came back: the provider may have acted on it."""
+
+
+class UnverifiedAnswer(ProviderError):
+    """The provider answered, but its answer cannot be read or attributed to our items.
+
+    Nothing in it counts as a success. Carries ``UNVERIFIED`` as its code unless given another.
+    """
+
+    def __init__(self, message: str, **kw: object) -> None:
+        kw.setdefault("code", UNVERIFIED)
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 class PermanentError(ProviderError):

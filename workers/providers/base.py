@@ -61,10 +61,12 @@ class JobStatus:
     """The state of a remote job.
 
     ``state`` is ``pending`` (poll again, after ``retry_after_s`` if given), ``done`` (``results``
-    holds the per-item outcomes) or ``failed`` (the whole job failed: ``code``/``reason``).
+    holds the per-item outcomes), ``failed`` (the whole job failed: ``code``/``reason``) or
+    ``retry`` (the whole job failed for a transient reason, e.g. Kombo's
+    ``PLATFORM.TASK_TIMED_OUT``: the batch is sent again, after ``retry_after_s`` if given).
     """
 
-    state: Literal["pending", "done", "failed"]
+    state: Literal["pending", "done", "failed", "retry"]
     results: tuple[ItemResult, ...] = ()
     code: str | None = None
     reason: str | None = None
@@ -73,9 +75,16 @@ class JobStatus:
 
 
 class Provider(Protocol):
-    """A provider's bulk API as coursesync needs it."""
+    """A provider's bulk API as coursesync needs it.
+
+    ``resend_safe`` says whether sending the same batch a second time, after a send whose fate
+    is unknown (a worker killed mid-request, a lost answer), can neither start a second remote
+    job nor have a second effect. Only then does coursesync send it again; otherwise its items
+    fail as ``UNVERIFIED`` and the next sync sends them.
+    """
 
     name: str
+    resend_safe: bool
 
     def submit(self, op: Op, items: Sequence[OutboundItem]) -> Submission:
         """Send one bulk request for ``items`` (all of the same ``op``)."""

@@ -21,6 +21,7 @@ __all__ = ["FakeProvider"]
 @dataclass
 class FakeProvider:
     name: str = "fake"
+    resend_safe: bool = True
     pending_polls: int = 1
     reject: set[str] = field(default_factory=set)
     errors: list[CoursesyncError] = field(default_factory=list)

@@ -54,6 +54,9 @@ class KomboProvider:
     """Kombo bulk course upserts for one connection."""
 
     name = "kombo"
+    #: The same body returns the same task (kept byte-identical on resends), and upserts are
+    #: keyed by origin_id: a second send makes neither a second task nor a second effect.
+    resend_safe = True
 
     def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
         self._conn = connection

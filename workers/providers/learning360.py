@@ -51,6 +51,8 @@ class Learning360Provider:
     """360Learning bulk external-course upserts and archives for one connection."""
 
     name = "360learning"
+    #: A second PUT starts a second bulk operation (and takes a second of the 3 slots).
+    resend_safe = False
 
     def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
         self._conn = connection

@@ -45,6 +45,8 @@ class StackOneProvider:
     """StackOne batch content upserts for one connection."""
 
     name = "stackone"
+    #: No remote job exists, and upserts are keyed by external_reference.
+    resend_safe = True
 
     def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
         self._conn = connection

@@ -51,6 +51,8 @@ class ThoughtIndustriesProvider:
     """Thought Industries content bulk imports for one connection."""
 
     name = "thoughtindustries"
+    #: Nothing documents what a second import of the same asset does.
+    resend_safe = False
 
     def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
         self._conn = connection
