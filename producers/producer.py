@@ -25,6 +25,7 @@ from schemas.mappers import get_mapper
 from workers import keys
 from workers.config import Settings
 from workers.connections import Connection
+from workers.crashpoints import crash_point
 from workers.dispatch import dispatch
 from workers.metrics import count_items
 from workers.store import runs
@@ -146,7 +147,13 @@ class Producer:
         self._flush_counts()
 
     def _write(self, batch: Batch, kind: str) -> None:
-        pipe = self.r.pipeline(transaction=False)
+        # The batch's items are counted in the run's total before the batch exists: a producer
+        # that dies in between leaves items counted but never batched, which the seal counts
+        # as failed. The other order would leave a batch of items the run never counted.
+        self._flush_counts()
+        # One transaction: the batch, its place in the ready list and the run's counters exist
+        # together or not at all (a crash or a full Redis in between would strand the batch).
+        pipe = self.r.pipeline(transaction=True)
         create_batch(
             pipe,
             batch_id=batch.id,
@@ -158,9 +165,11 @@ class Producer:
             payload_ttl_s=self.settings.batch_payload_ttl_s,
             kind=kind,
         )
-        runs.add_counts(pipe, self.run_id, batches=1)
+        batched = len(batch.items) if kind == "catalog" else 0
+        runs.add_counts(pipe, self.run_id, batches=1, batched=batched)
         pipe.execute()
-        dispatch(self.r, self.conn, lease_s=self.settings.batch_lease_s)
+        crash_point("producer.after_batch")
+        dispatch(self.r, self.conn.name, self.conn, self.settings)
 
     def _flush_counts(self) -> None:
         if not self.dry_run:

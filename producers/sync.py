@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 
+from producers.heartbeat import heartbeat
 from producers.prepare import Prepared
 from producers.producer import Producer
 from producers.prune import PrunePlan, plan_prune
@@ -125,17 +126,23 @@ def _run(
         options=recorded,
     )
     producer = Producer(r, settings, connection, run_id, full=options.full)
+    retention_s = settings.run_retention_s
     try:
-        fatal = _feed(producer, feed)
-        if options.prune and not fatal and producer.total:
-            _prune(r, settings, producer, options)
-        producer.finish()
+        with heartbeat(r, run_id, every_s=settings.producer_heartbeat_s):
+            fatal = _feed(producer, feed)
+            if options.prune and not fatal and producer.total:
+                _prune(r, settings, producer, options)
+            producer.finish()
     except Exception as exc:
         # A bug or a lost Redis connection: end the run visibly rather than leave it "queued"
-        # forever, then let the error surface. The batches already enqueued still go out.
+        # forever, then let the error surface. The batches already enqueued still go out. If
+        # Redis itself is gone, the doctor ends the run once its heartbeat is old enough.
         log.exception("producer stopped run=%r", run_id)
+        reason = f"the producer stopped: {type(exc).__name__}: {exc}"
         with contextlib.suppress(Exception):
-            runs.seal_run(r, run_id, f"the producer stopped: {type(exc).__name__}: {exc}")
+            state = runs.seal_run(r, run_id, connection.name, retention_s=retention_s, fatal=reason)
+            if state is not None:
+                run_finished(r, run_id, state, settings)
         raise
     if not fatal and producer.total == 0:
         fatal = (
@@ -143,7 +150,7 @@ def _run(
             if "retry_of" not in extra
             else "the run had no failed items to retry"
         )
-    state = runs.seal_run(r, run_id, fatal)
+    state = runs.seal_run(r, run_id, connection.name, retention_s=retention_s, fatal=fatal)
     if state is not None:
         run_finished(r, run_id, state, settings)
     return run_id

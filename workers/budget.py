@@ -9,8 +9,6 @@ always be ahead of them, and finished jobs would wait until every batch was sent
 
 from __future__ import annotations
 
-import time
-
 import redis
 
 from workers import keys
@@ -36,7 +34,7 @@ def take_budget(r: redis.Redis, limits: Limits, connection: Connection, bucket: 
     The booking lives in the batch's hash (``booked_ms``): a batch has one request waiting
     at a time, a submission while it is pending and a poll once it is submitted.
     """
-    now_ms = time.time() * 1000
+    now_ms = limits.now_ms() if batch.booked_ms is not None else 0
     if batch.booked_ms is not None and now_ms - batch.booked_ms <= BOOKING_LATE_MS:
         paused_s = limits.paused_s(connection.name, bucket)
         if paused_s <= 0 and now_ms < batch.booked_ms - BOOKING_SLACK_MS:
@@ -47,5 +45,5 @@ def take_budget(r: redis.Redis, limits: Limits, connection: Connection, bucket: 
         r.hdel(keys.batch(batch.id), "booked_ms")  # too late now, or its worker died before using it
     grant = limits.spend(connection, bucket, book_within_s=SHORT_WAIT_S)
     if grant.booked and grant.wait_s > 0:
-        r.hset(keys.batch(batch.id), "booked_ms", int(now_ms + grant.wait_s * 1000))
+        r.hset(keys.batch(batch.id), "booked_ms", int(grant.now_ms + grant.wait_s * 1000))
     return grant.wait_s

@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from workers import broker, keys, traces
+from workers import broker, dispatch, keys, traces
 from workers.config import get_settings
 from workers.logs import setup_logging
 
@@ -66,9 +66,14 @@ app.conf.update(
         "coursesync-pump": {"task": "coursesync.pump", "schedule": _settings.tick_interval_s},
         "coursesync-poll": {"task": "coursesync.poll_jobs", "schedule": _settings.tick_interval_s},
         "coursesync-schedules": {"task": "coursesync.schedules", "schedule": _settings.tick_interval_s},
+        "coursesync-doctor": {"task": "coursesync.doctor", "schedule": _settings.doctor_interval_s},
         "coursesync-cleanup": {"task": "coursesync.cleanup", "schedule": 3600.0},
     },
 )
+
+
+# Domain code sends tasks through this port and never imports the app (dispatch.send_task).
+dispatch.set_sender(lambda name, kwargs, options: app.send_task(name, kwargs=kwargs, **options))
 
 
 @signals.setup_logging.connect  # type: ignore[untyped-decorator]

@@ -36,7 +36,8 @@ class Settings:
     #: Redis broker redelivers an unacknowledged message after this long. Every task finishes
     #: well within it, and nothing uses a countdown near it (kombu #337).
     visibility_timeout_s: int = 900
-    #: A batch handed to a worker is handed out again if not settled within this lease.
+    #: A batch handed to a worker is handed out again if not settled within this lease. Never
+    #: shorter than the batch lock and the submit task's time limit (``workers.timing``).
     batch_lease_s: float = 120.0
     #: A batch that failed transiently this many times fails for good, with its last reason.
     max_attempts: int = 8
@@ -53,6 +54,17 @@ class Settings:
     #: How often beat runs the pump (deferred -> ready -> Celery) and the status sweep. Polls and
     #: retries wait for a tick, so it bounds their lateness; an idle tick costs under 1 ms of Redis.
     tick_interval_s: float = 0.5
+    #: A batch refused as a whole for validation is halved until its bad items stand alone; one
+    #: batch (and its halves) may cost at most this many extra requests doing so.
+    split_max_extra_requests: int = 64
+    #: A run whose producer shows no sign of life for this long is ended: the items it had not
+    #: yet read are not sent (the next sync sends them), what it enqueued finishes normally.
+    producer_silence_s: float = 60.0
+    #: The producer shows a sign of life this often while it reads.
+    producer_heartbeat_s: float = 5.0
+    #: How often beat runs the doctor: open runs checked, stranded batches put back, silent
+    #: producers' runs ended, unannounced run ends delivered.
+    doctor_interval_s: float = 30.0
     #: A prune that would deactivate more than this share of the catalog is refused unless forced.
     prune_max_fraction: float = 0.10
     #: Finished runs and their per-item outcomes are kept this long.

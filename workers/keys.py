@@ -17,6 +17,23 @@ PREFIX = "cs:"
 #: ZSET run_id -> created_at ms. Writer: producer. Read by `coursesync runs`. Trimmed by retention.
 RUNS_INDEX = PREFIX + "runs"
 
+#: ZSET run_id -> last sign of life of its producer (Redis time, ms): every run not yet ended.
+#: Writers: the producer (created, then a heartbeat every few seconds while it reads), the
+#: finalize step of ``workers.store.scripts`` (removes it). Reader: the doctor, which ends runs
+#: whose producer fell silent and checks that every pending batch of an open run is reachable.
+OPEN_RUNS = PREFIX + "runs:open"
+
+#: ZSET run_id -> when (Redis time, ms) its end must next be announced: the webhook outbox.
+#: Writer: the finalize step (the run ended), in the same atomic step as the final state, so no
+#: crash can lose the announcement. Drained by beat (``workers.outbox``), which claims an entry
+#: by pushing its time ahead and removes it once delivered (or given up).
+OUTBOX = PREFIX + "outbox"
+
+
+def outbox_attempts(run_id: str) -> str:
+    """STRING int: failed webhook deliveries of a run's end. Writer: the outbox. TTL: 1 day."""
+    return f"{PREFIX}outbox:{run_id}:attempts"
+
 
 def run(run_id: str) -> str:
     """HASH of one run: connection, provider, state, timestamps and exact counters.
@@ -69,7 +86,10 @@ def batch_items(batch_id: str) -> str:
 
 
 def batch_lock(batch_id: str) -> str:
-    """STRING token held (SET NX PX) while a worker sends the batch, so no two workers send it."""
+    """STRING token held (SET NX PX) while a worker sends the batch, so no two workers send it.
+
+    Its TTL outlives the submit task's hard time limit (``Settings.batch_lock_s``): a worker
+    still sending always holds it."""
     return f"{PREFIX}batch:{batch_id}:lock"
 
 
@@ -109,6 +129,12 @@ SCHEDULES_LOCK = PREFIX + "lock:schedules"
 
 #: STRING token: the lock that makes one pump (deferred -> ready -> Celery) run at a time.
 PUMP_LOCK = PREFIX + "lock:pump"
+
+#: STRING token: the lock that makes one doctor pass (invariant check and repair) run at a time.
+DOCTOR_LOCK = PREFIX + "lock:doctor"
+
+#: STRING ms: when the doctor last ran its periodic pass (beat runs it every ``doctor_interval_s``).
+DOCTOR_LAST = PREFIX + "doctor:last"
 
 
 # ---------------------------------------------------------------- per-connection state

@@ -17,6 +17,7 @@ import redis
 
 from workers import keys
 from workers.config import Settings
+from workers.crashpoints import crash_point
 from workers.logs import batch_event
 from workers.providers.base import ItemResult, OutboundItem
 from workers.runlife import run_finished
@@ -24,7 +25,7 @@ from workers.store.batches import Batch, decode_heads, decode_items, load_blob, 
 from workers.store.lua import run_script
 from workers.store.scripts import HSET_MANY
 
-__all__ = ["fail_batch", "record_results"]
+__all__ = ["NO_RESULT", "fail_batch", "merge_results", "record_results"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,17 @@ def _error(item_id: str, code: str | None, message: str | None) -> dict[str, Any
     }
 
 
+def merge_results(results: Iterable[ItemResult]) -> dict[str, ItemResult]:
+    """One verdict per item id. An item the provider reported more than once succeeded only if
+    every report says so: a success beside a failure proves nothing, so the failure stands."""
+    merged: dict[str, ItemResult] = {}
+    for res in results:
+        seen = merged.get(res.item_id)
+        if seen is None or (seen.ok and not res.ok):
+            merged[res.item_id] = res
+    return merged
+
+
 def record_results(
     r: redis.Redis,
     raw_r: redis.Redis,
@@ -53,11 +65,16 @@ def record_results(
     results: Iterable[ItemResult],
     settings: Settings,
 ) -> str | None:
-    """Record per-item outcomes of a finished remote job; returns what ``settle_batch`` did."""
+    """Record per-item outcomes of a finished remote job; returns what ``settle_batch`` did.
+
+    An item of the batch succeeds only when a result for that very item says so; an item the
+    answer leaves out fails with ``coursesync.NO_RESULT``; results for ids outside the batch are
+    ignored.
+    """
     blob = load_blob(raw_r, batch.id)
     if blob is None:
         return _payload_lost(r, batch, settings)
-    by_id = {res.item_id: res for res in (*batch.early, *results)}
+    by_id = merge_results((*batch.early, *results))
     heads = decode_heads(blob)
     found = [by_id.get(item_id, NO_RESULT) for item_id, _ in heads]
     if all(res.ok for res in found):
@@ -87,64 +104,78 @@ def _record(
     *,
     state: str,
 ) -> str | None:
-    pipe = r.pipeline(transaction=False)
     errors: list[dict[str, Any]] = []
     # dict[Any, Any]: redis-py's hset() wants an invariant key type no plain dict[str, str] has.
     item_errors: dict[Any, Any] = {}
     retry_items: dict[Any, Any] = {}
-    digests: dict[int, dict[Any, Any]] = {}
-    remote: dict[int, dict[Any, Any]] = {}
     for item, res in outcomes:
-        if res.ok:
-            bucket = keys.item_bucket(item.id)
-            digests.setdefault(bucket, {})[item.id] = item.digest
-            if res.remote_id:
-                remote.setdefault(bucket, {})[item.id] = res.remote_id
-        else:
+        if not res.ok:
             err = _error(item.id, res.code, res.message)
             errors.append(err)
             item_errors[item.id] = json.dumps([err])
             retry_items[item.id] = json.dumps([item.id, item.digest, item.payload, batch.op])
-    hashes = [(keys.content_hashes(batch.connection, b), m) for b, m in digests.items()]
-    hashes += [(keys.remote_ids(batch.connection, b), m) for b, m in remote.items()]
-    if hashes:
-        args: list[Any] = []
-        for _, mapping in hashes:
-            args.append(len(mapping))
-            for pair in mapping.items():
-                args.extend(pair)
-        run_script(pipe, HSET_MANY, [key for key, _ in hashes], args)
     if item_errors:
+        # Before the batch settles: once the run has ended, its failures must all be readable.
+        pipe = r.pipeline(transaction=False)
         pipe.hset(keys.run_item_errors(batch.run_id), mapping=item_errors)
         pipe.expire(keys.run_item_errors(batch.run_id), settings.run_retention_s)
         pipe.hset(keys.run_retry_items(batch.run_id), mapping=retry_items)
         pipe.expire(keys.run_retry_items(batch.run_id), settings.run_retention_s)
-    pipe.execute()
+        pipe.execute()
     n_failed = len(item_errors)
     result = settle_batch(
-        r, batch, state=state, n_ok=len(outcomes) - n_failed, n_failed=n_failed, errors=errors
+        r,
+        batch,
+        state=state,
+        n_ok=len(outcomes) - n_failed,
+        n_failed=n_failed,
+        errors=errors,
+        retention_s=settings.run_retention_s,
     )
-    if result is not None:
-        pipe = r.pipeline(transaction=False)
-        pipe.delete(keys.batch_items(batch.id))
-        # Its remote job has ended: free the provider concurrency slot it may hold.
-        pipe.zrem(keys.slots(batch.connection, "jobs"), batch.id)
-        pipe.execute()
-        # duration_ms: the batch's whole life, from the producer to its last item's outcome.
-        life_ms = max(0, int(time.time() * 1000) - batch.created_ms)
-        batch_event(
-            log,
-            logging.INFO,
-            "batch settled",
-            batch,
-            state=state,
-            succeeded=len(outcomes) - n_failed,
-            failed=n_failed,
-            duration_ms=life_ms,
-        )
-        if result != "open":
-            run_finished(r, batch.run_id, result, settings)
+    if result is None:
+        return None  # settled before: a duplicate delivery or a poll answer processed twice
+    crash_point("record.after_settle")
+    # After the batch settled, never before: a digest says "the provider has this exact item"
+    # and stops the next sync from sending it. A crash between the two only costs a resend.
+    _remember_confirmed(r, batch, [(item, res) for item, res in outcomes if res.ok])
+    # duration_ms: the batch's whole life, from the producer to its last item's outcome.
+    life_ms = max(0, int(time.time() * 1000) - batch.created_ms)
+    batch_event(
+        log,
+        logging.INFO,
+        "batch settled",
+        batch,
+        state=state,
+        succeeded=len(outcomes) - n_failed,
+        failed=n_failed,
+        duration_ms=life_ms,
+    )
+    if result != "open":
+        run_finished(r, batch.run_id, result, settings)
     return result
+
+
+def _remember_confirmed(
+    r: redis.Redis, batch: Batch, confirmed: list[tuple[OutboundItem, ItemResult]]
+) -> None:
+    """Content digests (and the provider's own ids) of the items the provider confirmed."""
+    digests: dict[int, dict[Any, Any]] = {}
+    remote: dict[int, dict[Any, Any]] = {}
+    for item, res in confirmed:
+        bucket = keys.item_bucket(item.id)
+        digests.setdefault(bucket, {})[item.id] = item.digest
+        if res.remote_id:
+            remote.setdefault(bucket, {})[item.id] = res.remote_id
+    hashes = [(keys.content_hashes(batch.connection, b), m) for b, m in digests.items()]
+    hashes += [(keys.remote_ids(batch.connection, b), m) for b, m in remote.items()]
+    if not hashes:
+        return
+    args: list[Any] = []
+    for _, mapping in hashes:
+        args.append(len(mapping))
+        for pair in mapping.items():
+            args.extend(pair)
+    run_script(r, HSET_MANY, [key for key, _ in hashes], args)
 
 
 def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | None:
@@ -152,7 +183,15 @@ def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | Non
     # settle_batch will say so) or it expired before delivery. Either way count it, never drop it.
     message = "the batch payload expired before the provider confirmed it; run `coursesync retry`"
     err = _error(f"(batch {batch.id})", "coursesync.PAYLOAD_EXPIRED", message)
-    result = settle_batch(r, batch, state="failed", n_ok=0, n_failed=batch.size, errors=[err])
+    result = settle_batch(
+        r,
+        batch,
+        state="failed",
+        n_ok=0,
+        n_failed=batch.size,
+        errors=[err],
+        retention_s=settings.run_retention_s,
+    )
     if result is not None and result != "open":
         run_finished(r, batch.run_id, result, settings)
     return result

@@ -20,14 +20,15 @@ from typing import Any
 from workers import keys
 from workers.budget import take_budget
 from workers.connections import Connection
-from workers.errors import PermanentError, TransientError
+from workers.crashpoints import crash_point
+from workers.errors import ConcurrencyLimited, CoursesyncError, ProviderError, RateLimited, TransientError
 from workers.logs import batch_event
 from workers.metrics import count_limiter_wait, observe_poll_delays
 from workers.outcomes import fail_batch, record_results
 from workers.providers.base import JobStatus
 from workers.ratelimit import Limits
 from workers.retry import compute_backoff
-from workers.store.batches import Batch, load_batch
+from workers.store.batches import Batch, load_batch, reopen
 from workers.store.lua import run_script
 from workers.submit import Deps
 
@@ -37,20 +38,32 @@ log = logging.getLogger(__name__)
 
 #: Jobs one sweep claims at most; the next tick takes the rest.
 MAX_CLAIM = 500
-#: A job whose status endpoint failed permanently this many times in a row fails.
-MAX_POLL_ERRORS = 5
 #: Polls run on this many threads: they wait on the network, not the CPU.
 POLL_THREADS = 8
 
-#: KEYS: due. ARGV: now_ms, limit, lease_ms. Returns the claimed ids, each followed by the
-#: time it was due (how late polls run is a metric).
+#: KEYS: due. ARGV: limit, lease_ms. Returns {now_ms, {id, due_ms, id, due_ms...}}: the
+#: claimed ids, each followed by the time it was due (how late polls run is a metric), on Redis'
+#: clock, which every host shares.
 _CLAIM_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
 for i = 1, #due, 2 do
-  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), due[i])
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), due[i])
 end
-return due
+return {now, due}
 """
+
+#: KEYS: due. ARGV: batch_id, delay_ms. Poll again ``delay_ms`` from now (Redis' clock), if the
+#: job is still tracked (XX: a settled batch left the set and must not come back).
+_RESCHEDULE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+"""
+
+#: KEYS: lock. ARGV: token. Deletes the lock only if it is still ours.
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 @dataclass
@@ -79,7 +92,11 @@ def claim_lease_s(provider_timeout_s: float) -> float:
 
 
 def sweep(deps: Deps, *, limit: int = MAX_CLAIM) -> SweepStats:
-    """Poll up to ``limit`` due jobs once. Returns what happened (for logs and tests)."""
+    """Poll up to ``limit`` due jobs once. Returns what happened (for logs and tests).
+
+    One job's trouble never stops the sweep: every poll is isolated (``poll_one`` records its
+    own failures), so a garbage answer for one job costs that job one poll error.
+    """
     r, settings = deps.r, deps.settings
     stats = SweepStats()
     token = secrets.token_hex(8)
@@ -88,33 +105,42 @@ def sweep(deps: Deps, *, limit: int = MAX_CLAIM) -> SweepStats:
         stats.locked_out = True
         return stats
     try:
-        now_ms = int(time.time() * 1000)
-        due: Any = run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [now_ms, limit, lease_ms])
+        claimed: Any = run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [limit, lease_ms])
+        now_ms, due = int(claimed[0]), claimed[1]
         ids = due[0::2]
         stats.claimed = len(ids)
         observe_poll_delays(r, [(now_ms - float(ms)) / 1000 for ms in due[1::2]])
         if ids:
             with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(ids))) as pool:
-                for outcome in pool.map(lambda bid: poll_one(deps, str(bid)), ids):
+                for outcome in pool.map(lambda bid: _poll_isolated(deps, str(bid), now_ms), ids):
                     stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
     finally:
-        if r.get(keys.POLLER_LOCK) == token:
-            r.delete(keys.POLLER_LOCK)
+        run_script(r, _RELEASE, [keys.POLLER_LOCK], [token])
     return stats
 
 
 def _reschedule(deps: Deps, batch: Batch, delay_s: float) -> None:
-    deps.r.zadd(keys.JOBS_DUE, {batch.id: int((time.time() + delay_s) * 1000)}, xx=True)
+    run_script(deps.r, _RESCHEDULE, [keys.JOBS_DUE], [batch.id, int(delay_s * 1000)])
 
 
-def poll_one(deps: Deps, batch_id: str) -> str:
-    """Poll one job; returns ``gone``, ``throttled``, ``pending``, ``done``, ``failed`` or ``error``."""
+def _poll_isolated(deps: Deps, batch_id: str, now_ms: int) -> str:
+    try:
+        return poll_one(deps, batch_id, now_ms=now_ms)
+    except Exception:
+        log.exception("status poll of batch=%r failed before its failure could be recorded", batch_id)
+        return "error"
+
+
+def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None) -> str:
+    """Poll one job; returns ``gone``, ``throttled``, ``pending``, ``done``, ``failed``,
+    ``resent`` or ``error``. ``now_ms`` is Redis' clock (the job deadline is measured on it)."""
     r, settings = deps.r, deps.settings
     batch = load_batch(r, batch_id)
     if batch is None or batch.state != "submitted" or batch.job_ref is None:
         r.zrem(keys.JOBS_DUE, batch_id)
         return "gone"
-    if time.time() - (batch.submitted_ms or 0) / 1000 > settings.job_deadline_s:
+    now_ms = now_ms if now_ms is not None else Limits.on(r).now_ms()
+    if now_ms - (batch.submitted_ms or now_ms) > settings.job_deadline_s * 1000:
         reason = f"the remote job {batch.job_ref} did not finish within {settings.job_deadline_s:.0f} s"
         fail_batch(r, deps.raw_r, batch, code="coursesync.TASK_TIMED_OUT", message=reason, settings=settings)
         return "failed"
@@ -127,7 +153,12 @@ def poll_one(deps: Deps, batch_id: str) -> str:
             _reschedule(deps, batch, max(0.0, wait_s - settings.tick_interval_s))
             return "throttled"
         status = deps.get_provider(batch.connection).poll(batch.job_ref)
-    except (TransientError, PermanentError) as exc:
+        crash_point("poll.after_answer")
+    except (RateLimited, ConcurrencyLimited) as exc:
+        # The provider pacing us is not the job failing: look again after its hint.
+        _reschedule(deps, batch, exc.retry_after_s if exc.retry_after_s is not None else 1.0)
+        return "throttled"
+    except Exception as exc:
         return _poll_failed(deps, batch, exc)
     r.hset(keys.batch(batch.id), mapping={"poll_errors": 0, "polls": batch.polls + 1})
     return _apply_status(deps, batch, connection, status)
@@ -151,13 +182,15 @@ def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobS
         # The job still runs: keep its concurrency slot alive (a lease that would otherwise end).
         Limits.on(r).take_job_slot(connection, batch.id)
         delay = next_poll_delay_s(
-            time.time() - (batch.submitted_ms or 0) / 1000,
+            max(0.0, (Limits.on(r).now_ms() - (batch.submitted_ms or 0)) / 1000),
             initial_s=settings.poll_initial_delay_s,
             max_s=settings.poll_max_interval_s,
             fast_phase_s=settings.poll_fast_phase_s,
         )
         _reschedule(deps, batch, max(delay, status.retry_after_s or 0.0))
         return "pending"
+    if status.state == "retry":
+        return _resend(deps, batch, status)
     if status.state == "failed":
         reason = status.reason or "the remote job failed"
         code = status.code or "REMOTE_JOB_FAILED"
@@ -167,19 +200,37 @@ def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobS
     return "done"
 
 
-def _poll_failed(deps: Deps, batch: Batch, exc: TransientError | PermanentError) -> str:
+def _resend(deps: Deps, batch: Batch, status: JobStatus) -> str:
+    """The job failed as a whole for a transient reason: send the batch again, as an attempt."""
+    settings = deps.settings
+    reason = f"the remote job {batch.job_ref} failed: {status.code or ''} {status.reason or ''}".strip()
+    if batch.attempts + 1 >= settings.max_attempts:
+        message = f"gave up after {batch.attempts + 1} attempts: {reason}"
+        code = status.code or "REMOTE_JOB_FAILED"
+        fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=settings)
+        return "failed"
+    backoff = compute_backoff(batch.attempts, base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)
+    delay = status.retry_after_s if status.retry_after_s is not None else backoff
+    reopen(deps.r, batch, delay_s=delay, reason=reason)
+    batch_event(log, logging.WARNING, "batch will retry", batch, job=batch.job_ref, code=status.code,
+                delay_s=round(delay, 1), reason=reason)  # fmt: skip
+    return "resent"
+
+
+def _poll_failed(deps: Deps, batch: Batch, exc: Exception) -> str:
+    """Count a failed poll; after ``max_attempts`` in a row the batch fails, naming the error."""
     r, settings = deps.r, deps.settings
     errors = int(r.hincrby(keys.batch(batch.id), "poll_errors", 1))
-    if isinstance(exc, PermanentError) and errors >= MAX_POLL_ERRORS:
-        reason = f"status of remote job {batch.job_ref} could not be read {errors} times: {exc.reason}"
-        fail_batch(
-            r,
-            deps.raw_r,
-            batch,
-            code=exc.code or type(exc).__name__,
-            message=reason,
-            settings=settings,
-        )
+    if isinstance(exc, ProviderError):
+        reason, code = exc.reason, exc.code or type(exc).__name__
+    elif isinstance(exc, CoursesyncError):
+        reason, code = str(exc), type(exc).__name__
+    else:
+        log.error("unexpected error polling batch=%r", batch.id, exc_info=exc)
+        reason, code = f"unexpected {type(exc).__name__}: {exc}", "coursesync.UNEXPECTED"
+    if errors >= settings.max_attempts:
+        message = f"the status of remote job {batch.job_ref} could not be read {errors} times: {reason}"
+        fail_batch(r, deps.raw_r, batch, code=code, message=message, settings=settings)
         return "failed"
     hint = exc.retry_after_s if isinstance(exc, TransientError) else None
     delay = (
@@ -192,11 +243,11 @@ def _poll_failed(deps: Deps, batch: Batch, exc: TransientError | PermanentError)
         logging.WARNING,
         "status poll failed",
         batch,
-        status=exc.status_code,
+        status=getattr(exc, "status_code", None),
         job=batch.job_ref,
         poll_errors=errors,
         delay_s=round(delay, 1),
-        reason=exc.reason,
+        reason=reason,
     )
     _reschedule(deps, batch, delay)
     return "error"

@@ -6,12 +6,16 @@ import secrets
 from dataclasses import dataclass
 
 from workers import keys
+from workers.connections import Connection
 from workers.dispatch import dispatch, promote_deferred, reap_expired
 from workers.errors import ConfigError
 from workers.redis_client import strs
+from workers.store.lua import run_script
 from workers.submit import Deps
 
 __all__ = ["PumpStats", "pump"]
+
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 @dataclass
@@ -35,13 +39,16 @@ def pump(deps: Deps, connection_names: list[str]) -> PumpStats:
         stats.promoted = len(touched)
         waiting = set(strs(r.smembers(keys.READY_CONNECTIONS)))
         for name in sorted(set(connection_names) | waiting | touched):
+            connection: Connection | None
             try:
                 connection = deps.get_connection(name)
             except ConfigError:
-                continue  # removed from the file; its batches wait until it is back
+                # Gone from the file (or the file is half-written): its batches still go out,
+                # one at a time, and each counts the blip as an attempt until it clears or the
+                # batch fails visibly. Left waiting, they would keep their run open for ever.
+                connection = None
             stats.reaped += reap_expired(r, name)
-            stats.dispatched += dispatch(r, connection, lease_s=settings.batch_lease_s)
+            stats.dispatched += dispatch(r, name, connection, settings)
     finally:
-        if r.get(keys.PUMP_LOCK) == token:
-            r.delete(keys.PUMP_LOCK)
+        run_script(r, _RELEASE, [keys.PUMP_LOCK], [token])
     return stats

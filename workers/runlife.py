@@ -1,4 +1,10 @@
-"""What happens when a run reaches its final state."""
+"""What the process that ended a run does next: log it and tell in-process listeners.
+
+Everything a finished run *needs* (its final state, retention, the fleet-wide counter, the
+webhook outbox entry, freeing the scheduled-run claim) happens in the atomic step that ends it
+(``workers.store.scripts``'s ``finalize``), so a crash right after it loses none of that. What
+is left here is best effort by nature: a log line and the ``run_finished`` signal.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ import redis
 
 from workers import keys
 from workers.config import Settings
-from workers.errors import ConfigError
 from workers.logs import log_event
-from workers.metrics import count_run_finished
+from workers.signals import run_finished as signal
+from workers.store.runs import run_document
 
 __all__ = ["run_finished"]
 
@@ -18,36 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def run_finished(r: redis.Redis, run_id: str, state: str, settings: Settings) -> None:
-    """Called exactly once per run, by whichever process ended it."""
+    """Called once per run, by whichever process ended it (``settings`` kept for callers)."""
+    del settings
     found = r.hget(keys.run(run_id), "connection")
     connection = str(found) if found is not None else None
-    pipe = r.pipeline(transaction=False)
-    if connection is not None:
-        count_run_finished(pipe, connection, state)
-    for key in (
-        keys.run(run_id),
-        keys.run_errors(run_id),
-        keys.run_item_errors(run_id),
-        keys.run_retry_items(run_id),
-        keys.run_batches(run_id),
-    ):
-        # Retention counts from the end of the run, not from its start.
-        pipe.expire(key, settings.run_retention_s)
-    pipe.execute()
     log_event(log, logging.INFO, "run finished", connection=connection, run=run_id, state=state)
-    if connection is not None and r.get(keys.active_run(connection)) == run_id:
-        r.delete(keys.active_run(connection))  # the next scheduled resync may start
-    from workers.celery_app import app
-    from workers.signals import run_finished as signal
-    from workers.store.runs import run_document
-    from workers.webhooks import webhook_target
-
-    signal.send(sender="coursesync", run_id=run_id, state=state, document=run_document(r, run_id))
     try:
-        wanted = webhook_target(r, run_id) is not None
-    except ConfigError as exc:
-        log.error("webhook of run=%r not configured right: %s", run_id, exc)
-        return
-    if wanted:
-        # Delivery (and its retries) happen in a task of their own, off this path.
-        app.send_task("coursesync.notify_run", kwargs={"run_id": run_id})
+        signal.send(sender="coursesync", run_id=run_id, state=state, document=run_document(r, run_id))
+    except Exception:
+        log.exception("a run_finished listener failed run=%r", run_id)

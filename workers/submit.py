@@ -1,9 +1,20 @@
 """Sending one batch to its provider: the body of the ``coursesync.submit_batch`` task.
 
-Order matters for "nothing lost, nothing sent twice": the batch is locked before the request
-so two deliveries of one message cannot both send it; the remote job reference is stored
-before the function returns, and the task acknowledges its message only after that
-(``acks_late``). A redelivered message finds the batch already submitted and does nothing.
+A batch becomes at most one remote job, and no failure is silent:
+
+- the batch is locked before its request, and its state is read again *under* the lock, so two
+  deliveries of one message cannot both send it; the lock outlives the task's hard time limit
+  (``workers.timing``), so a worker still sending always holds it;
+- a ``sending`` mark is set just before the request and cleared by whatever records the
+  outcome. An attempt that finds it set knows a worker stopped mid-send: the provider may have
+  the batch. So does a lost answer (``AnswerLost``) or an unreadable one (``UnverifiedAnswer``).
+  Then the batch is sent again only if its provider is ``resend_safe``; otherwise its items fail
+  with ``UNVERIFIED`` and the next sync sends them;
+- the remote job reference is stored, and the batch leaves its in-flight lease, in one atomic
+  step before the task acknowledges its message (``acks_late``);
+- any exception, not only those of the error tree, is an attempt: counted, backed off, and
+  after ``max_attempts`` a visible failure naming it. A connection missing from the config (a
+  half-written file, a variable missing on one host) is an attempt too, like an outage.
 """
 
 from __future__ import annotations
@@ -21,28 +32,42 @@ from workers import keys
 from workers.budget import take_budget
 from workers.config import Settings
 from workers.connections import Connection
-from workers.dispatch import defer, dispatch, settle_inflight
+from workers.crashpoints import crash_point
+from workers.dispatch import defer, dispatch, timing
 from workers.errors import (
+    UNVERIFIED,
+    AnswerLost,
     ConcurrencyLimited,
     ConfigError,
     CoursesyncError,
     PermanentError,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
     RateLimited,
     TransientError,
+    UnverifiedAnswer,
 )
 from workers.logs import batch_event
 from workers.metrics import count_limiter_wait, count_retry, last_status
 from workers.outcomes import fail_batch, record_results
-from workers.providers.base import Provider
+from workers.providers.base import OutboundItem, Provider, Submission
+from workers.providers.deadline import track_writes
 from workers.ratelimit import Limits
 from workers.retry import decide
-from workers.store.batches import Batch, load_batch, load_items, mark_submitted
+from workers.splitting import split_rejected
+from workers.store.batches import Batch, load_batch, load_items, mark_sending, mark_submitted
+from workers.store.lua import run_script
 
 __all__ = ["Deps", "submit_batch"]
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["missing", "skipped", "deferred", "submitted", "settled", "failed"]
+Outcome = Literal["missing", "skipped", "deferred", "submitted", "settled", "failed", "split"]
+
+#: KEYS: lock. ARGV: token. Deletes the lock only if it is still ours (a slow request may
+#: have outlived it, and another worker may hold it now).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 @dataclass(frozen=True)
@@ -57,105 +82,157 @@ class Deps:
 
 
 def submit_batch(batch_id: str, deps: Deps) -> Outcome:
-    """Send batch ``batch_id`` once, or defer it; never raises for provider trouble."""
-    r, settings = deps.r, deps.settings
-    batch = load_batch(r, batch_id)
+    """Send batch ``batch_id`` once, or defer it; records every failure, never raises for one."""
+    batch = load_batch(deps.r, batch_id)
     if batch is None:
         log.warning("batch not found (expired with its run?) batch=%r", batch_id)
         return "missing"
+    if batch.state != "pending":
+        return "skipped"  # a duplicate delivery after the batch moved on
+    connection: Connection | None = None
     try:
         connection = deps.get_connection(batch.connection)
-    except ConfigError as exc:
-        _fail(deps, batch, code="coursesync.CONFIG", message=str(exc))
-        return "failed"
-    limits = Limits.on(r)
-    try:
-        if batch.state != "pending":
-            return "skipped"  # a duplicate delivery after the batch moved on
-        # A job slot first (360Learning runs 3 bulk operations at once), then a request.
-        wait_s = limits.take_job_slot(connection, batch.id) or take_budget(
-            r, limits, connection, connection.spec.submit_bucket, batch
-        )
-        if wait_s > 0:
-            count_limiter_wait(r, batch.connection, wait_s)
-            defer(r, batch.connection, batch.id, wait_s, lease_s=settings.batch_lease_s)
-            return "deferred"
-        outcome = _send_locked(deps, batch, connection)
-        if outcome != "submitted":
-            limits.release_job_slot(connection, batch.id)  # no remote job runs for it
-        return outcome
+        return _submit(deps, batch, connection)
+    except Exception as exc:
+        if not isinstance(exc, ConfigError):
+            log.exception("unexpected error submitting batch=%r", batch.id)
+        return _retry_or_fail(deps, batch, connection, _as_transient(exc, batch), time.monotonic())
     finally:
-        dispatch(r, connection, lease_s=settings.batch_lease_s)
+        try:
+            dispatch(deps.r, batch.connection, connection, deps.settings)
+        except Exception:
+            log.exception("dispatch after batch=%r failed", batch.id)
+
+
+def _submit(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
+    r = deps.r
+    limits = Limits.on(r)
+    # A job slot first (360Learning runs 3 bulk operations at once), then a request.
+    wait_s = limits.take_job_slot(connection, batch.id) or take_budget(
+        r, limits, connection, connection.spec.submit_bucket, batch
+    )
+    if wait_s > 0:
+        count_limiter_wait(r, batch.connection, wait_s)
+        defer(r, batch.connection, batch.id, wait_s, connection=connection, settings=deps.settings)
+        return "deferred"
+    outcome = _send_locked(deps, batch, connection)
+    if outcome != "submitted":
+        limits.release_job_slot(connection, batch.id)  # no remote job runs for it
+    return outcome
 
 
 def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
-    r, settings = deps.r, deps.settings
+    r = deps.r
     token = secrets.token_hex(8)
-    lock_ms = int((settings.provider_timeout_s * 2 + 10) * 1000)
-    if not r.set(keys.batch_lock(batch.id), token, nx=True, px=lock_ms):
-        # Another worker is sending this very batch right now; look again later.
-        defer(
-            r,
-            batch.connection,
-            batch.id,
-            settings.provider_timeout_s,
-            lease_s=settings.batch_lease_s,
-        )
+    lock = keys.batch_lock(batch.id)
+    if not r.set(lock, token, nx=True, px=int(timing(deps.settings, connection).lock_s * 1000)):
+        # Another worker is sending this very batch right now; look again when its lock ends.
+        wait_s = max(1.0, int(r.pttl(lock)) / 1000)
+        defer(r, batch.connection, batch.id, wait_s, connection=connection, settings=deps.settings)
         return "deferred"
     try:
-        return _send(deps, batch, connection)
+        crash_point("submit.after_lock")
+        current = load_batch(r, batch.id)  # the state may have moved on before we held the lock
+        if current is None or current.state != "pending":
+            return "skipped"
+        if current.sending:
+            lost = AnswerLost(
+                "a worker stopped while sending this batch (killed, or Redis refused to record "
+                "the answer), so coursesync cannot tell whether the provider received it",
+                provider=connection.provider,
+                connection=connection.name,
+            )
+            return _ambiguous(deps, current, connection, lost, time.monotonic())
+        return _send(deps, current, connection, token)
     finally:
-        # Release only our own lock (a slow request may have outlived it).
-        if r.get(keys.batch_lock(batch.id)) == token:
-            r.delete(keys.batch_lock(batch.id))
+        run_script(r, _RELEASE, [lock], [token])
 
 
-def _send(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
+def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outcome:
     r, raw_r, settings = deps.r, deps.raw_r, deps.settings
     items = load_items(raw_r, batch.id)
     if items is None:
-        settle_inflight(r, batch.connection, batch.id)
         record_results(r, raw_r, batch, [], settings)  # counts the lost payload as failed
         return "failed"
+    if not mark_sending(r, batch.id, token):
+        return "skipped"
+    crash_point("submit.before_send")
     started = time.monotonic()
     last_status(clear=True)
-    try:
-        provider = deps.get_provider(batch.connection)
-        submission = provider.submit(batch.op, items)  # type: ignore[arg-type]
-    except TransientError as exc:
-        return _retry_or_fail(deps, batch, exc, started)
-    except (PermanentError, ConfigError) as exc:
-        _fail(deps, batch, code=_code(exc), message=_message(exc), status=_status(exc), started=started)
-        return "failed"
+    answer = _call_provider(deps, batch, connection, items, started)
+    if isinstance(answer, str):
+        return answer  # the attempt failed, and what became of the batch is recorded
+    crash_point("submit.after_send")
     duration_ms = round((time.monotonic() - started) * 1000)
-    settle_inflight(r, batch.connection, batch.id)
-    if submission.job_ref is None:
-        record_results(r, raw_r, batch, submission.results, settings)
-        batch_event(
-            log,
-            logging.INFO,
-            "batch answered",
-            batch,
-            status=last_status(),
-            items=len(items),
-            duration_ms=duration_ms,
-        )
+    if answer.job_ref is None:
+        record_results(r, raw_r, batch, answer.results, settings)
+        batch_event(log, logging.INFO, "batch answered", batch, status=last_status(), items=len(items),
+                    duration_ms=duration_ms)  # fmt: skip
+        crash_point("submit.after_record")
         return "settled"
-    mark_submitted(r, batch, submission.job_ref, settings.poll_initial_delay_s, list(submission.results))
-    batch_event(
-        log,
-        logging.INFO,
-        "batch submitted",
-        batch,
-        status=last_status(),
-        items=len(items),
-        job=submission.job_ref,
-        duration_ms=duration_ms,
-    )
+    first_poll_s = settings.poll_initial_delay_s
+    if not mark_submitted(r, batch, answer.job_ref, first_poll_s, list(answer.results)):
+        log.warning("batch=%r was settled while its request ran; job %r is not tracked", batch.id,
+                    answer.job_ref)  # fmt: skip
+    batch_event(log, logging.INFO, "batch submitted", batch, status=last_status(), items=len(items),
+                job=answer.job_ref, duration_ms=duration_ms)  # fmt: skip
+    crash_point("submit.after_record")
     return "submitted"
 
 
-def _retry_or_fail(deps: Deps, batch: Batch, exc: TransientError, started: float) -> Outcome:
+def _call_provider(
+    deps: Deps, batch: Batch, connection: Connection, items: list[OutboundItem], started: float
+) -> Submission | Outcome:
+    """The provider's answer, or, when the attempt failed, what was done about it."""
+    with track_writes() as writes:
+        try:
+            return deps.get_provider(batch.connection).submit(batch.op, items)  # type: ignore[arg-type]
+        except (AnswerLost, UnverifiedAnswer) as exc:
+            return _ambiguous(deps, batch, connection, exc, started)
+        except (TransientError, ConfigError) as exc:
+            return _retry_or_fail(deps, batch, connection, _as_transient(exc, batch), started)
+        except ProviderRejected as exc:
+            return split_rejected(deps.r, batch, items, exc, deps.settings) or _fail(
+                deps, batch, code=_code(exc), message=exc.reason, status=exc.status_code, started=started
+            )
+        except PermanentError as exc:
+            status = exc.status_code
+            return _fail(deps, batch, code=_code(exc), message=exc.reason, status=status, started=started)
+        except Exception as exc:  # a bug or a foreign error: still an attempt
+            log.exception("unexpected error sending batch=%r", batch.id)
+            unexpected = _as_transient(exc, batch)
+            # Failed after a request that may have changed something left: the fate is unknown.
+            return (
+                _ambiguous(deps, batch, connection, AnswerLost(unexpected.message), started)
+                if writes.sent
+                else _retry_or_fail(deps, batch, connection, unexpected, started)
+            )
+
+
+def _ambiguous(
+    deps: Deps, batch: Batch, connection: Connection, exc: ProviderError, started: float
+) -> Outcome:
+    """The provider may have acted on the batch: resend only where that cannot make a second
+    job; otherwise fail its items as unverified, for the next sync to send again."""
+    try:
+        resend_safe = bool(deps.get_provider(batch.connection).resend_safe)
+    except CoursesyncError:
+        resend_safe = False
+    if resend_safe:
+        transient = exc if isinstance(exc, TransientError) else _as_transient(exc, batch)
+        return _retry_or_fail(deps, batch, connection, transient, started)
+    message = (
+        f"{exc.reason}. {connection.provider} may have started a job for this batch that "
+        "coursesync cannot track, and sending it again could start a second one, so its items "
+        "are not counted as sent: the next sync (or `coursesync retry`) sends them again"
+    )
+    _fail(deps, batch, code=UNVERIFIED, message=message, status=exc.status_code, started=started)
+    return "failed"
+
+
+def _retry_or_fail(
+    deps: Deps, batch: Batch, connection: Connection | None, exc: TransientError, started: float
+) -> Outcome:
     r, settings = deps.r, deps.settings
     throttled = isinstance(exc, RateLimited | ConcurrencyLimited)
     field = "throttles" if throttled else "attempts"
@@ -183,7 +260,7 @@ def _retry_or_fail(deps: Deps, batch: Batch, exc: TransientError, started: float
         delay_s=round(decision.delay_s, 1),
         reason=exc.reason,
     )
-    defer(r, batch.connection, batch.id, decision.delay_s, lease_s=settings.batch_lease_s)
+    defer(r, batch.connection, batch.id, decision.delay_s, connection=connection, settings=settings)
     return "deferred"
 
 
@@ -195,30 +272,27 @@ def _fail(
     message: str,
     status: int | None = None,
     started: float | None = None,
-) -> None:
-    settle_inflight(deps.r, batch.connection, batch.id)
+) -> Outcome:
     duration_ms = round((time.monotonic() - started) * 1000) if started is not None else None
-    batch_event(
-        log,
-        logging.ERROR,
-        "batch failed",
-        batch,
-        status=status,
-        duration_ms=duration_ms,
-        code=code,
-        reason=message,
-    )
+    batch_event(log, logging.ERROR, "batch failed", batch, status=status, duration_ms=duration_ms,
+                code=code, reason=message)  # fmt: skip
     fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=deps.settings)
+    return "failed"
+
+
+def _as_transient(exc: BaseException, batch: Batch) -> TransientError:
+    """Any failure as a retryable one, its message naming what it was."""
+    if isinstance(exc, TransientError):
+        return exc
+    if isinstance(exc, ConfigError):
+        message = f"configuration problem (retried like an outage): {exc}"
+        return ProviderUnavailable(message, connection=batch.connection, code="coursesync.CONFIG")
+    if isinstance(exc, ProviderError):
+        return ProviderUnavailable(exc.message, provider=exc.provider, connection=exc.connection,
+                                   status_code=exc.status_code, code=exc.code, url=exc.url)  # fmt: skip
+    message = f"unexpected {type(exc).__name__}: {exc}"
+    return ProviderUnavailable(message, connection=batch.connection, code="coursesync.UNEXPECTED")
 
 
 def _code(exc: CoursesyncError) -> str:
     return getattr(exc, "code", None) or type(exc).__name__
-
-
-def _status(exc: CoursesyncError) -> int | None:
-    status: int | None = getattr(exc, "status_code", None)
-    return status
-
-
-def _message(exc: CoursesyncError) -> str:
-    return getattr(exc, "reason", None) or str(exc)

@@ -38,6 +38,21 @@ def make_deps(
     )
 
 
+def capture_submissions(monkeypatch: Any) -> list[str]:
+    """Install a task sender that keeps the ids of the batches handed to Celery (the test then
+    plays the worker); other tasks are dropped. Restored when the test ends."""
+    import workers.dispatch as dispatch_mod
+
+    queue: list[str] = []
+
+    def sender(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
+        if name == dispatch_mod.SUBMIT_TASK:
+            queue.append(kwargs["batch_id"])
+
+    monkeypatch.setattr(dispatch_mod, "_sender", [sender])
+    return queue
+
+
 def wait_until(predicate: Any, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():

@@ -53,9 +53,9 @@ def test_recording_a_batch_writes_each_items_digest_and_remote_id_in_its_bucket(
     pipe = r.pipeline()
     create_batch(pipe, batch_id="b1", run_id=run_id, connection="acme", op="upsert", items=items,
                  retention_s=3600, payload_ttl_s=3600)  # fmt: skip
-    runs.add_counts(pipe, run_id, batches=1, total=1_000)
+    runs.add_counts(pipe, run_id, batches=1, total=1_000, batched=1_000)
     pipe.execute()
-    runs.seal_run(r, run_id)
+    runs.seal_run(r, run_id, "acme", retention_s=3600)
     batch = load_batch(r, "b1")
     assert batch is not None
     results = [ItemResult(i.id, ok=True, remote_id=f"k-{i.id}") for i in items]

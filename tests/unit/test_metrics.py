@@ -15,10 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-import workers.dispatch as dispatch_mod
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
-from tests.unit.helpers import make_deps
+from tests.unit.helpers import capture_submissions, make_deps
 from workers import keys
 from workers.errors import ConfigError
 from workers.metrics import count_response, observe_poll_delays
@@ -63,9 +62,7 @@ def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     path.write_text(CONFIG)
     monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
     monkeypatch.setenv("ACME_KEY", "secret")
-    queue: list[str] = []
-    monkeypatch.setattr(dispatch_mod, "_send", lambda bid, conn, countdown_s=None: queue.append(bid))
-    return queue
+    return capture_submissions(monkeypatch)
 
 
 def drain(deps: Deps, sent: list[str], run_id: str) -> dict[str, Any]:

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 import redis
 
-import workers.dispatch as dispatch_mod
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
-from tests.unit.helpers import make_deps
+from tests.unit.helpers import capture_submissions, make_deps
 from workers import keys
 from workers.errors import AuthError, ProviderUnavailable
 from workers.poller import sweep
@@ -38,9 +37,7 @@ def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     path.write_text(CONFIG)
     monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
     monkeypatch.setenv("ACME_KEY", "secret")
-    queue: list[str] = []
-    monkeypatch.setattr(dispatch_mod, "_send", lambda bid, conn, countdown_s=None: queue.append(bid))
-    return queue
+    return capture_submissions(monkeypatch)
 
 
 def drain(deps: Deps, sent: list[str], run_id: str, rounds: int = 200) -> dict[str, Any]:
@@ -109,7 +106,7 @@ def test_transient_errors_are_retried_and_permanent_ones_fail_the_batch_with_the
     deps = make_deps(r, raw_r, provider)
     doc = drain(deps, sent, start_run("acme", items, r=r, settings=deps.settings))
     assert doc["counts"]["succeeded"] == 200 and doc["counts"]["failed"] == 100
-    assert doc["batches"] == {"total": 3, "pending": 0, "submitted": 0, "completed": 2, "failed": 1}
+    assert doc["batches"] == {"total": 3, "pending": 0, "submitted": 0, "completed": 2, "failed": 1, "split": 0}
     reasons = {e["message"] for e in doc["errors"]}
     assert reasons == {"HTTP 401: bad key"}
 

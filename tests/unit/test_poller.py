@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import redis
 
-import workers.dispatch as dispatch_mod
 from producers.sync import SyncOptions, start_retry_run, start_run
-from tests.unit.helpers import make_deps
+from tests.unit.helpers import capture_submissions, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.errors import NotFound, ProviderUnavailable
@@ -30,9 +29,7 @@ def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     path = tmp_path / "coursesync.toml"
     path.write_text(CONFIG)
     monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
-    queue: list[str] = []
-    monkeypatch.setattr(dispatch_mod, "_send", lambda bid, conn, countdown_s=None: queue.append(bid))
-    return queue
+    return capture_submissions(monkeypatch)
 
 
 def submitted_run(deps: Deps, sent: list[str], n: int) -> str:
@@ -89,7 +86,7 @@ def test_a_status_endpoint_that_keeps_failing_ends_failed_not_polled_forever(
     r: redis.Redis, raw_r: redis.Redis, sent: list[str]
 ) -> None:
     provider = FakeProvider(pending_polls=1)
-    deps = make_deps(r, raw_r, provider)
+    deps = make_deps(r, raw_r, provider, max_attempts=5)
     run_id = submitted_run(deps, sent, 5)
     # Given a status endpoint that fails once transiently, then keeps answering 404
     provider.errors.extend(
@@ -99,7 +96,8 @@ def test_a_status_endpoint_that_keeps_failing_ends_failed_not_polled_forever(
     for _ in range(6):
         make_all_due(r)
         outcomes.append(next(iter(sweep(deps).outcomes), "nothing due"))
-    # Then it is retried with backoff, and after five failed reads the job fails for good
+    # Then it is retried with backoff, and after five failed reads (max_attempts, whatever kind
+    # of failure) the job fails for good
     assert outcomes == ["error"] * 4 + ["failed", "nothing due"]
     doc = run_document(r, run_id)
     assert (
@@ -142,7 +140,7 @@ def test_claims_are_disjoint_even_without_the_lock(
     got: list[list[str]] = []
 
     def claim() -> None:
-        got.append(run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [int(time.time() * 1000), 300, 60_000]))
+        got.append(run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [300, 60_000])[1])
 
     threads = [threading.Thread(target=claim) for _ in range(5)]
     for t in threads:

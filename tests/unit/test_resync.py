@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 import redis
 
-import workers.dispatch as dispatch_mod
 from producers.sync import SyncOptions, dry_run, start_run
-from tests.unit.helpers import make_deps
+from tests.unit.helpers import capture_submissions, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.connections import load_connections
@@ -24,9 +23,7 @@ def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     path.write_text(CONFIG)
     monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
     monkeypatch.setenv("ACME_KEY", "secret")
-    queue: list[str] = []
-    monkeypatch.setattr(dispatch_mod, "_send", lambda bid, conn, countdown_s=None: queue.append(bid))
-    return queue
+    return capture_submissions(monkeypatch)
 
 
 def catalog(n: int, skip: set[int] = frozenset()) -> list[dict[str, object]]:  # type: ignore[assignment]

@@ -20,7 +20,7 @@ def make_run(r: redis.Redis, n_batches: int, size: int = 10) -> str:
         items = [OutboundItem(f"{b}-{i}", "d", {"x": i}) for i in range(size)]
         create_batch(pipe, batch_id=f"{run_id}-{b:05d}", run_id=run_id, connection="acme", op="upsert",
                      items=items, retention_s=3600, payload_ttl_s=3600)  # fmt: skip
-        runs.add_counts(pipe, run_id, batches=1)
+        runs.add_counts(pipe, run_id, batches=1, batched=size)
     runs.add_counts(pipe, run_id, total=n_batches * size)
     pipe.execute()
     return run_id
@@ -28,7 +28,7 @@ def make_run(r: redis.Redis, n_batches: int, size: int = 10) -> str:
 
 def test_concurrent_settles_count_each_batch_once_and_end_the_run_once(r: redis.Redis) -> None:
     run_id = make_run(r, 40)
-    runs.seal_run(r, run_id)
+    runs.seal_run(r, run_id, "acme", retention_s=3600)
     endings: list[str] = []
     lock = threading.Lock()
 
@@ -37,7 +37,7 @@ def test_concurrent_settles_count_each_batch_once_and_end_the_run_once(r: redis.
             batch = load_batch(r, f"{run_id}-{b:05d}")
             assert batch is not None
             result = settle_batch(
-                r, batch, state="completed", n_ok=9, n_failed=1, errors=[{"item_id": f"{b}-0"}]
+                r, batch, state="completed", n_ok=9, n_failed=1, errors=[{"item_id": f"{b}-0"}], retention_s=3600
             )
             if result not in (None, "open"):
                 with lock:
@@ -63,10 +63,10 @@ def test_a_run_does_not_end_before_the_producer_seals_it(r: redis.Redis) -> None
     run_id = make_run(r, 1)
     batch = load_batch(r, f"{run_id}-00000")
     assert batch is not None
-    assert settle_batch(r, batch, state="completed", n_ok=10, n_failed=0, errors=[]) == "open"
+    assert settle_batch(r, batch, state="completed", n_ok=10, n_failed=0, errors=[], retention_s=3600) == "open"
     assert runs.run_document(r, run_id)["state"] == "running"  # type: ignore[index]
-    assert runs.seal_run(r, run_id) == "completed"
-    assert runs.seal_run(r, run_id) is None  # already ended
+    assert runs.seal_run(r, run_id, "acme", retention_s=3600) == "completed"
+    assert runs.seal_run(r, run_id, "acme", retention_s=3600) is None  # already ended
 
 
 def test_submission_is_recorded_once_and_schedules_the_first_poll(r: redis.Redis) -> None:
@@ -84,7 +84,7 @@ def test_submission_is_recorded_once_and_schedules_the_first_poll(r: redis.Redis
 
 def test_errors_in_the_run_document_stop_at_one_hundred(r: redis.Redis) -> None:
     run_id = make_run(r, 3, size=60)
-    runs.seal_run(r, run_id)
+    runs.seal_run(r, run_id, "acme", retention_s=3600)
     for b in range(3):
         batch = load_batch(r, f"{run_id}-{b:05d}")
         assert batch is not None
@@ -95,6 +95,7 @@ def test_errors_in_the_run_document_stop_at_one_hundred(r: redis.Redis) -> None:
             n_ok=0,
             n_failed=60,
             errors=[{"item_id": f"{b}-{i}"} for i in range(60)],
+            retention_s=3600,
         )
     doc = runs.run_document(r, run_id)
     assert doc is not None and len(doc["errors"]) == 100 and doc["counts"]["failed"] == 180

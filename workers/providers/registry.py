@@ -18,6 +18,7 @@ from workers.config import get_settings
 from workers.connections import Connection, load_connections
 from workers.errors import ConfigError
 from workers.providers.base import Provider
+from workers.providers.deadline import DeadlineTransport
 from workers.redis_client import get_redis
 
 __all__ = [
@@ -84,10 +85,12 @@ def make_http_client(connection: Connection, r: redis.Redis) -> httpx.Client:
     from workers.ratelimit.feedback import response_hook
 
     timeout_s = get_settings().provider_timeout_s
+    pool = httpx.HTTPTransport(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
     return httpx.Client(
+        # Each read or write times out after timeout_s, and the whole request too (deadline.py).
+        transport=DeadlineTransport(pool, total_s=timeout_s),
         event_hooks={"response": [response_hook(r, connection)]},
         timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         headers={"User-Agent": "coursesync/0.1"},
         follow_redirects=False,
     )

@@ -49,6 +49,9 @@ class ProviderSpec:
     #: Remote jobs that may run at once per account (360Learning: 3 bulk operations), held
     #: from submission until the job ends; None when the provider has no such limit.
     job_slots: int | None = None
+    #: The most requests one submission may make (a token, an upload, a dry run...): the submit
+    #: task's time limit, the batch lock and the lease are sized from it (``workers.timing``).
+    requests_per_submit: int = 1
 
     def bucket_for(self, method: str) -> str:
         """The request budget an HTTP request of ``method`` spends."""
@@ -107,6 +110,9 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         submit_bucket="write",
         poll_bucket="read",
         job_slots=3,
+        # A token (or a wait for another worker's), creating and finding the integration, the
+        # PUT, and once more after a 401 with a fresh token.
+        requests_per_submit=6,
         # 50 reads/s per company.
         reads_per_minute=3000,
         max_request_bytes=50_000_000,
@@ -132,6 +138,8 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         # Standard plan: 120 requests/min per key.
         requests_per_minute=120,
         max_in_flight=2,
+        # The asset upload, a dry run, the upload of the valid rows only, the import.
+        requests_per_submit=4,
         max_request_bytes=20_000_000,
         required=("api_key", "content", "asset_store"),
         options={"api_key": str, "content": str, "asset_store": str, "dry_run_first": bool},

@@ -36,10 +36,11 @@ SLOT_RETRY_S = 2.0
 
 class Grant(NamedTuple):
     """The limiter's answer: wait this long (0 = go now); ``booked`` if the request is already
-    paid for at the end of the wait."""
+    paid for at the end of the wait; ``now_ms`` is the limiter's clock (Redis') at the answer."""
 
     wait_s: float
     booked: bool = False
+    now_ms: int = 0
 
 
 class Limits:
@@ -60,7 +61,7 @@ class Limits:
         else ask again after it.
         """
         rate_per_s = connection.budget_per_s(bucket) * RATE_SAFETY
-        answer_ms = self.backend.gcra(
+        answer_ms, now_ms = self.backend.gcra(
             keys.rate(connection.name, bucket),
             keys.pause(connection.name, bucket),
             emission_ms=1000.0 / rate_per_s,
@@ -70,7 +71,11 @@ class Limits:
             burst=max(1, int(rate_per_s / 2)),
             reserve_ms=int(book_within_s * 1000),
         )
-        return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0)
+        return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0, now_ms=now_ms)
+
+    def now_ms(self) -> int:
+        """The limiter's clock: every host measures bookings on it, whatever its own clock says."""
+        return self.backend.now_ms()
 
     def pause(self, connection: str, bucket: str, seconds: float, reason: str) -> None:
         """Stop every worker from spending ``bucket`` for ``seconds``."""

@@ -16,13 +16,18 @@ __all__ = ["LimiterBackend", "MemoryBackend"]
 class LimiterBackend(Protocol):
     def gcra(
         self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
-    ) -> int:
-        """Take one request from a GCRA budget unless paused: 0 to go, else ms to wait.
+    ) -> tuple[int, int]:
+        """Take one request from a GCRA budget unless paused: 0 to go, else ms to wait; and the
+        backend's clock (ms) at the decision, so a booking can name its moment on that clock.
 
         When the wait is at most ``reserve_ms`` the request is *booked*: the budget is spent for
         that future moment and the answer is negative (``-wait``). The caller then goes at that
         moment without asking again, instead of competing for the budget a second time.
         """
+        ...
+
+    def now_ms(self) -> int:
+        """The backend's clock, in ms (Redis' own for the Redis backend)."""
         ...
 
     def pause(self, pause_key: str, *, ms: int, reason: str) -> None:
@@ -56,19 +61,22 @@ class MemoryBackend:
 
     def gcra(
         self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
-    ) -> int:
+    ) -> tuple[int, int]:
         with self._lock:
             now = self._now()
             paused = self._pauses.get(pause_key, 0) - now
             if paused > 0:
-                return int(paused) + 1
+                return int(paused) + 1, int(now)
             tat = max(self._tat.get(tat_key, now), now)
             allow_at = tat - emission_ms * (burst - 1)
             wait = int(allow_at - now) + 1 if now < allow_at else 0
             if wait > reserve_ms:
-                return wait
+                return wait, int(now)
             self._tat[tat_key] = tat + emission_ms
-            return -wait
+            return -wait, int(now)
+
+    def now_ms(self) -> int:
+        return int(self._now())
 
     def pause(self, pause_key: str, *, ms: int, reason: str) -> None:
         with self._lock:

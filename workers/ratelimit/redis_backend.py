@@ -16,23 +16,24 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 """
 
-#: KEYS: tat, pause. ARGV: emission_ms, burst, reserve_ms. Returns 0 (go now), -wait (booked:
-#: go in `wait` ms without asking again) or +wait (not booked: ask again in `wait` ms).
+#: KEYS: tat, pause. ARGV: emission_ms, burst, reserve_ms. Returns {answer, now}: answer is 0
+#: (go now), -wait (booked: go in `wait` ms without asking again) or +wait (not booked: ask again
+#: in `wait` ms); now is Redis' clock (ms), on which a booking names its moment.
 _GCRA = (
     _NOW
     + """
 local paused = redis.call('PTTL', KEYS[2])
-if paused > 0 then return paused end
+if paused > 0 then return {paused, math.floor(now)} end
 local emission = tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local allow_at = tat - emission * (tonumber(ARGV[2]) - 1)
 local wait = 0
 if now < allow_at then wait = math.ceil(allow_at - now) end
-if wait > tonumber(ARGV[3]) then return wait end
+if wait > tonumber(ARGV[3]) then return {wait, math.floor(now)} end
 local new_tat = tat + emission
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
-return -wait
+return {-wait, math.floor(now)}
 """
 )
 
@@ -66,9 +67,14 @@ class RedisBackend:
 
     def gcra(
         self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
-    ) -> int:
+    ) -> tuple[int, int]:
         args = [emission_ms, max(1, burst), max(0, int(reserve_ms))]
-        return int(run_script(self.r, _GCRA, [tat_key, pause_key], args))
+        answer, now = run_script(self.r, _GCRA, [tat_key, pause_key], args)
+        return int(answer), int(now)
+
+    def now_ms(self) -> int:
+        seconds, micros = self.r.time()
+        return int(seconds) * 1000 + int(micros) // 1000
 
     def pause(self, pause_key: str, *, ms: int, reason: str) -> None:
         run_script(self.r, _PAUSE, [pause_key], [max(1, int(ms)), reason])

@@ -3,11 +3,16 @@
 The Celery message for a batch carries only its id; the payload is read from here. States::
 
     pending --submit--> submitted --poll--> completed
-       |                    |
-       +-------------------+--> failed
+     |  ^                   |
+     |  +---- reopen -------+   (the remote job failed for a transient reason: send again)
+     |                      |
+     +----------------------+--> failed
+     |
+     +--split--> split      (refused as a whole for validation: two halves take its place)
 
 ``completed`` means the provider answered for every item (some may have failed);
-``failed`` means the batch as a whole could not be delivered or its remote job failed.
+``failed`` means the batch as a whole could not be delivered or its remote job failed;
+``split`` means its items live on in two smaller batches (``<id>.0`` and ``<id>.1``).
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ import redis
 from workers import keys
 from workers.providers.base import ItemResult, OutboundItem
 from workers.store.lua import run_script
-from workers.store.runs import ERRORS_MAX, now_iso
-from workers.store.scripts import MARK_SUBMITTED, SETTLE_BATCH
+from workers.store.runs import ERRORS_MAX, now_iso, run_keys
+from workers.store.scripts import MARK_SENDING, MARK_SUBMITTED, REOPEN, SETTLE_BATCH, SPLIT_BATCH
 
 __all__ = [
     "Batch",
@@ -36,8 +41,11 @@ __all__ = [
     "load_batch",
     "load_blob",
     "load_items",
+    "mark_sending",
     "mark_submitted",
+    "reopen",
     "settle_batch",
+    "split_batch",
 ]
 
 
@@ -57,9 +65,19 @@ class Batch:
     polls: int
     created_ms: int
     early: tuple[ItemResult, ...] = ()
-    #: When set, the batch already paid for a request at this time (ms) and sends without
-    #: asking the limiter again (see ``workers.submit``).
+    #: When set, the batch already paid for a request at this time (Redis ms) and sends without
+    #: asking the limiter again (see ``workers.budget``).
     booked_ms: int | None = None
+    #: Set while a worker sends the batch: found set by the next attempt, it means a worker
+    #: stopped mid-send and the provider may have received the batch.
+    sending: str | None = None
+    throttles: int = 0
+    poll_errors: int = 0
+    kind: str = "catalog"
+    #: The batch this one was split from, at the top of the tree (None for an original batch).
+    root: str | None = None
+    depth: int = 0
+    split_extra: int = 0
 
     @classmethod
     def from_hash(cls, batch_id: str, raw: dict[str, str]) -> Batch:
@@ -77,6 +95,13 @@ class Batch:
             created_ms=int(raw.get("created_ms", 0)),
             early=tuple(ItemResult(*row) for row in json.loads(raw["early"])) if raw.get("early") else (),
             booked_ms=int(raw["booked_ms"]) if raw.get("booked_ms") else None,
+            sending=raw.get("sending") or None,
+            throttles=int(raw.get("throttles", 0)),
+            poll_errors=int(raw.get("poll_errors", 0)),
+            kind=raw.get("kind", "catalog"),
+            root=raw.get("root") or None,
+            depth=int(raw.get("depth", 0)),
+            split_extra=int(raw.get("split_extra", 0)),
         )
 
 
@@ -161,6 +186,11 @@ def load_blob(raw_r: redis.Redis, batch_id: str) -> bytes | None:
     return blob or None
 
 
+def mark_sending(r: redis.Redis, batch_id: str, token: str) -> bool:
+    """Note that the batch's request is about to leave; False if it is no longer pending."""
+    return bool(run_script(r, MARK_SENDING, [keys.batch(batch_id)], [token]))
+
+
 def mark_submitted(
     r: redis.Redis,
     batch: Batch,
@@ -168,21 +198,85 @@ def mark_submitted(
     first_poll_s: float,
     early: list[ItemResult] | None = None,
 ) -> bool:
-    """pending -> submitted with the remote job ref; False if another delivery did it first.
+    """pending -> submitted with the remote job ref, leaving the in-flight set in the same step;
+    False if another delivery did it first.
 
     ``early`` are item results the provider gave with the submission; they are merged with the
     job's results when it ends.
     """
     early_json = json.dumps([dataclasses.astuple(e) for e in early]) if early else ""
-    now_ms = int(time.time() * 1000)
-    due_ms = now_ms + int(first_poll_s * 1000)
     done = run_script(
         r,
         MARK_SUBMITTED,
-        [keys.batch(batch.id), keys.run(batch.run_id), keys.JOBS_DUE],
-        [job_ref, due_ms, now_iso(), now_ms, batch.id, early_json],
+        [keys.batch(batch.id), keys.run(batch.run_id), keys.JOBS_DUE, keys.inflight(batch.connection)],
+        [job_ref, int(first_poll_s * 1000), batch.id, early_json],
     )
     return bool(done)
+
+
+def reopen(r: redis.Redis, batch: Batch, *, delay_s: float, reason: str) -> bool:
+    """submitted -> pending, to be sent again after ``delay_s`` (its remote job failed for a
+    transient reason). Counts an attempt. False if the batch was not submitted."""
+    done = run_script(
+        r,
+        REOPEN,
+        [
+            keys.batch(batch.id),
+            keys.JOBS_DUE,
+            keys.DEFERRED,
+            keys.slots(batch.connection, "jobs"),
+            keys.run(batch.run_id),
+        ],
+        [batch.id, int(delay_s * 1000), reason],
+    )
+    return bool(done)
+
+
+def split_batch(
+    r: redis.Redis,
+    batch: Batch,
+    halves: tuple[list[OutboundItem], list[OutboundItem]],
+    *,
+    retention_s: int,
+    payload_ttl_s: int,
+    reason: str,
+) -> tuple[str, str] | None:
+    """Replace the pending ``batch`` by two batches of ``halves`` at the front of its ready list.
+
+    Returns the two new batch ids, or None if the batch was no longer pending."""
+    ids = (f"{batch.id}.0", f"{batch.id}.1")
+    root = batch.root or batch.id
+    done = run_script(
+        r,
+        SPLIT_BATCH,
+        [
+            keys.batch(batch.id),
+            keys.inflight(batch.connection),
+            keys.ready(batch.connection),
+            keys.READY_CONNECTIONS,
+            keys.run(batch.run_id),
+            keys.run_batches(batch.run_id),
+            keys.batch_items(batch.id),
+            keys.batch(root),
+            keys.batch(ids[0]),
+            keys.batch_items(ids[0]),
+            keys.batch(ids[1]),
+            keys.batch_items(ids[1]),
+        ],
+        [
+            batch.id,
+            batch.connection,
+            *ids,
+            len(halves[0]),
+            len(halves[1]),
+            encode_items(halves[0]),
+            encode_items(halves[1]),
+            payload_ttl_s,
+            retention_s,
+            reason,
+        ],
+    )
+    return ids if done else None
 
 
 def settle_batch(
@@ -193,19 +287,21 @@ def settle_batch(
     n_ok: int,
     n_failed: int,
     errors: list[dict[str, Any]],
+    retention_s: int,
 ) -> str | None:
-    """Count the batch's outcome once. Returns None if already settled, 'open' if the run goes
-    on, or the run's final state when this batch ended it."""
+    """Count the batch's outcome once, taking it out of every dispatch structure and freeing its
+    job slot in the same step. Returns None if already settled, 'open' if the run goes on, or
+    the run's final state when this batch ended it."""
     result = run_script(
         r,
         SETTLE_BATCH,
         [
             keys.batch(batch.id),
-            keys.run(batch.run_id),
-            keys.run_errors(batch.run_id),
             keys.JOBS_DUE,
-            keys.conn_metrics(batch.connection),
-            keys.METRICS_CONNECTIONS,
+            keys.inflight(batch.connection),
+            keys.slots(batch.connection, "jobs"),
+            keys.batch_items(batch.id),
+            *run_keys(batch.run_id, batch.connection),
         ],
         [
             state,
@@ -213,6 +309,7 @@ def settle_batch(
             n_failed,
             now_iso(),
             batch.id,
+            retention_s,
             ERRORS_MAX,
             *[json.dumps(e) for e in errors[:ERRORS_MAX]],
         ],

@@ -13,7 +13,7 @@ import redis
 from workers import keys
 from workers.redis_client import strs
 from workers.store.lua import run_script
-from workers.store.scripts import FINALIZE_RUN, PUSH_CAPPED, SEAL_RUN
+from workers.store.scripts import FINALIZE_RUN, HEARTBEAT, PUSH_CAPPED, SEAL_RUN
 
 __all__ = [
     "ERRORS_MAX",
@@ -22,10 +22,12 @@ __all__ = [
     "create_run",
     "finalize_run",
     "get_run",
+    "heartbeat",
     "list_runs",
     "new_run_id",
     "record_item_errors",
     "run_document",
+    "run_keys",
     "seal_run",
     "trim_runs_index",
 ]
@@ -35,7 +37,12 @@ ERRORS_MAX = 100
 FINAL_STATES = frozenset({"completed", "completed_with_errors", "failed"})
 
 _COUNTS = ("total", "invalid", "unchanged", "submitted", "succeeded", "failed")
-_BATCH_STATES = ("total", "pending", "submitted", "completed", "failed")
+_BATCH_STATES = ("total", "pending", "submitted", "completed", "failed", "split")
+#: How SEAL_RUN words the items a producer counted but never put in a batch (%d: how many).
+_NEVER_SENT = (
+    "%d items were read but never sent: the producer stopped before it could batch them; "
+    "sync the catalog again"
+)
 
 
 def now_iso() -> str:
@@ -76,10 +83,37 @@ def create_run(
     pipe.expire(keys.run(run_id), retention_s)
     pipe.zadd(keys.RUNS_INDEX, {run_id: created_ms})
     pipe.execute()
+    heartbeat(r, run_id)
+
+
+def run_keys(run_id: str, connection: str) -> list[str]:
+    """The keys a script that may end the run needs, in ``scripts.RUN_KEYS`` order."""
+    return [
+        keys.run(run_id),
+        keys.run_errors(run_id),
+        keys.run_item_errors(run_id),
+        keys.run_retry_items(run_id),
+        keys.run_batches(run_id),
+        keys.OUTBOX,
+        keys.active_run(connection),
+        keys.conn_metrics(connection),
+        keys.METRICS_CONNECTIONS,
+        keys.OPEN_RUNS,
+    ]
+
+
+def heartbeat(r: Any, run_id: str) -> None:
+    """The producer of ``run_id`` is alive; a run whose producer falls silent is ended by the
+    doctor (``workers.doctor``) instead of staying open for ever."""
+    run_script(r, HEARTBEAT, [keys.OPEN_RUNS], [run_id])
 
 
 def add_counts(pipe: Any, run_id: str, **deltas: int) -> None:
-    """Queue counter increments (``total=3, invalid=1, batches=1``) on a pipeline."""
+    """Queue counter increments (``total=3, invalid=1, batches=1, batched=250``) on a pipeline.
+
+    ``batched`` counts catalog items put in a batch: an item counted in ``total`` but neither
+    invalid, unchanged nor batched when the run is sealed was lost with its producer.
+    """
     for name, delta in deltas.items():
         if delta:
             field = "b_total" if name == "batches" else f"c_{name}"
@@ -101,15 +135,19 @@ def record_item_errors(
     pipe.expire(keys.run_errors(run_id), retention_s)
 
 
-def seal_run(r: redis.Redis, run_id: str, fatal: str = "") -> str | None:
-    """The producer is done: end the run now if every batch has settled. Returns final state."""
-    result = run_script(r, SEAL_RUN, [keys.run(run_id)], [now_iso(), fatal])
+def seal_run(
+    r: redis.Redis, run_id: str, connection: str, *, retention_s: int, fatal: str = ""
+) -> str | None:
+    """The producer is done (or was found dead, with ``fatal`` saying so): end the run now if
+    every batch has settled. Returns the final state if this call ended the run."""
+    args = [now_iso(), retention_s, fatal, _NEVER_SENT]
+    result = run_script(r, SEAL_RUN, run_keys(run_id, connection), args)
     return str(result) if result else None
 
 
-def finalize_run(r: redis.Redis, run_id: str) -> str | None:
+def finalize_run(r: redis.Redis, run_id: str, connection: str, *, retention_s: int) -> str | None:
     """End the run if it is sealed and settled (idempotent). Returns the final state if it did."""
-    result = run_script(r, FINALIZE_RUN, [keys.run(run_id)], [now_iso()])
+    result = run_script(r, FINALIZE_RUN, run_keys(run_id, connection), [now_iso(), retention_s])
     return str(result) if result else None
 
 
@@ -142,6 +180,12 @@ def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
     }
     if raw.get("fatal"):
         doc["reason"] = raw["fatal"]
+    if int(raw.get("b_split", 0)):
+        # A batch the provider refused as a whole was halved until its bad items stood alone.
+        doc["splits"] = {
+            "batches": int(raw["b_split"]),
+            "extra_requests": int(raw.get("s_extra_requests", 0)),
+        }
     options = json.loads(raw.get("options") or "{}")
     if options:
         doc["options"] = options

@@ -1,12 +1,12 @@
-"""``coursesync.notify_run``: POST a finished run's document to its webhook, with retries."""
+"""``coursesync.notify_run``: POST a finished run's document to its webhook (from the outbox)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from workers.config import get_settings
 from workers.errors import ConfigError, PermanentError, ProviderUnavailable
+from workers.outbox import delivered, failed_delivery
 from workers.redis_client import get_redis
 from workers.retry import compute_backoff
 from workers.store.runs import run_document
@@ -15,29 +15,33 @@ from workers.webhooks import deliver, webhook_target
 
 log = logging.getLogger(__name__)
 
-#: Webhook deliveries are retried this many times (about an hour with the 300 s cap).
-MAX_DELIVERIES = 15
 
-
-@task(name="coursesync.notify_run", bind=True, max_retries=MAX_DELIVERIES)
-def notify_run(self: Any, run_id: str) -> str:
-    """Args: run_id. Delivers the final run document; retries with backoff while it fails."""
+# Acknowledged on receipt: the outbox entry, not this message, is what makes delivery certain.
+@task(name="coursesync.notify_run", acks_late=False)
+def notify_run(run_id: str) -> str:
+    """Args: run_id. Delivers the final run document once; the outbox retries a failure."""
+    r = get_redis()
     try:
-        target = webhook_target(get_redis(), run_id)
-        document = run_document(get_redis(), run_id)
+        target = webhook_target(r, run_id)
+        document = run_document(r, run_id)
         if target is None or document is None:
+            delivered(r, run_id)
             return "nothing to deliver"
         deliver(target[0], document, target[1])
     except ProviderUnavailable as exc:
         settings = get_settings()
-        delay = compute_backoff(
-            self.request.retries + 1, base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s
-        )
+
+        def backoff(n: int) -> float:
+            return compute_backoff(n, base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)
+
+        n, delay = failed_delivery(r, run_id, delay_for=backoff, reason=exc.message, permanent=False)
         log.warning("webhook delivery failed run=%r attempt=%d retry_in_s=%.1f reason=%s",
-                    run_id, self.request.retries + 1, delay, exc.message)  # fmt: skip
-        raise self.retry(countdown=delay, max_retries=MAX_DELIVERIES) from None
+                    run_id, n, delay, exc.message)  # fmt: skip
+        return "will retry"
     except (PermanentError, ConfigError) as exc:
+        failed_delivery(r, run_id, delay_for=lambda n: 0.0, reason=str(exc), permanent=True)
         log.error("webhook not delivered run=%r reason=%s", run_id, exc)
         return "failed"
+    delivered(r, run_id)
     log.info("webhook delivered run=%r url=%s", run_id, target[0])
     return "delivered"
