@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "sync": _sync, "retry": _retry, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
-        "health": ops.health, "metrics": ops.metrics,
+        "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor,
     }  # fmt: skip
     from workers.errors import CatalogError, ConfigError
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
-__all__ = ["add_commands", "health", "metrics"]
+if TYPE_CHECKING:
+    from workers.doctor import DoctorReport
+
+__all__ = ["add_commands", "doctor", "health", "metrics"]
 
 #: `coursesync health` exit codes (compose healthchecks read 0 as healthy, anything else not).
 EXIT_HEALTHY, EXIT_UNHEALTHY = 0, 1
@@ -23,6 +27,20 @@ examples:
   coursesync health --worker worker@%h     this machine's worker does (docker-compose healthcheck)
   coursesync health --beat                 beat ticked within --max-idle-s
 exit codes: 0 healthy; 1 not (the message says what was seen and what to do).
+"""
+
+
+_DOCTOR_DESCRIPTION = """\
+Check the run ledger's invariants and repair what breaks them, as beat does every 30 s:
+every pending batch of an open run is reachable (waiting in its connection's ready list,
+deferred, or in flight with a lease), every submitted one is due for a status poll, a run
+whose producer stopped showing signs of life is ended with that reason (what it never read is
+not sent: sync again), and a run whose batches have all settled is ended.
+"""
+
+_DOCTOR_EPILOG = """\
+exit codes: 0 nothing needed repair; 1 something was repaired, needs repair (--dry-run), or
+            cannot be repaired (the report says what); 2 Redis cannot be reached.
 """
 
 
@@ -51,6 +69,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="S",
         help="with --beat: the last tick may be this old (default 30)",
     )
+    d = sub.add_parser(
+        "doctor",
+        help="prove every open run can end; put stranded batches back, end runs of dead producers",
+        description=_DOCTOR_DESCRIPTION,
+        epilog=_DOCTOR_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d.add_argument("--dry-run", action="store_true", help="only report what needs repair; change nothing")
+    d.add_argument("--json", action="store_true", help="print the report as JSON")
     m = sub.add_parser(
         "metrics",
         help="serve Prometheus metrics for the whole fleet",
@@ -91,6 +118,47 @@ def health(args: argparse.Namespace) -> int:
         return EXIT_UNHEALTHY
     print(result.message, file=sys.stdout if result.ok else sys.stderr)
     return EXIT_HEALTHY if result.ok else EXIT_UNHEALTHY
+
+
+def doctor(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    import redis
+
+    from workers.config import get_settings
+    from workers.doctor import examine
+    from workers.redis_client import get_redis
+
+    try:
+        report = examine(get_redis(), get_settings(), repair=not args.dry_run)
+    except redis.RedisError as exc:
+        print(f"coursesync doctor: cannot reach Redis: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({**asdict(report), "healthy": report.healthy}, indent=2))
+    else:
+        print(_doctor_text(report, dry_run=args.dry_run))
+    return EXIT_HEALTHY if report.healthy else EXIT_UNHEALTHY
+
+
+def _doctor_text(report: DoctorReport, *, dry_run: bool) -> str:
+    if report.locked_out:
+        return "another doctor pass is running (beat runs one every 30 s); try again in a minute"
+    verb = "would be" if dry_run else "were"
+    lines = [f"{report.open_runs} open runs, {report.batches_checked} batches checked"]
+    for label, ids in (
+        (f"stranded pending batches that {verb} put back in their ready list", report.requeued),
+        (f"submitted batches that {verb} put back in the poll schedule", report.rescheduled),
+        (f"runs of silent producers that {verb} ended", report.silent_runs_ended),
+        ("settled runs that were ended", report.runs_finalized),
+    ):
+        if ids:
+            lines.append(f"{len(ids)} {label}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
+    lines += [f"problem: {p}" for p in report.problems]
+    if report.healthy:
+        lines.append("healthy: every open run can end")
+    return "\n".join(lines)
 
 
 def metrics(args: argparse.Namespace) -> int:

@@ -113,10 +113,14 @@ class ProviderError(CoursesyncError):
     @property
     def reason(self) -> str:
         """A one-line explanation for run documents and logs."""
-        where = f"{self.provider} " if self.provider else ""
-        status = f"HTTP {self.status_code}" if self.status_code is not None else "no response"
-        code = f" {self.code}" if self.code else ""
-        return f"{where}{status}{code}: {self.message}"
+        parts = [self.provider] if self.provider else []
+        if self.status_code is not None:
+            parts.append(f"HTTP {self.status_code}")
+        elif self.provider:
+            parts.append("no response")
+        if self.code:
+            parts.append(self.code)
+        return f"{' '.join(parts)}: {self.message}" if parts else self.message
 
     def __str__(self) -> str:
         return self.reason

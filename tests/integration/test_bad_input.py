@@ -230,12 +230,14 @@ def test_every_bad_item_is_named_with_field_and_reason_and_every_valid_item_is_d
     # And the runs beside them were not disturbed
     assert bystander["state"] == "completed" and bystander["counts"]["succeeded"] == 250
     assert bom["state"] == "completed" and bom["counts"]["succeeded"] == 2  # a BOM is no error
-    # And a missing secret fails that connection's items with the variable's name, nothing else
+    # And a missing secret is retried like an outage (it may be missing on one host only), then
+    # fails that connection's items with the variable's name, nothing else
     assert nosecret["state"] == "failed" and nosecret["counts"]["failed"] == 150
     reasons = {e["message"] for e in item_errors(r, runs[4])}
     assert reasons == {
-        f"connections.it-kombo-nosecret.api_key refers to environment variable {UNSET_SECRET_VAR}, "
-        "which is not set"
+        "gave up after 8 attempts: coursesync.CONFIG: configuration problem (retried like an "
+        f"outage): connections.it-kombo-nosecret.api_key refers to environment variable "
+        f"{UNSET_SECRET_VAR}, which is not set"
     }
     # And the provider received exactly the valid items, each once, in one task per batch
     after = pipeline.sandbox("/_sandbox/stats")["kombo"]

@@ -106,7 +106,14 @@ def test_transient_errors_are_retried_and_permanent_ones_fail_the_batch_with_the
     deps = make_deps(r, raw_r, provider)
     doc = drain(deps, sent, start_run("acme", items, r=r, settings=deps.settings))
     assert doc["counts"]["succeeded"] == 200 and doc["counts"]["failed"] == 100
-    assert doc["batches"] == {"total": 3, "pending": 0, "submitted": 0, "completed": 2, "failed": 1, "split": 0}
+    assert doc["batches"] == {
+        "total": 3,
+        "pending": 0,
+        "submitted": 0,
+        "completed": 2,
+        "failed": 1,
+        "split": 0,
+    }
     reasons = {e["message"] for e in doc["errors"]}
     assert reasons == {"HTTP 401: bad key"}
 

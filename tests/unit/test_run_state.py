@@ -37,7 +37,13 @@ def test_concurrent_settles_count_each_batch_once_and_end_the_run_once(r: redis.
             batch = load_batch(r, f"{run_id}-{b:05d}")
             assert batch is not None
             result = settle_batch(
-                r, batch, state="completed", n_ok=9, n_failed=1, errors=[{"item_id": f"{b}-0"}], retention_s=3600
+                r,
+                batch,
+                state="completed",
+                n_ok=9,
+                n_failed=1,
+                errors=[{"item_id": f"{b}-0"}],
+                retention_s=3600,
             )
             if result not in (None, "open"):
                 with lock:
@@ -63,7 +69,9 @@ def test_a_run_does_not_end_before_the_producer_seals_it(r: redis.Redis) -> None
     run_id = make_run(r, 1)
     batch = load_batch(r, f"{run_id}-00000")
     assert batch is not None
-    assert settle_batch(r, batch, state="completed", n_ok=10, n_failed=0, errors=[], retention_s=3600) == "open"
+    assert (
+        settle_batch(r, batch, state="completed", n_ok=10, n_failed=0, errors=[], retention_s=3600) == "open"
+    )
     assert runs.run_document(r, run_id)["state"] == "running"  # type: ignore[index]
     assert runs.seal_run(r, run_id, "acme", retention_s=3600) == "completed"
     assert runs.seal_run(r, run_id, "acme", retention_s=3600) is None  # already ended

@@ -2,7 +2,9 @@
 
 It behaves like an asynchronous bulk API: ``submit`` returns a job, ``poll`` answers pending
 ``pending_polls`` times and then the per-item results. Items whose id is in ``reject`` fail;
-``errors`` is a queue of exceptions the next calls raise, to script outages.
+a request holding an id of ``poison`` is refused as a whole (as Kombo refuses a body with one
+bad item); ``errors`` is a queue of exceptions the next calls raise, to script outages;
+``statuses`` a queue of job states the next polls answer before the real one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from workers.errors import CoursesyncError
+from workers.errors import ProviderRejected
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
 
 __all__ = ["FakeProvider"]
@@ -24,7 +26,9 @@ class FakeProvider:
     resend_safe: bool = True
     pending_polls: int = 1
     reject: set[str] = field(default_factory=set)
-    errors: list[CoursesyncError] = field(default_factory=list)
+    poison: set[str] = field(default_factory=set)
+    errors: list[BaseException] = field(default_factory=list)
+    statuses: list[JobStatus] = field(default_factory=list)
     synchronous: bool = False
     submissions: list[tuple[str, list[str]]] = field(default_factory=list)
     polls: int = 0
@@ -49,6 +53,11 @@ class FakeProvider:
     def submit(self, op: Op, items: Sequence[OutboundItem]) -> Submission:
         self._raise_scripted()
         ids = [i.id for i in items]
+        bad = self.poison.intersection(ids)
+        if bad:
+            with self._lock:
+                self.submissions.append((op, ids))
+            raise ProviderRejected(f"input invalid: {sorted(bad)[0]}", status_code=400, code="INPUT_INVALID")
         with self._lock:
             self.submissions.append((op, ids))
             job = f"job-{next(self._ids)}"
@@ -63,6 +72,9 @@ class FakeProvider:
             self.polls += 1
             ids, seen = self._jobs[job_ref]
             self._jobs[job_ref] = (ids, seen + 1)
+            scripted = self.statuses.pop(0) if self.statuses else None
+        if scripted is not None:
+            return scripted
         if seen < self.pending_polls:
             return JobStatus("pending")
         return JobStatus("done", results=self._results(ids))
