@@ -233,10 +233,12 @@ def _poll_failed(deps: Deps, batch: Batch, exc: Exception) -> str:
         fail_batch(r, deps.raw_r, batch, code=code, message=message, settings=settings)
         return "failed"
     hint = exc.retry_after_s if isinstance(exc, TransientError) else None
+    # The same patience as a submission's: a provider outage must not fail jobs that may well
+    # have finished, sooner than it fails the batches still waiting to be sent.
     delay = (
         hint
         if hint is not None
-        else compute_backoff(errors, base_s=settings.poll_initial_delay_s, cap_s=settings.poll_max_interval_s)
+        else compute_backoff(errors, base_s=settings.poll_initial_delay_s, cap_s=settings.backoff_cap_s)
     )
     batch_event(
         log,

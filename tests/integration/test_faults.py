@@ -210,11 +210,13 @@ def test_an_outage_longer_than_the_retries_fails_items_with_the_reason_and_retry
     pipeline.sandbox("/_sandbox/config", {"down_until_epoch_s": outage_ends})
     # When the run ends
     doc = pipeline.wait_for_run(r, run_id, timeout_s=90)
-    # Then every item either succeeded or failed with the provider's reason; none is pending
+    # Then every item either succeeded or failed with the provider's reason; none is pending.
+    # Batches sent before the outage fail too when their status cannot be read 3 times: their
+    # jobs may have ended well, but coursesync cannot prove it
     c = doc["counts"]
     assert c["pending"] == 0 and c["succeeded"] + c["failed"] == n
-    assert c["succeeded"] > 0 and c["failed"] > 0, c
-    assert doc["state"] == "completed_with_errors"
+    assert c["failed"] > 0, c
+    assert doc["state"] == ("completed_with_errors" if c["succeeded"] else "failed")
     errors = list(item_errors(r, run_id))
     assert len(errors) == c["failed"]
     assert all(e["stage"] == "provider" and "down for" in e["message"] for e in errors), errors[:2]
@@ -223,8 +225,9 @@ def test_an_outage_longer_than_the_retries_fails_items_with_the_reason_and_retry
     retried = pipeline.wait_for_run(r, start_retry_run(run_id, r=r), timeout_s=60)
     assert retried["state"] == "completed" and retried["counts"]["succeeded"] == c["failed"]
     stats = pipeline.sandbox("/_sandbox/stats")["kombo"]
-    assert stats["items_received"] == stats["distinct_ids"] == n
-    assert stats["tasks_created"] == doc["batches"]["completed"] + retried["batches"]["total"]
+    assert stats["distinct_ids"] == n
+    # (an item whose job ended well while its status could not be read was upserted twice)
+    assert stats["items_received"] == c["submitted"] + c["failed"]
 
 
 def test_ten_percent_5xx_and_answers_slower_than_the_timeout_lose_and_duplicate_nothing(
