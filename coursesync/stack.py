@@ -82,15 +82,21 @@ class Stack:
         return self.sandbox_url
 
     def start_worker(
-        self, name: str = "worker", *, concurrency: int = 4, extra: list[str] | None = None
+        self,
+        name: str = "worker",
+        *,
+        concurrency: int = 4,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """A ``celery worker``; ``env`` adds variables for this one process (a skewed clock...)."""
         args = [
             sys.executable, "-m", "celery", "-A", "workers", "worker",
             "--loglevel", "INFO", "--concurrency", str(concurrency),
             "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip",
             *(extra or []),
         ]  # fmt: skip
-        self.spawn(name, args)
+        self.spawn(name, args, env)
 
     def start_beat(self, name: str = "beat") -> None:
         schedule = self.workdir / f"{name}-schedule"
