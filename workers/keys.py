@@ -157,6 +157,16 @@ def integration_id(connection: str) -> str:
     return f"{PREFIX}conn:{connection}:integration_id"
 
 
+def integration_generation(connection: str) -> str:
+    """STRING int: how many times coursesync stored or forgot the connection's created
+    360Learning integration (INCR, in the same transaction as the change of ``integration_id``).
+
+    Names the target of runs that start while no integration is known (``workers.targets``).
+    Writer: ``Integrations``. No TTL.
+    """
+    return f"{PREFIX}conn:{connection}:integration_gen"
+
+
 def oauth_token(connection: str) -> str:
     """STRING OAuth access token, *encrypted* with a key derived from the client secret.
 

@@ -49,6 +49,9 @@ class ProviderSpec:
     #: Remote jobs that may run at once per account (360Learning: 3 bulk operations), held
     #: from submission until the job ends; None when the provider has no such limit.
     job_slots: int | None = None
+    #: The settings that, with base_url, name the remote place items land in (an integration,
+    #: an account): what the connection's content digests prove (``workers.targets``).
+    target_options: tuple[str, ...] = ()
 
     def bucket_for(self, method: str) -> str:
         """The request budget an HTTP request of ``method`` spends."""
@@ -77,6 +80,7 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         max_request_bytes=5_000_000,
         required=("api_key", "integration_id"),
         options={"api_key": str, "integration_id": str},
+        target_options=("integration_id",),
         # Kombo deactivates one course per request; one request per batch keeps the budget exact.
         max_deactivate_items=1,
     ),
@@ -94,6 +98,7 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         max_request_bytes=5_000_000,
         required=("api_key", "account_id"),
         options={"api_key": str, "account_id": str},
+        target_options=("account_id",),
     ),
     "360learning": ProviderSpec(
         name="360learning",
@@ -111,6 +116,8 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         reads_per_minute=3000,
         max_request_bytes=50_000_000,
         required=("client_id", "client_secret", "integration_id|integration"),
+        # Without integration_id, the integration coursesync created: see workers.targets.
+        target_options=("integration_id",),
         options={
             "client_id": str,
             "client_secret": str,
@@ -135,6 +142,8 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         max_request_bytes=20_000_000,
         required=("api_key", "content", "asset_store"),
         options={"api_key": str, "content": str, "asset_store": str, "dry_run_first": bool},
+        # One import route per content kind: course groups and sessions are separate places.
+        target_options=("content",),
         choices={
             "content": (
                 "courseGroup/webinar",
