@@ -1,10 +1,10 @@
 """Pruning (mirror mode): deactivate what the previous catalog had and this one lacks.
 
-The previous catalog is what the provider confirmed: the connection's content digests. An
-item is a candidate when it is stored as active and this run's catalog did not name it (not
-even as an invalid item). A guard refuses to prune more than a share of the catalog unless
-forced, as Canvas SIS imports refuse a change above their change_threshold: a truncated
-export must not wipe an LMS.
+The previous catalog is what the provider confirmed: the content digests of the run's target
+(``workers.targets``). An item is a candidate when it is stored as active and this run's
+catalog did not name it (not even as an invalid item). A guard refuses to prune more than a
+share of the catalog unless forced, as Canvas SIS imports refuse a change above their
+change_threshold: a truncated export must not wipe an LMS.
 """
 
 from __future__ import annotations
@@ -50,15 +50,16 @@ def plan_prune(
     mapper: Mapper,
     seen: set[int],
     *,
+    target: str,
     max_fraction: float,
     force: bool,
 ) -> PrunePlan:
-    """Find the items to deactivate and apply the guard."""
+    """Find the items to deactivate under the run's ``target`` (its id) and apply the guard."""
     plan = PrunePlan()
     for start in range(0, keys.HASH_BUCKETS, _BUCKETS_PER_TRIP):
         pipe = r.pipeline(transaction=False)
         for bucket in range(start, min(start + _BUCKETS_PER_TRIP, keys.HASH_BUCKETS)):
-            pipe.hgetall(keys.content_hashes(connection.name, bucket))
+            pipe.hgetall(keys.content_hashes(target, bucket))
         for stored in pipe.execute():
             for item_id, digest in stored.items():
                 if digest.startswith(INACTIVE_MARK):

@@ -107,6 +107,8 @@ def _run(
     r = r or get_redis()
     connection = get_connection(connection_name)
     run_id = run_id or runs.new_run_id()
+    # Before the run exists: a connection whose target cannot be named is a ConfigError.
+    producer = Producer(r, settings, connection, run_id, full=options.full)
     recorded: dict[str, Any] = {
         "force_prune": options.force_prune,
         "full": options.full,
@@ -123,8 +125,9 @@ def _run(
         provider=connection.provider,
         retention_s=settings.run_retention_s,
         options=recorded,
+        target=producer.target.id,
+        target_label=producer.target.label,
     )
-    producer = Producer(r, settings, connection, run_id, full=options.full)
     try:
         fatal = _feed(producer, feed)
         if options.prune and not fatal and producer.total:
@@ -167,6 +170,8 @@ def dry_run(
     report: dict[str, Any] = {
         "connection": connection.name,
         "provider": connection.provider,
+        "target": producer.target.id,
+        "target_label": producer.target.label,
         "total": producer.total,
     }
     for key in ("created", "updated", "unchanged", "rejected"):
@@ -198,6 +203,7 @@ def _prune(r: redis.Redis, settings: Settings, producer: Producer, options: Sync
         producer.conn,
         producer.mapper,
         producer.seen,
+        target=producer.target.id,
         max_fraction=settings.prune_max_fraction,
         force=options.force_prune,
     )

@@ -105,8 +105,8 @@ def _record(
             errors.append(err)
             item_errors[item.id] = json.dumps([err])
             retry_items[item.id] = json.dumps([item.id, item.digest, item.payload, batch.op])
-    hashes = [(keys.content_hashes(batch.connection, b), m) for b, m in digests.items()]
-    hashes += [(keys.remote_ids(batch.connection, b), m) for b, m in remote.items()]
+    hashes = [(keys.content_hashes(batch.target, b), m) for b, m in digests.items()]
+    hashes += [(keys.remote_ids(batch.target, b), m) for b, m in remote.items()]
     if hashes:
         args: list[Any] = []
         for _, mapping in hashes:

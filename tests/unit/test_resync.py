@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,33 @@ def test_dry_run_reports_without_sending_or_recording(
     }  # fmt: skip
     assert report["errors"][0]["item_id"] == "bad"
     assert r.zcard(keys.RUNS_INDEX) == runs_before and len(provider.submissions) == sends_before and not sent
+
+
+def test_a_connection_pointed_at_another_integration_sends_everything_there(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
+    provider = FakeProvider()
+    deps = make_deps(r, raw_r, provider)
+    first = drain(deps, sent, start_run("acme", catalog(30), r=r, settings=deps.settings))
+    assert (
+        drain(deps, sent, start_run("acme", catalog(30), r=r, settings=deps.settings))["counts"]["unchanged"]
+        == 30
+    )
+    # When the connection's integration_id changes in the config file
+    path = Path(os.environ["COURSESYNC_CONFIG"])
+    path.write_text(CONFIG.replace('integration_id = "sandbox:x"', 'integration_id = "sandbox:y"'))
+    os.utime(path, (path.stat().st_atime + 5, path.stat().st_mtime + 5))  # seen as a new file
+    report = dry_run("acme", catalog(30), SyncOptions(prune=True), r=r, settings=deps.settings)
+    moved = drain(
+        deps, sent, start_run("acme", catalog(30), SyncOptions(prune=True), r=r, settings=deps.settings)
+    )
+    # Then the new target knows nothing yet: every item is sent there, nothing is pruned
+    assert (report["created"], report["unchanged"], report["pruned"]) == (30, 0, 0)
+    assert moved["counts"]["succeeded"] == 30 and moved["counts"]["unchanged"] == 0
+    assert moved["prune"]["candidates"] == 0
+    # And the run documents and the dry run name the target they diffed against
+    assert first["target"] != moved["target"] == report["target"]
+    assert moved["target_label"] == "kombo integration_id=sandbox:y at http://127.0.0.1:9/kombo/v1"
 
 
 def test_a_due_schedule_is_skipped_while_its_last_run_goes_then_fires_again(

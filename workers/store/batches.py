@@ -60,6 +60,10 @@ class Batch:
     #: When set, the batch already paid for a request at this time (ms) and sends without
     #: asking the limiter again (see ``workers.submit``).
     booked_ms: int | None = None
+    #: The target (``workers.targets``) the producer diffed the items against: their digests
+    #: and remote ids are recorded there. "" for a batch queued before targets existed, whose
+    #: digests then land where nothing reads them (its items are simply sent again).
+    target: str = ""
 
     @classmethod
     def from_hash(cls, batch_id: str, raw: dict[str, str]) -> Batch:
@@ -77,6 +81,7 @@ class Batch:
             created_ms=int(raw.get("created_ms", 0)),
             early=tuple(ItemResult(*row) for row in json.loads(raw["early"])) if raw.get("early") else (),
             booked_ms=int(raw["booked_ms"]) if raw.get("booked_ms") else None,
+            target=raw.get("target", ""),
         )
 
 
@@ -112,6 +117,7 @@ def create_batch(
     batch_id: str,
     run_id: str,
     connection: str,
+    target: str,
     op: str,
     items: list[OutboundItem],
     retention_s: int,
@@ -122,12 +128,14 @@ def create_batch(
 
     ``kind`` is ``catalog`` (items of the catalog) or ``prune`` (deactivations of items the
     catalog no longer has), which the run counts apart.
+    ``target`` is the run's target (``workers.targets``), which the items were diffed against.
     """
     pipe.hset(
         keys.batch(batch_id),
         mapping={
             "run_id": run_id,
             "connection": connection,
+            "target": target,
             "op": op,
             "kind": kind,
             "size": len(items),
