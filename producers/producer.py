@@ -34,10 +34,12 @@ from workers.store import runs
 from workers.store.batches import create_batch
 from workers.targets import current_target
 
-__all__ = ["WINDOW_ITEMS", "Producer"]
+__all__ = ["UNATTRIBUTED_LINES_KEPT", "WINDOW_ITEMS", "Producer"]
 
 #: Items compared against stored digests per Redis round trip.
 WINDOW_ITEMS = 1000
+#: Line numbers kept of the records that name no item id (pruning's refusal quotes them).
+UNATTRIBUTED_LINES_KEPT = 5
 
 
 class Producer:
@@ -72,6 +74,9 @@ class Producer:
         self.window: list[Prepared] = []
         #: Hashes of every id read (valid or not): duplicates, and what pruning must keep.
         self.seen: set[int] = set()
+        #: Records that name no item id (unparseable lines...): how many, and the first lines.
+        self.unattributed = 0
+        self.unattributed_lines: list[int] = []
         self.total = 0
         self.report: Counter[str] = Counter()
         #: The first validation errors, for reports (the run keeps all of them in Redis).
@@ -87,6 +92,10 @@ class Producer:
                 prepared = self._check(prepared, record.position)
             elif not prepared[0].item_id.startswith("(line "):
                 self.seen.add(hash(prepared[0].item_id))  # invalid, but in the catalog: never prune it
+            else:  # it could be any item, which pruning could then not tell from one that left
+                self.unattributed += 1
+                if len(self.unattributed_lines) < UNATTRIBUTED_LINES_KEPT:
+                    self.unattributed_lines.append(record.position)
             self.add(prepared)
 
     def add(self, prepared: Prepared | list[ItemError]) -> None:

@@ -204,6 +204,8 @@ def _prune(r: redis.Redis, settings: Settings, producer: Producer, options: Sync
         producer.mapper,
         producer.seen,
         target=producer.target.id,
+        unattributed=producer.unattributed,
+        unattributed_lines=producer.unattributed_lines,
         max_fraction=settings.prune_max_fraction,
         force=options.force_prune,
     )

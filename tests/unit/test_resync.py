@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -94,6 +95,32 @@ def test_an_unreadable_catalog_never_prunes(
     )
     assert doc is not None and doc["state"] == "failed" and "malformed JSON" in doc["reason"]
     assert doc["prune"]["candidates"] == 0 and not any(op == "deactivate" for op, _ in provider.submissions)
+
+
+def test_a_catalog_line_that_names_no_item_id_refuses_pruning_even_when_forced(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str], tmp_path: Path
+) -> None:
+    provider = FakeProvider()
+    deps = make_deps(r, raw_r, provider)
+    drain(deps, sent, start_run("acme", catalog(20), r=r, settings=deps.settings))
+    before = len(provider.submissions)
+    # Given a catalog without c5 (gone) whose lines 3 and 8 name no item: c2's line is broken
+    # JSON and c8's lost its id. Both are still in the catalog, yet look gone.
+    lines = [json.dumps(i) for i in catalog(20, skip={5})]
+    lines[2] = '{"id": "c2", "title": "T2", "url": '
+    lines[7] = '{"title": "no id here", "url": "https://a.example"}'
+    source = tmp_path / "catalog.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    reason = "pruning refused: 2 catalog records name no item id (lines 3, 8)"
+    # When it is synced with pruning, even forced, or tried in a dry run
+    forced = SyncOptions(prune=True, force_prune=True)
+    doc = drain(deps, sent, start_run("acme", str(source), forced, r=r, settings=deps.settings))
+    report = dry_run("acme", str(source), SyncOptions(prune=True), r=r, settings=deps.settings)
+    # Then nothing is deactivated, and the run and the dry run say why
+    assert deactivated(provider, before) == []
+    assert doc["state"] == "completed_with_errors" and doc["prune"]["refused"].startswith(reason)
+    assert doc["prune"]["candidates"] == 3 and doc["prune"]["submitted"] == 0  # c2, c5, c8
+    assert report["pruned"] == 0 and report["prune_refused"].startswith(reason)
 
 
 def test_dry_run_reports_without_sending_or_recording(
