@@ -43,7 +43,6 @@ import orjson
 import redis
 
 from workers.connections import Connection
-from workers.providers.learning360_integration import created_integration
 
 __all__ = ["Target", "current_target"]
 
@@ -75,6 +74,10 @@ def current_target(kv: redis.Redis, connection: Connection) -> Target:
     values = {key: connection.option(key) for key in connection.spec.target_options}
     parts = {key: str(value) for key, value in values.items() if value not in (None, "")}
     if connection.provider == "360learning" and "integration_id" not in parts:
+        # Imported here: its OAuth helpers load cryptography (~7 MB), which producers of the
+        # other providers have no use for.
+        from workers.providers.learning360_integration import created_integration
+
         created, generation = created_integration(kv, connection.name)
         if created:
             parts["integration_id"] = created
