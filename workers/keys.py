@@ -113,9 +113,10 @@ PUMP_LOCK = PREFIX + "lock:pump"
 
 # ---------------------------------------------------------------- per-target state
 # A target is the remote place a connection's items live in (``workers.targets``): a short
-# digest of provider, base URL and the provider's key for it (Kombo integration, StackOne
-# account...). What coursesync remembers of the LMS is keyed by it, not by the connection's
-# name, so a new integration or account starts from nothing and is sent everything.
+# digest of the connection, provider, base URL and the provider's key for the place (Kombo
+# integration, StackOne account...). What coursesync remembers of the LMS is keyed by it, not
+# by the connection's name alone, so a new integration or account starts from nothing and is
+# sent everything.
 def content_hashes(target: str, bucket: int) -> str:
     """HASH item_id -> 8-byte content digest of the item as last confirmed by the provider.
 
