@@ -22,14 +22,14 @@ def sandbox_requests(url: str) -> int:
     return int(httpx.get(url + "/_sandbox/stats", timeout=30).json().get("requests", 0))
 
 
-def digest_bytes(r: redis.Redis) -> int:
+def digest_bytes(r: redis.Redis, target: str) -> int:
     from workers import keys
 
     total = 0
     for start in range(0, keys.HASH_BUCKETS, 512):
         pipe = r.pipeline(transaction=False)
         for b in range(start, min(start + 512, keys.HASH_BUCKETS)):
-            pipe.memory_usage(keys.content_hashes("bench", b), samples=0)
+            pipe.memory_usage(keys.content_hashes(target, b), samples=0)
         total += sum(int(x or 0) for x in pipe.execute())
     return total
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             doc = wait_final(r, start_run("bench", catalog, SyncOptions(), r=r))
             wall = time.perf_counter() - t0
             results.append((label, wall, sandbox_requests(stack.sandbox_url) - before, doc["counts"]))
-        memory = digest_bytes(r)
+        memory = digest_bytes(r, doc["target"])
     print(f"machine: {machine()}")
     print(f"catalog: {args.items:,} items; Kombo on the sandbox, 1 worker x 4 processes")
     print(f"{'':24} {'wall':>8} {'provider requests':>18} {'sent':>9} {'unchanged':>10}")

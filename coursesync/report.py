@@ -42,6 +42,8 @@ def summary(doc: dict[str, Any], *, max_errors: int = 10) -> str:
         f"{b['submitted']:,} at the provider, {b['pending']:,} waiting",
         f"  started  {doc['created_at']}  finished {doc['finished_at'] or '-'}",
     ]
+    if doc.get("target"):
+        lines.append(f"  target   {doc['target']} ({doc.get('target_label') or '?'})")
     if doc.get("reason"):
         lines.append(f"  reason   {doc['reason']}")
     prune = doc.get("prune")
@@ -72,6 +74,7 @@ def dry_run_summary(report: dict[str, Any], *, max_errors: int = 10) -> str:
         f"  {report['total']:,} items read: would create {report['created']:,}, "
         f"update {report['updated']:,}, leave {report['unchanged']:,} unchanged; "
         f"{report['rejected']:,} invalid",
+        f"  target {report['target']} ({report['target_label']})",
     ]
     if "pruned" in report:
         refused = report.get("prune_refused")

@@ -6,6 +6,9 @@ confirmed), then into the chunker, and every full batch goes to Redis and to its
 ready list at once, so workers start sending while the producer is still reading. Only a set
 of 64-bit id hashes grows with the catalog (duplicates, and pruning, need it).
 
+Digests are read under the run's target (``workers.targets``), computed once here; every
+batch carries it, so results are recorded where this run read.
+
 In a dry run the same path classifies items (created, updated, unchanged, invalid) and
 writes nothing.
 """
@@ -30,11 +33,14 @@ from workers.dispatch import dispatch
 from workers.metrics import count_items
 from workers.store import runs
 from workers.store.batches import create_batch
+from workers.targets import current_target
 
-__all__ = ["WINDOW_ITEMS", "Producer"]
+__all__ = ["UNATTRIBUTED_LINES_KEPT", "WINDOW_ITEMS", "Producer"]
 
 #: Items compared against stored digests per Redis round trip.
 WINDOW_ITEMS = 1000
+#: Line numbers kept of the records that name no item id (pruning's refusal quotes them).
+UNATTRIBUTED_LINES_KEPT = 5
 
 
 class Producer:
@@ -42,6 +48,9 @@ class Producer:
 
     ``full`` sends every item, even those unchanged since the last sync. ``dry_run`` only
     counts what would happen, in ``self.report``.
+
+    Raises:
+        ConfigError: the connection's target cannot be named (an ``env:`` variable is unset).
     """
 
     def __init__(
@@ -57,6 +66,7 @@ class Producer:
         self.r, self.settings, self.conn, self.run_id = r, settings, conn, run_id
         self.full, self.dry_run = full, dry_run
         self.mapper = get_mapper(conn.provider)
+        self.target = current_target(r, conn)
         max_items = {"upsert": conn.batch_size, "deactivate": conn.spec.max_deactivate_items}
         self.chunkers = {
             kind: Chunker(f"{run_id}{suffix}", max_items=max_items, max_bytes=conn.max_request_bytes)
@@ -65,6 +75,9 @@ class Producer:
         self.window: list[Prepared] = []
         #: Hashes of every id read (valid or not): duplicates, and what pruning must keep.
         self.seen: set[int] = set()
+        #: Records that name no item id (unparseable lines...): how many, and the first lines.
+        self.unattributed = 0
+        self.unattributed_lines: list[int] = []
         self.total = 0
         self.report: Counter[str] = Counter()
         #: The first validation errors, for reports (the run keeps all of them in Redis).
@@ -80,6 +93,10 @@ class Producer:
                 prepared = self._check(prepared, record.position)
             elif not prepared[0].item_id.startswith("(line "):
                 self.seen.add(hash(prepared[0].item_id))  # invalid, but in the catalog: never prune it
+            else:  # it could be any item, which pruning could then not tell from one that left
+                self.unattributed += 1
+                if len(self.unattributed_lines) < UNATTRIBUTED_LINES_KEPT:
+                    self.unattributed_lines.append(record.position)
             self.add(prepared)
 
     def add(self, prepared: Prepared | list[ItemError]) -> None:
@@ -131,7 +148,7 @@ class Producer:
         if window and not (self.full and not self.dry_run):
             pipe = self.r.pipeline(transaction=False)
             for p in window:
-                pipe.hget(keys.content_hashes(self.conn.name, keys.item_bucket(p.item.id)), p.item.id)
+                pipe.hget(keys.content_hashes(self.target.id, keys.item_bucket(p.item.id)), p.item.id)
             stored = pipe.execute()
             if not self.full:
                 changed = [p for p, old in zip(window, stored, strict=True) if old != p.item.digest]
@@ -159,6 +176,7 @@ class Producer:
             batch_id=batch.id,
             run_id=self.run_id,
             connection=self.conn.name,
+            target=self.target.id,
             op=batch.op,
             items=batch.items,
             retention_s=self.settings.run_retention_s,

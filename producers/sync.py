@@ -108,6 +108,8 @@ def _run(
     r = r or get_redis()
     connection = get_connection(connection_name)
     run_id = run_id or runs.new_run_id()
+    # Before the run exists: a connection whose target cannot be named is a ConfigError.
+    producer = Producer(r, settings, connection, run_id, full=options.full)
     recorded: dict[str, Any] = {
         "force_prune": options.force_prune,
         "full": options.full,
@@ -124,8 +126,9 @@ def _run(
         provider=connection.provider,
         retention_s=settings.run_retention_s,
         options=recorded,
+        target=producer.target.id,
+        target_label=producer.target.label,
     )
-    producer = Producer(r, settings, connection, run_id, full=options.full)
     retention_s = settings.run_retention_s
     try:
         with heartbeat(r, run_id, every_s=settings.producer_heartbeat_s):
@@ -174,6 +177,8 @@ def dry_run(
     report: dict[str, Any] = {
         "connection": connection.name,
         "provider": connection.provider,
+        "target": producer.target.id,
+        "target_label": producer.target.label,
         "total": producer.total,
     }
     for key in ("created", "updated", "unchanged", "rejected"):
@@ -205,6 +210,9 @@ def _prune(r: redis.Redis, settings: Settings, producer: Producer, options: Sync
         producer.conn,
         producer.mapper,
         producer.seen,
+        target=producer.target.id,
+        unattributed=producer.unattributed,
+        unattributed_lines=producer.unattributed_lines,
         max_fraction=settings.prune_max_fraction,
         force=options.force_prune,
     )

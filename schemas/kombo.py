@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.course import Course
+from schemas.extras import check_merged
 from schemas.mapping import Mapper, Options, without_none
 
 __all__ = ["MAPPER", "to_deactivation", "to_payload", "to_prune"]
 
 
 def to_payload(course: Course, options: Options) -> dict[str, Any]:
-    """``{"origin_id", "course": {"type": "EXTERNAL", ...}}``; ``extra.kombo`` merges into course."""
+    """``{"origin_id", "course": {"type": "EXTERNAL", ...}}``; ``extra.kombo`` merges into course.
+
+    Raises:
+        MappingError: the course with ``extra.kombo`` merged breaks Kombo's schema.
+    """
     body = without_none(
         {
             "type": "EXTERNAL",
@@ -24,8 +29,19 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
             "languages": list(course.languages) or None,
         }
     )
-    body.update(course.extra.get("kombo", {}))
-    return {"origin_id": course.id, "course": body}
+    item = {"origin_id": course.id, "course": body}
+    extra = course.extra.get("kombo")
+    if extra:
+        body.update(extra)
+        # Kombo refuses the whole 1,000-item request for one bad course: refuse this item alone.
+        check_merged(
+            "kombo",
+            "PostLmsCoursesBulkRequestBody",
+            {"items": [item]},
+            item_path="items[0].course",
+            extra=extra,
+        )
+    return item
 
 
 def to_deactivation(course: Course, options: Options) -> dict[str, Any]:

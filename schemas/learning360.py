@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.course import Course
+from schemas.extras import check_merged
 from schemas.mapping import Mapper, MappingError, Options, without_none
 
 __all__ = ["LANGS", "MAPPER", "lang_360", "to_deactivation", "to_payload", "to_prune"]
@@ -88,7 +89,8 @@ def _translations(course: Course) -> list[dict[str, Any]]:
 
 
 def to_payload(course: Course, options: Options) -> dict[str, Any]:
-    """One ``ExternalCourse``; ``extra["360learning"]`` merges in last (it may not set externalId)."""
+    """One ``ExternalCourse``; ``extra["360learning"]`` merges in last (it may not set externalId,
+    and the course must stay schema-valid: else a MappingError names the field)."""
     default_tag = (
         course.languages[0] if course.languages else options.get("default_language", DEFAULT_LANGUAGE)
     )
@@ -121,7 +123,16 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
     extra = course.extra.get("360learning", {})
     if "externalId" in extra and extra["externalId"] != course.id:
         raise MappingError("extra.360learning.externalId", "may not differ from the item id (the upsert key)")
-    body.update(extra)
+    if extra:
+        body.update(extra)
+        # 360Learning refuses the whole bulk request for one bad course: refuse this item alone.
+        check_merged(
+            "360learning",
+            "UpsertExternalCoursesRequest",
+            {"input": [body]},
+            item_path="input[0]",
+            extra=extra,
+        )
     return body
 
 

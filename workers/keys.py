@@ -137,33 +137,42 @@ DOCTOR_LOCK = PREFIX + "lock:doctor"
 DOCTOR_LAST = PREFIX + "doctor:last"
 
 
-# ---------------------------------------------------------------- per-connection state
-def content_hashes(connection: str, bucket: int) -> str:
+# ---------------------------------------------------------------- per-target state
+# A target is the remote place a connection's items live in (``workers.targets``): a short
+# digest of the connection, provider, base URL and the provider's key for the place (Kombo
+# integration, StackOne account...). What coursesync remembers of the LMS is keyed by it, not
+# by the connection's name alone, so a new integration or account starts from nothing and is
+# sent everything.
+def content_hashes(target: str, bucket: int) -> str:
     """HASH item_id -> 8-byte content digest of the item as last confirmed by the provider.
 
     Bucketed (``HASH_BUCKETS``) so each hash stays small enough for Redis' compact listpack
-    encoding. Writer: result recording. No TTL: it is the connection's memory of the LMS.
+    encoding. Writer: result recording, under the target the batch was diffed against
+    (``Batch.target``). Readers: the producer (diff) and pruning, under the run's target. No TTL:
+    it is coursesync's memory of what that target holds.
     """
-    return f"{PREFIX}conn:{connection}:hashes:{bucket}"
+    return f"{PREFIX}target:{target}:hashes:{bucket}"
 
 
-#: Number of buckets per connection for content hashes (see ``content_hashes``).
+#: Number of buckets per target for content hashes (see ``content_hashes``).
 HASH_BUCKETS = 4096
 
 
 def item_bucket(item_id: str) -> int:
-    """Which bucket of a connection's per-item hashes holds ``item_id``."""
+    """Which bucket of a target's per-item hashes holds ``item_id``."""
     return zlib.crc32(item_id.encode()) % HASH_BUCKETS
 
 
-def remote_ids(connection: str, bucket: int) -> str:
+def remote_ids(target: str, bucket: int) -> str:
     """HASH item_id -> the provider's own id for the item (Kombo course id), once confirmed.
 
-    Bucketed like ``content_hashes``. Writer: result recording. Reader: deactivation. No TTL.
+    Bucketed like ``content_hashes``. Writer: result recording (``Batch.target``). Reader:
+    deactivation, under the connection's current target. No TTL.
     """
-    return f"{PREFIX}conn:{connection}:remote_ids:{bucket}"
+    return f"{PREFIX}target:{target}:remote_ids:{bucket}"
 
 
+# ---------------------------------------------------------------- per-connection state
 def active_run(connection: str) -> str:
     """STRING run_id of the connection's scheduled resync while it runs; a due resync is skipped
     while it exists. Writer: the schedules sweep (SET NX, TTL ``SCHEDULED_RUN_CLAIM_S``); deleted
@@ -181,6 +190,16 @@ def schedule_state(connection: str) -> str:
 def integration_id(connection: str) -> str:
     """STRING 360Learning integration id created by coursesync for this connection. No TTL."""
     return f"{PREFIX}conn:{connection}:integration_id"
+
+
+def integration_generation(connection: str) -> str:
+    """STRING int: how many times coursesync stored or forgot the connection's created
+    360Learning integration (INCR, in the same transaction as the change of ``integration_id``).
+
+    Names the target of runs that start while no integration is known (``workers.targets``).
+    Writer: ``Integrations``. No TTL.
+    """
+    return f"{PREFIX}conn:{connection}:integration_gen"
 
 
 def oauth_token(connection: str) -> str:

@@ -166,8 +166,8 @@ def _remember_confirmed(
         digests.setdefault(bucket, {})[item.id] = item.digest
         if res.remote_id:
             remote.setdefault(bucket, {})[item.id] = res.remote_id
-    hashes = [(keys.content_hashes(batch.connection, b), m) for b, m in digests.items()]
-    hashes += [(keys.remote_ids(batch.connection, b), m) for b, m in remote.items()]
+    hashes = [(keys.content_hashes(batch.target, b), m) for b, m in digests.items()]
+    hashes += [(keys.remote_ids(batch.target, b), m) for b, m in remote.items()]
     if not hashes:
         return
     args: list[Any] = []

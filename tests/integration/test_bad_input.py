@@ -248,6 +248,34 @@ def test_every_bad_item_is_named_with_field_and_reason_and_every_valid_item_is_d
     assert after["tasks_created"] - before["tasks_created"] == batches
 
 
+def test_one_bad_extra_kombo_value_is_one_invalid_item_and_the_rest_of_its_batch_is_delivered(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 100 items with extra.kombo, one of which gives Kombo a negative duration (which
+    # makes Kombo refuse the whole request it is in)
+    r = pipeline.use(monkeypatch)
+    catalog = [course(f"ex-{i}", extra={"kombo": {"duration": 30}}) for i in range(100)]
+    catalog[42]["extra"] = {"kombo": {"duration": -5}}
+    before = pipeline.sandbox("/_sandbox/stats")["kombo"]
+    # When it is synced
+    run_id = start_run("it-kombo", catalog, r=r)
+    doc = pipeline.wait_for_run(r, run_id)
+    # Then that item alone is invalid, naming the field and why, and the 99 others succeeded
+    assert doc["state"] == "completed_with_errors" and doc["counts"] == {
+        "total": 100, "invalid": 1, "unchanged": 0, "submitted": 99, "succeeded": 99, "failed": 0, "pending": 0,
+    }  # fmt: skip
+    (error,) = item_errors(r, run_id)
+    assert (error["item_id"], error["stage"], error["field"]) == (
+        "ex-42",
+        "validation",
+        "extra.kombo.duration",
+    )
+    assert error["message"] == "extra.kombo.duration: -5 is less than or equal to the minimum of 0"
+    after = pipeline.sandbox("/_sandbox/stats")["kombo"]
+    assert after["items_received"] - before["items_received"] == 99
+    assert after["tasks_created"] - before["tasks_created"] == doc["batches"]["total"] == 1
+
+
 def cli(pipeline: Pipeline, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     env = {**pipeline.env, "PATH": "/usr/bin:/bin"}
     env.update(kwargs.pop("env", {}))

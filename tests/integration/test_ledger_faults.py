@@ -39,7 +39,9 @@ QUICK_DOCTOR = {"COURSESYNC_DOCTOR_INTERVAL_S": "2", "COURSESYNC_PRODUCER_SILENC
 
 
 def two_providers(url: str) -> str:
-    return kombo_config(url, batch_size=20, max_in_flight=4, requests_per_minute=60_000) + f"""
+    return (
+        kombo_config(url, batch_size=20, max_in_flight=4, requests_per_minute=60_000)
+        + f"""
 [connections.it-360]
 provider = "360learning"
 base_url = "{url}/360learning"
@@ -52,6 +54,7 @@ external_platform = "coursesync-crash"
 group_id = "5f1a2b3c4d5e6f7a8b9c0d1e"
 author_id = "5f1a2b3c4d5e6f7a8b9c0d1f"
 """
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +99,13 @@ def provider_stats(pipeline: Pipeline, provider: str) -> dict[str, int]:
     return found
 
 
-def confirmed_ids(r: redis.Redis, connection: str, ids: list[str]) -> set[str]:
+def confirmed_ids(r: redis.Redis, run_id: str, ids: list[str]) -> set[str]:
+    """The ids that have a digest (the provider confirmed them) at the run's target."""
+    target = r.hget(keys.run(run_id), "target")
+    assert target
     pipe = r.pipeline()
     for i in ids:
-        pipe.hget(keys.content_hashes(connection, keys.item_bucket(i)), i)
+        pipe.hget(keys.content_hashes(target, keys.item_bucket(i)), i)
     return {i for i, d in zip(ids, pipe.execute(), strict=True) if d is not None}
 
 
@@ -125,7 +131,7 @@ def test_a_worker_killed_at_each_step_of_a_kombo_batch_ends_the_run_exactly_with
     held = {c["origin_id"] for c in kombo_courses(crashable)}
     assert {i["id"] for i in catalog} <= held
     # And a digest is only ever kept for an item the provider holds
-    assert confirmed_ids(r, "it-kombo", [i["id"] for i in catalog]) <= held
+    assert confirmed_ids(r, run_id, [i["id"] for i in catalog]) <= held
 
 
 @pytest.mark.parametrize("point", ["submit.before_send", "submit.after_send", "poll.after_answer"])
@@ -148,7 +154,7 @@ def test_a_worker_killed_mid_send_to_360learning_never_starts_a_second_operation
     unverified = [e for e in item_errors(r, run_id) if e["code"] == "coursesync.UNVERIFIED"]
     if point.startswith("submit."):
         assert len(unverified) == 20 and doc["counts"]["failed"] == 20, doc["errors"][:3]
-        assert not confirmed_ids(r, "it-360", [e["item_id"] for e in unverified])
+        assert not confirmed_ids(r, run_id, [e["item_id"] for e in unverified])
     else:
         assert doc["state"] == "completed" and not unverified
 
@@ -247,4 +253,4 @@ def test_redis_refusing_writes_at_maxmemory_mid_run_ends_every_run_with_exact_co
     stats = provider_stats(pipeline, "kombo")
     assert stats["tasks_created"] <= doc["batches"]["total"]
     held = {c["origin_id"] for c in kombo_courses(pipeline)}
-    assert confirmed_ids(r, "it-kombo", [i["id"] for i in items(n, "oom")]) <= held
+    assert confirmed_ids(r, run_id, [i["id"] for i in items(n, "oom")]) <= held

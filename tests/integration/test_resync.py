@@ -79,6 +79,78 @@ def test_prune_deactivates_removed_courses_at_kombo_and_the_guard_holds(
     assert refused["prune"]["submitted"] == 0
 
 
+def kombo_courses(pipeline: Pipeline, integration: str) -> dict[str, str]:
+    """origin_id -> status of every course the sandbox's Kombo holds in ``integration``."""
+    found: dict[str, str] = {}
+    cursor: str | None = "0"
+    while cursor is not None:
+        data = httpx.get(
+            pipeline.stack.sandbox_url + "/kombo/v1/lms/courses",
+            params={"page_size": 250, "cursor": cursor},
+            headers={"Authorization": "Bearer sandbox-kombo-key", "X-Integration-Id": integration},
+            timeout=10,
+        ).json()["data"]
+        found.update({c["origin_id"]: c["revisions"][0]["status"] for c in data["results"]})
+        cursor = data["next"]
+    return found
+
+
+def test_a_connection_moved_to_another_integration_sends_every_item_there(
+    start_pipeline: Callable[..., Pipeline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = start_pipeline(
+        config=lambda url: kombo_config(url, requests_per_minute=60_000),
+        sandbox_args=[
+            "--kombo-pending-s",
+            "0.5",
+            "--kombo-integrations",
+            "sandbox:coursesync-demo",
+            "sandbox:moved",
+        ],
+    )
+    r = pipeline.use(monkeypatch)
+    catalog = items(600, "mv")
+    first = pipeline.wait_for_run(r, start_run("it-kombo", catalog, r=r))
+    assert first["counts"]["succeeded"] == 600
+    assert pipeline.wait_for_run(r, start_run("it-kombo", catalog, r=r))["counts"]["unchanged"] == 600
+    # When the connection's integration_id changes in the config file, the catalog unchanged
+    text = pipeline.config.read_text()
+    pipeline.config.write_text(text.replace('"sandbox:coursesync-demo"', '"sandbox:moved"'))
+    moved = pipeline.wait_for_run(r, start_run("it-kombo", catalog, r=r))
+    # Then every item is sent again, to the new integration, which now holds them all
+    assert moved["state"] == "completed" and moved["counts"]["succeeded"] == 600
+    assert moved["counts"]["unchanged"] == 0 and moved["target"] != first["target"]
+    assert "integration_id=sandbox:moved" in moved["target_label"]
+    assert kombo_courses(pipeline, "sandbox:moved") == dict.fromkeys((i["id"] for i in catalog), "ACTIVE")
+    # And pruning there deactivates by the Kombo ids the new integration gave
+    gone = {f"mv-{n}" for n in range(0, 600, 100)}
+    kept = [i for i in catalog if i["id"] not in gone]
+    pruned = pipeline.wait_for_run(r, start_run("it-kombo", kept, SyncOptions(prune=True), r=r))
+    assert pruned["state"] == "completed" and pruned["prune"]["succeeded"] == len(gone)
+    assert {k for k, v in kombo_courses(pipeline, "sandbox:moved").items() if v == "INACTIVE"} == gone
+    assert set(kombo_courses(pipeline, "sandbox:coursesync-demo").values()) == {"ACTIVE"}
+
+
+def test_a_catalog_with_an_unparseable_line_refuses_to_prune(
+    start_pipeline: Callable[..., Pipeline], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pipeline = start_pipeline(config=lambda url: kombo_config(url, requests_per_minute=60_000))
+    r = pipeline.use(monkeypatch)
+    pipeline.wait_for_run(r, start_run("it-kombo", items(100, "up"), r=r))
+    # Given a catalog without up-50 whose line 10 (up-9) is cut short
+    lines = [json.dumps(i) for i in items(100, "up") if i["id"] != "up-50"]
+    lines[9] = lines[9][:25]
+    source = tmp_path / "catalog.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    # When it is synced with pruning
+    doc = pipeline.wait_for_run(r, start_run("it-kombo", str(source), SyncOptions(prune=True), r=r))
+    # Then nothing is deactivated, visibly: up-9 is still in the catalog
+    assert doc["state"] == "completed_with_errors" and doc["prune"]["submitted"] == 0
+    assert doc["prune"]["refused"].startswith("pruning refused: 1 catalog record names no item id (line 10)")
+    assert doc["counts"]["invalid"] == 1 and doc["counts"]["unchanged"] == 98
+    assert set(kombo_courses(pipeline, "sandbox:coursesync-demo").values()) == {"ACTIVE"}
+
+
 def test_a_scheduled_resync_fires_from_beat_and_is_skipped_while_the_last_one_runs(
     start_pipeline: Callable[..., Pipeline], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -44,15 +44,15 @@ def test_hset_many_writes_every_pair_of_every_hash_past_lua_unpack_limits(r: red
     assert {key: r.hgetall(key) for key in hashes} == hashes
 
 
-def test_recording_a_batch_writes_each_items_digest_and_remote_id_in_its_bucket(
+def test_recording_a_batch_writes_each_items_digest_and_remote_id_in_its_bucket_of_the_batch_target(
     r: redis.Redis, raw_r: redis.Redis
 ) -> None:
     run_id = runs.new_run_id()
     runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
     items = [OutboundItem(f"c{i}", f"d{i}", {"n": i}) for i in range(1_000)]
     pipe = r.pipeline()
-    create_batch(pipe, batch_id="b1", run_id=run_id, connection="acme", op="upsert", items=items,
-                 retention_s=3600, payload_ttl_s=3600)  # fmt: skip
+    create_batch(pipe, batch_id="b1", run_id=run_id, connection="acme", target="t-acme", op="upsert",
+                 items=items, retention_s=3600, payload_ttl_s=3600)  # fmt: skip
     runs.add_counts(pipe, run_id, batches=1, total=1_000, batched=1_000)
     pipe.execute()
     runs.seal_run(r, run_id, "acme", retention_s=3600)
@@ -62,6 +62,14 @@ def test_recording_a_batch_writes_each_items_digest_and_remote_id_in_its_bucket(
     assert record_results(r, raw_r, batch, results, Settings()) == "completed"
     for item in items:
         bucket = keys.item_bucket(item.id)
-        assert r.hget(keys.content_hashes("acme", bucket), item.id) == item.digest
-        assert r.hget(keys.remote_ids("acme", bucket), item.id) == f"k-{item.id}"
+        assert r.hget(keys.content_hashes("t-acme", bucket), item.id) == item.digest
+        assert r.hget(keys.remote_ids("t-acme", bucket), item.id) == f"k-{item.id}"
     assert not r.exists(keys.run_retry_items(run_id))
+
+
+def test_a_batch_queued_before_targets_existed_loads_with_no_target(r: redis.Redis) -> None:
+    # Given the hash of a batch an older producer queued (no target field)
+    r.hset(keys.batch("old"), mapping={"run_id": "r1", "connection": "acme", "op": "upsert", "size": 1})
+    # Then it loads, and its digests will go where no run reads them (its items are sent again)
+    batch = load_batch(r, "old")
+    assert batch is not None and batch.target == ""

@@ -187,6 +187,12 @@ def test_lang_values_are_exactly_the_vendored_enum() -> None:
          "set default_subjects on the connection or give the item tags/categories"),
         (course(), {"default_source": None}, "source", "set default_source on the connection"),
         (course(extra={"360learning": {"externalId": "other"}}), {}, "extra.360learning.externalId", "item id"),
+        # An extra that breaks ExternalCourse would make 360Learning refuse the whole request
+        (course(extra={"360learning": {"duration": 0}}), {}, "extra.360learning.duration", "minimum of 1"),
+        (course(extra={"360learning": {"sources": [{"logoUrl": "x"}]}}), {}, "extra.360learning.sources[0]",
+         "'name' is a required property"),
+        (course(extra={"360learning": {"contentType": "hologram"}}), {}, "extra.360learning.contentType",
+         "'hologram' is not one of"),
     ],
 )  # fmt: skip
 def test_what_360learning_cannot_take_is_a_mapping_error_naming_field_and_fix(
@@ -195,6 +201,7 @@ def test_what_360learning_cannot_take_is_a_mapping_error_naming_field_and_fix(
     with pytest.raises(MappingError) as info:
         upsert_item(c, **options)
     assert info.value.field == field and says in info.value.message
+    assert len(info.value.message) <= 200  # an enum of 19 content types is not quoted whole
 
 
 # --- the sandbox refuses what 360Learning refuses ------------------------------------------------

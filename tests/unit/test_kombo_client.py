@@ -20,6 +20,7 @@ from workers.errors import (
 )
 from workers.providers.base import OutboundItem
 from workers.providers.kombo import KomboProvider
+from workers.targets import current_target
 
 ITEM = OutboundItem(
     "c1",
@@ -150,7 +151,8 @@ def test_deactivation_uses_the_kombo_id_from_the_upsert_result() -> None:
         return httpx.Response(200, json={"status": "success", "data": {"id": "kc_1", "origin_id": "c1"}})
 
     p = provider(handler)
-    p._kv.hset(keys.remote_ids("acme", keys.item_bucket("c1")), "c1", "kc_1")
+    target = current_target(p._kv, connection(api_key="secret-key", integration_id="acme:1")).id
+    p._kv.hset(keys.remote_ids(target, keys.item_bucket("c1")), "c1", "kc_1")
     sub = p.submit(
         "deactivate",
         [OutboundItem("c1", "d", {"origin_id": "c1"}), OutboundItem("c2", "d", {"origin_id": "c2"})],
@@ -161,3 +163,22 @@ def test_deactivation_uses_the_kombo_id_from_the_upsert_result() -> None:
         ("c1", True, None),
         ("c2", False, "coursesync.UNKNOWN_COURSE"),
     ]
+
+
+def test_deactivation_never_uses_a_kombo_id_another_integration_gave() -> None:
+    from workers import keys
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json={"status": "success", "data": {}})
+
+    # Given a Kombo id recorded while the connection wrote into integration acme:0
+    p = provider(handler)
+    before = current_target(p._kv, connection(integration_id="acme:0")).id
+    p._kv.hset(keys.remote_ids(before, keys.item_bucket("c1")), "c1", "kc_1")
+    # When the connection, now on acme:1, deactivates that course
+    sub = p.submit("deactivate", [OutboundItem("c1", "d", {"origin_id": "c1"})])
+    # Then nothing is sent: that id means nothing (or another course) in acme:1
+    assert seen == [] and sub.results[0].code == "coursesync.UNKNOWN_COURSE"

@@ -42,7 +42,11 @@ def catalog(n: int) -> list[dict[str, Any]]:
 
 
 def digest_of(r: redis.Redis, item_id: str) -> str | None:
-    return r.hget(keys.content_hashes("acme", keys.item_bucket(item_id)), item_id)  # type: ignore[return-value]
+    """The item's digest at the connection's target (the newest run says which)."""
+    run_id = r.zrevrange(keys.RUNS_INDEX, 0, 0)[0]
+    target = r.hget(keys.run(run_id), "target")
+    assert target
+    return r.hget(keys.content_hashes(target, keys.item_bucket(item_id)), item_id)  # type: ignore[return-value]
 
 
 def sent_ids(provider: FakeProvider) -> list[str]:

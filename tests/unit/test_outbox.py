@@ -17,7 +17,7 @@ def ended_run(r: redis.Redis) -> str:
     run_id = runs.new_run_id()
     runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
     pipe = r.pipeline()
-    create_batch(pipe, batch_id=f"{run_id}-0", run_id=run_id, connection="acme", op="upsert",
+    create_batch(pipe, batch_id=f"{run_id}-0", run_id=run_id, connection="acme", target="t", op="upsert",
                  items=[OutboundItem("c", "d", {})], retention_s=3600, payload_ttl_s=3600)  # fmt: skip
     runs.add_counts(pipe, run_id, batches=1, total=1, batched=1)
     pipe.execute()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,32 @@ def test_an_unreadable_catalog_never_prunes(
     assert doc["prune"]["candidates"] == 0 and not any(op == "deactivate" for op, _ in provider.submissions)
 
 
+def test_a_catalog_line_that_names_no_item_id_refuses_pruning_even_when_forced(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str], tmp_path: Path
+) -> None:
+    provider = FakeProvider()
+    deps = make_deps(r, raw_r, provider)
+    drain(deps, sent, start_run("acme", catalog(20), r=r, settings=deps.settings))
+    before = len(provider.submissions)
+    # Given a catalog without c5 (gone) whose lines 3 and 8 name no item: c2's line is broken
+    # JSON and c8's lost its id. Both are still in the catalog, yet look gone.
+    lines = [json.dumps(i) for i in catalog(20, skip={5})]
+    lines[2] = '{"id": "c2", "title": "T2", "url": '
+    lines[7] = '{"title": "no id here", "url": "https://a.example"}'
+    source = tmp_path / "catalog.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    reason = "pruning refused: 2 catalog records name no item id (lines 3, 8)"
+    # When it is synced with pruning, even forced, or tried in a dry run
+    forced = SyncOptions(prune=True, force_prune=True)
+    doc = drain(deps, sent, start_run("acme", str(source), forced, r=r, settings=deps.settings))
+    report = dry_run("acme", str(source), SyncOptions(prune=True), r=r, settings=deps.settings)
+    # Then nothing is deactivated, and the run and the dry run say why
+    assert deactivated(provider, before) == []
+    assert doc["state"] == "completed_with_errors" and doc["prune"]["refused"].startswith(reason)
+    assert doc["prune"]["candidates"] == 3 and doc["prune"]["submitted"] == 0  # c2, c5, c8
+    assert report["pruned"] == 0 and report["prune_refused"].startswith(reason)
+
+
 def test_dry_run_reports_without_sending_or_recording(
     r: redis.Redis, raw_r: redis.Redis, sent: list[str]
 ) -> None:
@@ -111,6 +139,33 @@ def test_dry_run_reports_without_sending_or_recording(
     }  # fmt: skip
     assert report["errors"][0]["item_id"] == "bad"
     assert r.zcard(keys.RUNS_INDEX) == runs_before and len(provider.submissions) == sends_before and not sent
+
+
+def test_a_connection_pointed_at_another_integration_sends_everything_there(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
+    provider = FakeProvider()
+    deps = make_deps(r, raw_r, provider)
+    first = drain(deps, sent, start_run("acme", catalog(30), r=r, settings=deps.settings))
+    assert (
+        drain(deps, sent, start_run("acme", catalog(30), r=r, settings=deps.settings))["counts"]["unchanged"]
+        == 30
+    )
+    # When the connection's integration_id changes in the config file
+    path = Path(os.environ["COURSESYNC_CONFIG"])
+    path.write_text(CONFIG.replace('integration_id = "sandbox:x"', 'integration_id = "sandbox:y"'))
+    os.utime(path, (path.stat().st_atime + 5, path.stat().st_mtime + 5))  # seen as a new file
+    report = dry_run("acme", catalog(30), SyncOptions(prune=True), r=r, settings=deps.settings)
+    moved = drain(
+        deps, sent, start_run("acme", catalog(30), SyncOptions(prune=True), r=r, settings=deps.settings)
+    )
+    # Then the new target knows nothing yet: every item is sent there, nothing is pruned
+    assert (report["created"], report["unchanged"], report["pruned"]) == (30, 0, 0)
+    assert moved["counts"]["succeeded"] == 30 and moved["counts"]["unchanged"] == 0
+    assert moved["prune"]["candidates"] == 0
+    # And the run documents and the dry run name the target they diffed against
+    assert first["target"] != moved["target"] == report["target"]
+    assert moved["target_label"] == "kombo integration_id=sandbox:y at http://127.0.0.1:9/kombo/v1"
 
 
 def test_a_due_schedule_is_skipped_while_its_last_run_goes_then_fires_again(

@@ -18,8 +18,8 @@ def make_run(r: redis.Redis, n_batches: int, size: int = 10) -> str:
     pipe = r.pipeline()
     for b in range(n_batches):
         items = [OutboundItem(f"{b}-{i}", "d", {"x": i}) for i in range(size)]
-        create_batch(pipe, batch_id=f"{run_id}-{b:05d}", run_id=run_id, connection="acme", op="upsert",
-                     items=items, retention_s=3600, payload_ttl_s=3600)  # fmt: skip
+        create_batch(pipe, batch_id=f"{run_id}-{b:05d}", run_id=run_id, connection="acme", target="t",
+                     op="upsert", items=items, retention_s=3600, payload_ttl_s=3600)  # fmt: skip
         runs.add_counts(pipe, run_id, batches=1, batched=size)
     runs.add_counts(pipe, run_id, total=n_batches * size)
     pipe.execute()

@@ -26,6 +26,7 @@ from workers.errors import (
 )
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
 from workers.providers.http import dumps, error_for_status, json_body, map_errors, retry_after_s
+from workers.targets import current_target
 
 __all__ = ["KomboProvider"]
 
@@ -126,7 +127,9 @@ class KomboProvider:
 
     def _deactivate(self, item_id: str) -> ItemResult:
         """``POST /lms/courses/{kombo id}/deactivate``; the Kombo id came with the upsert's result."""
-        found = self._kv.hget(keys.remote_ids(self._conn.name, keys.item_bucket(item_id)), item_id)
+        # The Kombo id of the integration this request goes to, never one another integration gave.
+        target = current_target(self._kv, self._conn).id
+        found = self._kv.hget(keys.remote_ids(target, keys.item_bucket(item_id)), item_id)
         kombo_id = found.decode() if isinstance(found, bytes) else found
         if kombo_id is None:
             return ItemResult(

@@ -7,6 +7,10 @@ new id is kept in Redis (``keys.integration_id``, no TTL) and a lock makes one w
 360Learning refuses a second integration for the same platform and group
 (``duplicateExternalPlatform``) without saying which one exists, so the existing one is looked
 up with ``GET /api/v2/integrations?externalPlatform[eq]=...`` (needs ``integrations:read``).
+
+Storing a created id and forgetting one (360Learning says it is gone) each increment a
+per-connection generation in the same transaction; ``workers.targets`` reads both with
+``created_integration`` to tell which integration a run's digests belong to.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from workers.errors import AuthError, ConfigError, ProviderRejected, ProviderUna
 from workers.providers.http import json_body
 from workers.providers.learning360_auth import single_flight
 
-__all__ = ["Integrations", "integration_body"]
+__all__ = ["Integrations", "created_integration", "integration_body"]
 
 #: Keys of the connection's ``integration`` table -> fields of 360Learning's BaseIntegrationDTO.
 TABLE_FIELDS = {
@@ -65,6 +69,16 @@ def integration_body(connection: Connection) -> dict[str, Any]:
     return {TABLE_FIELDS[k]: v for k, v in table.items()}
 
 
+def created_integration(kv: redis.Redis, connection: str) -> tuple[str | None, int]:
+    """The integration id coursesync created (or found) for ``connection``, None while there is
+    none, and the generation: how many times such an id was stored or forgotten."""
+    pipe = kv.pipeline(transaction=False)
+    pipe.get(keys.integration_id(connection))
+    pipe.get(keys.integration_generation(connection))
+    found, generation = (v.decode() if isinstance(v, bytes) else v for v in pipe.execute())
+    return found or None, int(generation or 0)
+
+
 class Integrations:
     """The connection's integration id, resolved once per process."""
 
@@ -101,7 +115,7 @@ class Integrations:
         """360Learning no longer knows ``integration_id``: a created one is created again next time."""
         self._id = None
         if self.created and self._stored() == integration_id:
-            self._kv.delete(keys.integration_id(self._conn.name))
+            self._change(None)
 
     def _stored(self) -> str | None:
         found = self._kv.get(keys.integration_id(self._conn.name))
@@ -122,8 +136,19 @@ class Integrations:
                 provider="360learning",
                 connection=self._conn.name,
             )
-        self._kv.set(keys.integration_id(self._conn.name), integration_id)
+        self._change(integration_id)
         return integration_id
+
+    def _change(self, integration_id: str | None) -> None:
+        """Store (or with None, forget) the created id, and count the change: a run that starts
+        with no integration known must not share digests with one that started before it."""
+        pipe = self._kv.pipeline(transaction=True)
+        if integration_id is None:
+            pipe.delete(keys.integration_id(self._conn.name))
+        else:
+            pipe.set(keys.integration_id(self._conn.name), integration_id)
+        pipe.incr(keys.integration_generation(self._conn.name))
+        pipe.execute()
 
     def _find(self, body: dict[str, Any], duplicate: ProviderRejected) -> str:
         """The id of the integration of ``body``'s platform and group, which already exists."""

@@ -52,6 +52,9 @@ class ProviderSpec:
     #: The most requests one submission may make (a token, an upload, a dry run...): the submit
     #: task's time limit, the batch lock and the lease are sized from it (``workers.timing``).
     requests_per_submit: int = 1
+    #: The settings that, with base_url, name the remote place items land in (an integration,
+    #: an account): what the connection's content digests prove (``workers.targets``).
+    target_options: tuple[str, ...] = ()
 
     def bucket_for(self, method: str) -> str:
         """The request budget an HTTP request of ``method`` spends."""
@@ -80,6 +83,7 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         max_request_bytes=5_000_000,
         required=("api_key", "integration_id"),
         options={"api_key": str, "integration_id": str},
+        target_options=("integration_id",),
         # Kombo deactivates one course per request; one request per batch keeps the budget exact.
         max_deactivate_items=1,
     ),
@@ -97,6 +101,7 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         max_request_bytes=5_000_000,
         required=("api_key", "account_id"),
         options={"api_key": str, "account_id": str},
+        target_options=("account_id",),
     ),
     "360learning": ProviderSpec(
         name="360learning",
@@ -117,6 +122,8 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         reads_per_minute=3000,
         max_request_bytes=50_000_000,
         required=("client_id", "client_secret", "integration_id|integration"),
+        # Without integration_id, the integration coursesync created: see workers.targets.
+        target_options=("integration_id",),
         options={
             "client_id": str,
             "client_secret": str,
@@ -143,6 +150,8 @@ PROVIDER_SPECS: dict[str, ProviderSpec] = {
         max_request_bytes=20_000_000,
         required=("api_key", "content", "asset_store"),
         options={"api_key": str, "content": str, "asset_store": str, "dry_run_first": bool},
+        # One import route per content kind: course groups and sessions are separate places.
+        target_options=("content",),
         choices={
             "content": (
                 "courseGroup/webinar",

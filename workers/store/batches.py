@@ -78,6 +78,10 @@ class Batch:
     root: str | None = None
     depth: int = 0
     split_extra: int = 0
+    #: The target (``workers.targets``) the producer diffed the items against: their digests
+    #: and remote ids are recorded there. "" for a batch queued before targets existed, whose
+    #: digests then land where nothing reads them (its items are simply sent again).
+    target: str = ""
 
     @classmethod
     def from_hash(cls, batch_id: str, raw: dict[str, str]) -> Batch:
@@ -102,6 +106,7 @@ class Batch:
             root=raw.get("root") or None,
             depth=int(raw.get("depth", 0)),
             split_extra=int(raw.get("split_extra", 0)),
+            target=raw.get("target", ""),
         )
 
 
@@ -137,6 +142,7 @@ def create_batch(
     batch_id: str,
     run_id: str,
     connection: str,
+    target: str,
     op: str,
     items: list[OutboundItem],
     retention_s: int,
@@ -147,12 +153,14 @@ def create_batch(
 
     ``kind`` is ``catalog`` (items of the catalog) or ``prune`` (deactivations of items the
     catalog no longer has), which the run counts apart.
+    ``target`` is the run's target (``workers.targets``), which the items were diffed against.
     """
     pipe.hset(
         keys.batch(batch_id),
         mapping={
             "run_id": run_id,
             "connection": connection,
+            "target": target,
             "op": op,
             "kind": kind,
             "size": len(items),

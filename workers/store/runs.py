@@ -63,8 +63,14 @@ def create_run(
     provider: str,
     retention_s: int,
     options: dict[str, Any] | None = None,
+    target: str = "",
+    target_label: str = "",
 ) -> None:
-    """Record a new run in state ``queued`` with zeroed counters."""
+    """Record a new run in state ``queued`` with zeroed counters.
+
+    ``target`` is the id of the remote place the run diffs against and writes to
+    (``workers.targets``); ``target_label`` says which place that is, in words.
+    """
     created_ms = int(time.time() * 1000)
     fields: dict[Any, Any] = {
         "run_id": run_id,
@@ -75,6 +81,8 @@ def create_run(
         "created_ms": created_ms,
         "sealed": "0",
         "options": json.dumps(options or {}),
+        "target": target,
+        "target_label": target_label,
     }
     fields.update({f"c_{c}": 0 for c in _COUNTS})
     fields.update({f"b_{b}": 0 for b in _BATCH_STATES})
@@ -178,6 +186,9 @@ def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
         "created_at": raw.get("created_at"),
         "finished_at": raw.get("finished_at") or None,
     }
+    if raw.get("target"):  # runs recorded before targets existed have none
+        doc["target"] = raw["target"]
+        doc["target_label"] = raw.get("target_label", "")
     if raw.get("fatal"):
         doc["reason"] = raw["fatal"]
     if int(raw.get("b_split", 0)):
