@@ -168,17 +168,20 @@ def defer(
     *,
     connection: Connection | None,
     settings: Settings,
+    answered: bool = False,
 ) -> bool:
     """Try the pending batch again after ``delay_s`` without blocking a worker meanwhile.
 
-    Returns False when the batch is no longer pending (nothing to try again)."""
+    ``answered``: the provider answered that it did not process the batch's request (a retry
+    after a 503 or a 429), so the batch's sending mark is cleared. Returns False when the batch
+    is no longer pending (nothing to try again)."""
     limits = timing(settings, connection)
     mode = "countdown" if delay_s <= SHORT_WAIT_S else "deferred"
     moved = run_script(
         r,
         DEFER,
         [keys.batch(batch_id), keys.inflight(name), keys.DEFERRED],
-        [batch_id, int(delay_s * 1000), int(limits.lease_s * 1000), mode],
+        [batch_id, int(delay_s * 1000), int(limits.lease_s * 1000), mode, "1" if answered else "0"],
     )
     if moved and mode == "countdown":
         _send(batch_id, name, limits, countdown_s=delay_s)

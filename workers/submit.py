@@ -96,7 +96,10 @@ def submit_batch(batch_id: str, deps: Deps) -> Outcome:
     except Exception as exc:
         if not isinstance(exc, ConfigError):
             log.exception("unexpected error submitting batch=%r", batch.id)
-        return _retry_or_fail(deps, batch, connection, _as_transient(exc, batch), time.monotonic())
+        # Nothing was sent by this attempt; a sending mark an earlier one left must stay.
+        return _retry_or_fail(
+            deps, batch, connection, _as_transient(exc, batch), time.monotonic(), sent=False
+        )
     finally:
         try:
             dispatch(deps.r, batch.connection, connection, deps.settings)
@@ -231,8 +234,16 @@ def _ambiguous(
 
 
 def _retry_or_fail(
-    deps: Deps, batch: Batch, connection: Connection | None, exc: TransientError, started: float
+    deps: Deps,
+    batch: Batch,
+    connection: Connection | None,
+    exc: TransientError,
+    started: float,
+    *,
+    sent: bool = True,
 ) -> Outcome:
+    """Count the attempt and try again later, or fail after the last one. ``sent``: this attempt
+    sent the batch and knows the provider did not process it (its sending mark is cleared)."""
     r, settings = deps.r, deps.settings
     throttled = isinstance(exc, RateLimited | ConcurrencyLimited)
     field = "throttles" if throttled else "attempts"
@@ -260,7 +271,15 @@ def _retry_or_fail(
         delay_s=round(decision.delay_s, 1),
         reason=exc.reason,
     )
-    defer(r, batch.connection, batch.id, decision.delay_s, connection=connection, settings=settings)
+    defer(
+        r,
+        batch.connection,
+        batch.id,
+        decision.delay_s,
+        connection=connection,
+        settings=settings,
+        answered=sent,
+    )
     return "deferred"
 
 

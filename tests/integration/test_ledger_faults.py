@@ -48,6 +48,8 @@ base_url = "{url}/360learning"
 client_id = "env:IT_L360_CLIENT_ID"
 client_secret = "env:IT_L360_CLIENT_SECRET"
 batch_size = 20
+default_source = "Crash Academy"
+default_subjects = ["reliability"]
 
 [connections.it-360.integration]
 external_platform = "coursesync-crash"

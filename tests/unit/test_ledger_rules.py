@@ -276,3 +276,34 @@ def test_a_provider_outage_longer_than_the_attempts_fails_visibly(
     deps = make_deps(r, raw_r, provider, max_attempts=4)
     doc = drain(deps, sent, start_run("acme", catalog(100), SyncOptions(), r=r, settings=deps.settings))
     assert doc["state"] == "failed" and "gave up after 4 attempts" in doc["errors"][0]["message"]
+
+
+def test_a_sending_mark_survives_waits_and_blips_before_the_next_send(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
+    # Given a batch a killed worker left with its sending mark, at a provider that is not
+    # resend-safe, and a next attempt that first meets a config blip and then a held lock
+    provider = FakeProvider(resend_safe=False)
+    deps = make_deps(r, raw_r, provider)
+    run_id = start_run("acme", catalog(100), SyncOptions(), r=r, settings=deps.settings)
+    batch_id = sent.pop(0)
+    r.hset(keys.batch(batch_id), "sending", "a-dead-worker")
+    conn = deps.get_connection("acme")
+    blips = [ConfigError("a half-written config file")]
+
+    def flaky(name: str) -> Any:
+        if blips:
+            raise blips.pop()
+        return conn
+
+    object.__setattr__(deps, "get_connection", flaky)
+    assert submit_batch(batch_id, deps) == "deferred"
+    r.set(keys.batch_lock(batch_id), "the-dead-workers-lock", px=50)
+    assert submit_batch(batch_id, deps) == "deferred"
+    time.sleep(0.06)
+    # Then the mark is still there when the batch is finally looked at, and it is never resent
+    assert r.hget(keys.batch(batch_id), "sending") == "a-dead-worker"
+    assert submit_batch(batch_id, deps) == "failed"
+    assert provider.submissions == []
+    doc = run_document(r, run_id)
+    assert doc is not None and doc["errors"][0]["code"] == UNVERIFIED
