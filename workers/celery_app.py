@@ -49,6 +49,10 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     broker_transport_options={"visibility_timeout": _settings.visibility_timeout_s},
     broker_connection_retry_on_startup=True,
+    # Redis refusing writes at maxmemory answers "OOM" (a channel error to kombu); without
+    # this the worker exits ("Unrecoverable error") instead of reconnecting once memory frees
+    # (docs: "broker_channel_error_retry"). Batches it held come back with their leases.
+    broker_channel_error_retry=True,
     # Celery workers can stall silently after a broker reconnect (celery #8030); cancel
     # what was running instead so acks_late redelivers it.
     worker_cancel_long_running_tasks_on_connection_loss=True,

@@ -250,6 +250,7 @@ def test_redis_refusing_writes_at_maxmemory_mid_run_ends_every_run_with_exact_co
     r.config_set("maxmemory", 0)
     # Then the run still ends, with exact counts, and Kombo holds each item once per task
     doc = pipeline.wait_for_run(r, run_id, timeout_s=180)
+    assert all(p.poll() is None for p in pipeline.stack.processes.values())  # none died
     assert_counts_add_up(doc)
     assert doc["counts"]["total"] == n
     stats = provider_stats(pipeline, "kombo")
