@@ -16,6 +16,9 @@ import redis
 from coursesync.redis_server import PrivateRedis, redis_answers, start_private_redis
 
 _SECRET_ENV_PREFIXES = ("COURSESYNC_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+#: Test-run settings, not the developer's shell leaking in: where Redis is, where fault tests
+#: write their figures.
+_KEPT = ("COURSESYNC_REDIS_URL", "COURSESYNC_RELIABILITY_REPORT")
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +43,7 @@ def redis_server() -> Iterator[str]:
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No proxy or coursesync variable of the developer's shell leaks into a test (httpx style)."""
     for name in list(os.environ):
-        if name.upper().startswith(_SECRET_ENV_PREFIXES) and name != "COURSESYNC_REDIS_URL":
+        if name.upper().startswith(_SECRET_ENV_PREFIXES) and name not in _KEPT:
             monkeypatch.delenv(name, raising=False)
     from workers.config import get_settings
 

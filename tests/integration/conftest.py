@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -92,6 +94,15 @@ class Pipeline:
             f"run {run_id} did not finish: {run_document(r, run_id)}\n--- worker log tail ---\n"
             + self.stack.log_text("worker")[-4000:]
         )
+
+
+def record_figures(scenario: str, **figures: Any) -> None:
+    """Append what a fault scenario measured to ``$COURSESYNC_RELIABILITY_REPORT`` (JSON lines),
+    when set: RELIABILITY.md's figures come from these runs."""
+    path = os.environ.get("COURSESYNC_RELIABILITY_REPORT")
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"scenario": scenario, **figures}) + "\n")
 
 
 @pytest.fixture(scope="module")

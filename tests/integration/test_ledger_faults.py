@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from producers.sync import SyncOptions, start_run
-from tests.integration.conftest import Pipeline, kombo_config
+from tests.integration.conftest import Pipeline, kombo_config, record_figures
 from tests.integration.test_faults import items, kombo_courses
 from workers import keys
 from workers.crashpoints import CRASH_POINTS
@@ -120,9 +120,11 @@ def test_a_worker_killed_at_each_step_of_a_kombo_batch_ends_the_run_exactly_with
     # Given a worker that will be SIGKILLed the first time any process reaches this step
     arm(crash_dir, point)
     catalog = items(100, point.replace(".", "-"))
+    started = time.monotonic()
     run_id = start_run("it-kombo", catalog, SyncOptions(full=True), r=r)
     # When the run goes on without it
     doc = crashable.wait_for_run(r, run_id, timeout_s=120)
+    took_s = time.monotonic() - started
     # Then the crash happened, and the run still ended with every item succeeded
     assert fired(crash_dir, point), f"no process reached {point}"
     assert_counts_add_up(doc)
@@ -134,6 +136,10 @@ def test_a_worker_killed_at_each_step_of_a_kombo_batch_ends_the_run_exactly_with
     assert {i["id"] for i in catalog} <= held
     # And a digest is only ever kept for an item the provider holds
     assert confirmed_ids(r, run_id, [i["id"] for i in catalog]) <= held
+    record_figures(f"kombo worker SIGKILLed at {point}", items=100, batches=5, ended_s=round(took_s, 1),
+                   succeeded=doc["counts"]["succeeded"], failed=doc["counts"]["failed"],
+                   remote_jobs=after["tasks_created"] - before["tasks_created"],
+                   replays=after["idempotent_replays"] - before["idempotent_replays"])  # fmt: skip
 
 
 @pytest.mark.parametrize("point", ["submit.before_send", "submit.after_send", "poll.after_answer"])
@@ -144,8 +150,10 @@ def test_a_worker_killed_mid_send_to_360learning_never_starts_a_second_operation
     before = provider_stats(crashable, "360learning")
     arm(crash_dir, point)
     catalog = items(60, "l360-" + point.replace(".", "-"))
+    started = time.monotonic()
     run_id = start_run("it-360", catalog, SyncOptions(full=True), r=r)
     doc = crashable.wait_for_run(r, run_id, timeout_s=150)
+    took_s = time.monotonic() - started
     assert fired(crash_dir, point), f"no process reached {point}"
     assert_counts_add_up(doc)
     after = provider_stats(crashable, "360learning")
@@ -159,6 +167,9 @@ def test_a_worker_killed_mid_send_to_360learning_never_starts_a_second_operation
         assert not confirmed_ids(r, run_id, [e["item_id"] for e in unverified])
     else:
         assert doc["state"] == "completed" and not unverified
+    record_figures(f"360learning worker SIGKILLed at {point}", items=60, batches=3, ended_s=round(took_s, 1),
+                   succeeded=doc["counts"]["succeeded"], failed=doc["counts"]["failed"],
+                   unverified=len(unverified), remote_jobs=operations)  # fmt: skip
 
 
 def test_a_producer_killed_mid_catalog_leaves_a_run_that_ends_with_the_reason_and_exact_counts(
@@ -169,6 +180,7 @@ def test_a_producer_killed_mid_catalog_leaves_a_run_that_ends_with_the_reason_an
     path = tmp_path / "catalog.jsonl"
     path.write_text("\n".join(json.dumps(i) for i in items(3000, "producer")))
     arm(crash_dir, "producer.after_batch")
+    started = time.monotonic()
     env = {**crashable.stack.base_env(), **crashable.env, "COURSESYNC_CRASH_DIR": str(crash_dir)}
     proc = subprocess.run(
         [sys.executable, "-m", "coursesync.cli", "sync", "it-kombo", str(path), "--full"],
@@ -185,6 +197,9 @@ def test_a_producer_killed_mid_catalog_leaves_a_run_that_ends_with_the_reason_an
     assert_counts_add_up(doc)
     assert doc["counts"]["succeeded"] == 20 and doc["counts"]["failed"] == doc["counts"]["total"] - 20
     assert any(e["code"] == "coursesync.NEVER_SENT" for e in doc["errors"])
+    record_figures("producer SIGKILLed after its first batch", read=doc["counts"]["total"],
+                   succeeded=doc["counts"]["succeeded"], failed=doc["counts"]["failed"],
+                   ended_s=round(time.monotonic() - started, 1))  # fmt: skip
 
 
 def test_workers_with_clocks_five_minutes_apart_end_every_run_exactly_once_each(
@@ -212,6 +227,7 @@ def test_workers_with_clocks_five_minutes_apart_end_every_run_exactly_once_each(
     )  # fmt: skip
     assert float(probe.stdout) - time.time() > 290  # the skew is real
     # When two runs go through the skewed fleet
+    started = time.monotonic()
     runs = [start_run("it-kombo", items(400, f"skew{k}"), SyncOptions(full=True), r=r) for k in range(2)]
     docs = [pipeline.wait_for_run(r, run_id, timeout_s=180) for run_id in runs]
     # Then each ends with every item succeeded, and no batch was sent as two tasks
@@ -224,6 +240,9 @@ def test_workers_with_clocks_five_minutes_apart_end_every_run_exactly_once_each(
     # And the skewed workers did take part
     took = [pipeline.stack.log_text(w).count("coursesync.submit_batch") for w in ("ahead", "behind")]
     assert all(took), took
+    record_figures("3 workers, clocks -5 min / 0 / +5 min", items=800, batches=40,
+                   ended_s=round(time.monotonic() - started, 1), remote_jobs=stats["tasks_created"],
+                   succeeded=sum(d["counts"]["succeeded"] for d in docs))  # fmt: skip
 
 
 def test_redis_refusing_writes_at_maxmemory_mid_run_ends_every_run_with_exact_counts(
@@ -241,6 +260,7 @@ def test_redis_refusing_writes_at_maxmemory_mid_run_ends_every_run_with_exact_co
     r = pipeline.use(monkeypatch)
     r.config_set("maxmemory-policy", "noeviction")
     n = 1000
+    started = time.monotonic()
     run_id = start_run("it-kombo", items(n, "oom"), SyncOptions(full=True), r=r)
     time.sleep(1.5)
     # When Redis refuses every write that needs memory for 6 s, mid-run
@@ -257,3 +277,7 @@ def test_redis_refusing_writes_at_maxmemory_mid_run_ends_every_run_with_exact_co
     assert stats["tasks_created"] <= doc["batches"]["total"]
     held = {c["origin_id"] for c in kombo_courses(pipeline)}
     assert confirmed_ids(r, run_id, [i["id"] for i in items(n, "oom")]) <= held
+    record_figures("Redis refusing writes (maxmemory) for 6 s mid-run", items=n,
+                   batches=doc["batches"]["total"], ended_s=round(time.monotonic() - started, 1),
+                   succeeded=doc["counts"]["succeeded"], failed=doc["counts"]["failed"],
+                   remote_jobs=stats["tasks_created"], state=doc["state"])  # fmt: skip
