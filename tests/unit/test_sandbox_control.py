@@ -81,6 +81,7 @@ def test_stats_count_routes_statuses_429s_tasks_items_and_replays(
     assert stats["by_status"] == {"200": 4, "429": 1} and stats["rate_limited"] == 1
     assert stats["kombo"] == {
         "tasks_created": 2,
+        "tasks_failed": 0,
         "items_received": 4,
         "idempotent_replays": 1,
         "deactivations": 0,

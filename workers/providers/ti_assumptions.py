@@ -70,7 +70,6 @@ __all__ = [
     "ID_FIELDS",
     "JOB_DONE_STATUSES",
     "JOB_FAILED_STATUSES",
-    "JOB_RUNNING_STATUS",
     "KEY_COLUMN",
     "LINE_FIELDS",
     "LIST_SEPARATOR",
@@ -139,8 +138,6 @@ LINE_FIELDS: tuple[str, ...] = ("line", "lineNumber", "line_number")
 # --- A7 job statuses
 JOB_DONE_STATUSES = frozenset({"complete"})
 JOB_FAILED_STATUSES = frozenset({"failed", "error", "cancelled"})
-#: What the sandbox reports while a job runs (the client accepts any non-terminal value).
-JOB_RUNNING_STATUS = "running"
 
 # --- A9 deactivation
 DEACTIVATION_UNSUPPORTED = "Thought Industries has no documented way to deactivate content"
