@@ -334,3 +334,15 @@ def test_a_deactivation_succeeds_only_on_a_success_envelope_around_our_course(an
     (result,) = p.submit("deactivate", [OutboundItem("c1", "d", {"origin_id": "c1"})]).results
     assert result.ok is ok
     assert result.code == (None if ok else UNVERIFIED)
+
+
+def test_setup_sync_pending_waits_its_default_unless_kombo_gives_a_hint() -> None:
+    for headers, wait in (({}, 60.0), ({"retry-after-ms": "2500"}, 2.5)):
+        p = provider(
+            lambda req, h=headers: httpx.Response(
+                503, json=envelope("INTEGRATION.SETUP_SYNC_PENDING"), headers=h
+            )
+        )
+        with pytest.raises(ProviderUnavailable) as info:
+            p.submit("upsert", [ITEM])
+        assert info.value.retry_after_s == wait

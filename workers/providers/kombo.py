@@ -83,8 +83,10 @@ class KomboProvider:
                 "url": exc.url,
             }
             if issubclass(cls, TransientError):
-                kw["retry_after_s"] = retry_after_s(response.headers) or answers.CODES[code or ""].wait_s
+                kw["retry_after_s"] = retry_after_s(response.headers)
             exc = cls(message, **kw)
+        if isinstance(exc, TransientError) and exc.retry_after_s is None and code in answers.CODES:
+            exc.retry_after_s = answers.CODES[code].wait_s  # the code's own default wait, if any
         hint = next((h for k, h in _HINTS.items() if isinstance(exc, k)), None)
         if hint:
             exc.message = f"{exc.message} (connection {self._conn.name!r}: {hint})"
