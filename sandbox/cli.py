@@ -15,7 +15,7 @@ from dataclasses import fields
 from typing import Any, get_type_hints
 
 from sandbox.server import SandboxServer
-from sandbox.settings import SandboxSettings
+from sandbox.settings import CHOICES, SandboxSettings
 
 __all__ = ["add_arguments", "main", "run_from_args", "settings_from_args"]
 
@@ -36,6 +36,9 @@ examples:
   python -m sandbox                                   # all four on http://127.0.0.1:8765
   python -m sandbox --port 0 --kombo-pending-s 0.2    # any free port, fast tasks
   python -m sandbox --kombo-rate-per-s 20 --latency-s 0.05 --fail-rate-5xx 0.01 --seed 7
+  python -m sandbox --kombo-task-fail-rate 0.2 --kombo-task-fail-code INTEGRATION.INACTIVE
+  python -m sandbox --ti-invalid-rows-shape row_number   # how a client copes with another shape
+  python -m sandbox --mutate-rate 0.3 --seed 11          # fuzz clients with broken 2xx answers
   curl -s -X POST localhost:8765/_sandbox/config -d '{"down_until_epoch_s": 1900000000}'
 """
 
@@ -57,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help_text += f" (default: {'none' if shown is None else shown})"
         flag = "--" + f.name.replace("_", "-")
         kind = _scalar_type(hints[f.name])
-        if kind is None:
+        if f.name in CHOICES:
+            group.add_argument(flag, choices=CHOICES[f.name], help=help_text)
+        elif kind is None:
             group.add_argument(
                 flag, nargs="+", metavar=f.name.rsplit("_", 1)[-1].upper()[:-1], help=help_text
             )
@@ -70,15 +75,18 @@ def _metavar(name: str) -> str:
         return "EPOCH_S"
     if name.endswith("_s") and not name.endswith("_per_s"):
         return "SECONDS"
-    return "SHARE" if name.startswith(("fail_rate_", "timeout_rate")) else "N"
+    if name.startswith("fail_rate_") or name.endswith("_rate"):
+        return "SHARE"
+    return "TEXT" if name.endswith(("_marker", "_code")) else "N"
 
 
-def _scalar_type(hint: Any) -> type[int] | type[float] | None:
-    """int or float for scalar settings (optional or not); None for lists of strings."""
+def _scalar_type(hint: Any) -> type[int] | type[float] | type[str] | None:
+    """int, float or str for scalar settings (optional or not); None for lists of strings."""
     options = set(hint.__args__) if isinstance(hint, types.UnionType) else {hint}
-    if float in options:
-        return float
-    return int if int in options else None
+    for kind in (float, int, str):
+        if kind in options:
+            return kind
+    return None
 
 
 def settings_from_args(ns: argparse.Namespace) -> SandboxSettings:

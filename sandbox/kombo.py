@@ -3,30 +3,35 @@
 Faithful where Kombo documents behaviour: Bearer API key, ``X-Integration-Id``, HTTP 200 with a
 ``task_id``, tasks PENDING then COMPLETED with one result per item, the error envelope, the
 ``ratelimit-*`` headers, 429 ``RATE_LIMIT_EXCEEDED`` versus ``CONCURRENCY_LIMIT_EXCEEDED`` with
-``Concurrency-*`` headers on POST actions. Where Kombo is silent the sandbox chooses and says so:
+``Concurrency-*`` headers on POST actions, a body refused whole (400 ``PLATFORM.INPUT_INVALID``,
+naming the item) when one item breaks the schema, tasks that end FAILED with an error code
+(settings ``kombo_task_fail_*``). Where Kombo is silent the sandbox chooses and says so: an
+unknown field in an item or its course is refused like an ill-typed one (``kombo_unknown_fields``),
 the same body for the same integration returns the same task (a client retrying after a lost
-answer must not create a second task), and a ``course_url`` on a ``.invalid`` host fails per item.
+answer must not create a second task) unless that task FAILED, and a ``course_url`` on a
+``.invalid`` host fails per item.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sandbox.http import Request, Response, Route, json_response, stable_id, unresolvable_host
+from sandbox.kombo_body import body_problem
 from sandbox.kombo_store import KomboStore, Result, Task
+from sandbox.settings import SandboxSettings
 from sandbox.state import State
-from schemas.provider_specs import describe_errors, problems_text
 
 __all__ = ["COUNTERS", "PREFIX", "KomboApi", "kombo_error"]
 
 PREFIX = "/kombo/v1"
 #: Counters under ``kombo`` in ``/_sandbox/stats`` (besides ``distinct_ids``).
-COUNTERS = ("tasks_created", "items_received", "idempotent_replays", "deactivations")
+COUNTERS = ("tasks_created", "tasks_failed", "items_received", "idempotent_replays", "deactivations")
 #: Most courses per page of GET /lms/courses, and the default (Kombo's documented values).
 MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 250, 100
 
@@ -160,13 +165,18 @@ class KomboApi:
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         body_key = hashlib.sha256(f"{integration}\n{canonical}".encode()).hexdigest()
         # These exact bytes passed validation before: a retry skips the costly schema check.
-        task_id, created = self.store.replay(body_key), False
+        task_id, created = self.store.replay(body_key, time.time()), False
         if task_id is None:
-            problem = _body_problem(body)
+            s = self.state.settings
+            problem = body_problem(body, refuse_unknown=s.kombo_unknown_fields == "refuse")
             if problem:
                 return _input_invalid(problem)
-            task = _new_task(integration, body_key, body["items"], self.state.settings.kombo_pending_s)
+            attempt = self.store.tasks_for(body_key)
+            rng = self.state.rng("kombo-fail")
+            task = _new_task(integration, body_key, attempt, body["items"], settings=s, rng=rng)
             task_id, created = self.store.add(body_key, task)
+            if created and task.error is not None:
+                self.state.count(self.name, "tasks_failed")
         if created:
             self.state.count(self.name, "tasks_created")
             self.state.count(self.name, "items_received", len(body["items"]))
@@ -210,21 +220,16 @@ class KomboApi:
         return json_response(200, {"status": "success", "data": data, "warnings": []})
 
 
-def _body_problem(body: Any) -> str | None:
-    """Why Kombo refuses the body (schema, then duplicate origin ids), or None."""
-    problems, total = describe_errors("kombo", "PostLmsCoursesBulkRequestBody", body)
-    if problems:
-        return "The request body is invalid: " + problems_text(problems, total)
-    seen = Counter(item["origin_id"] for item in body["items"])
-    repeated = [origin for origin, n in seen.items() if n > 1]
-    if repeated:
-        shown = ", ".join(repr(o) for o in repeated[:3])
-        return f"items: origin_id must be unique within one request; repeated: {shown}."
-    return None
-
-
-def _new_task(integration: str, body_key: str, items: list[dict[str, Any]], pending_s: float) -> Task:
-    """The task for a valid body; each item's outcome is decided now, applied when it completes."""
+def _new_task(
+    integration: str,
+    body_key: str,
+    attempt: int,
+    items: list[dict[str, Any]],
+    *,
+    settings: SandboxSettings,
+    rng: random.Random,
+) -> Task:
+    """The task for a valid body; each item's outcome (or the task's failure) is decided now."""
     now = time.time()
     results = []
     for item in items:
@@ -233,4 +238,12 @@ def _new_task(integration: str, body_key: str, items: list[dict[str, Any]], pend
         error = f"The LMS rejected the course: course_url host {host!r} does not resolve" if host else None
         course_id = stable_id("course", integration, origin)
         results.append(Result(origin, course_id, error, None if error else course))
-    return Task(stable_id("task", body_key), integration, now, now + pending_s, results)
+    marker = settings.kombo_task_fail_marker
+    marked = marker is not None and any(marker in item["origin_id"] for item in items)
+    failure = None
+    # Drawn for every task, so the share of failures does not depend on the markers.
+    if rng.random() < settings.kombo_task_fail_rate or marked:
+        code = settings.kombo_task_fail_code
+        failure = {"code": code, "title": _TITLES.get(code), "message": f"The task failed ({code}, sandbox)."}
+    task_id = stable_id("task", body_key, *([str(attempt)] if attempt else []))
+    return Task(task_id, integration, now, now + settings.kombo_pending_s, results, failure)

@@ -1,7 +1,9 @@
 """What the sandbox's Kombo remembers: bulk tasks and, per integration, the courses they upserted.
 
 A task's item outcomes are decided when it is created but reach the course store only when the
-task completes (``kombo_pending_s`` later), as with a real remote LMS. Completion is applied
+task completes (``kombo_pending_s`` later), as with a real remote LMS. A task may instead end
+FAILED with an error code: then nothing of it is applied (Kombo: "nothing was processed"), and
+the same body sent again makes a new task rather than replaying the failed one. Completion is applied
 lazily, by whichever request looks next, so no background thread is needed. Documents are built
 under the store's lock, which is held for dictionary work only.
 """
@@ -34,8 +36,13 @@ class Task:
     task_id: str
     integration: str
     created_s: float  #: epoch seconds
-    due_s: float  #: epoch seconds at which it is COMPLETED
+    due_s: float  #: epoch seconds at which it is COMPLETED (or FAILED)
     results: list[Result]
+    #: ``{code, title, message}`` of a task that ends FAILED; None when it completes.
+    error: dict[str, Any] | None = None
+
+    def failed(self, now_s: float) -> bool:
+        return self.error is not None and now_s >= self.due_s
 
 
 @dataclass(slots=True)
@@ -63,20 +70,32 @@ class KomboStore:
         self._lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
         self._by_body: dict[str, str] = {}  # sha256(integration + canonical body) -> task id
+        self._attempts: dict[str, int] = {}  # body key -> tasks made for it
         self._due: list[tuple[float, str]] = []  # heap of (due_s, task id) not yet applied
         self._courses: dict[str, dict[str, Course]] = {}  # integration -> origin id -> course
         self._index: dict[str, Course] = {}  # "<integration> <Kombo id>" and "<integration> remote:<id>"
 
-    def replay(self, body_key: str) -> str | None:
-        """The task already created for this body, if any."""
+    def replay(self, body_key: str, now_s: float) -> str | None:
+        """The task already created for this body, if any and not FAILED."""
         with self._lock:
-            return self._by_body.get(body_key)
+            return self._live(body_key, now_s)
+
+    def tasks_for(self, body_key: str) -> int:
+        """How many tasks this body has had (a failed one is replaced by a new one)."""
+        with self._lock:
+            return self._attempts.get(body_key, 0)
+
+    def _live(self, body_key: str, now_s: float) -> str | None:
+        task_id = self._by_body.get(body_key)
+        return task_id if task_id is not None and not self._tasks[task_id].failed(now_s) else None
 
     def add(self, body_key: str, task: Task) -> tuple[str, bool]:
-        """Store ``task`` unless the body has one already; returns (task id, created)."""
+        """Store ``task`` unless the body has a live one already; returns (task id, created)."""
         with self._lock:
-            if body_key in self._by_body:
-                return self._by_body[body_key], False
+            live = self._live(body_key, task.created_s)
+            if live is not None:
+                return live, False
+            self._attempts[body_key] = self._attempts.get(body_key, 0) + 1
             self._by_body[body_key] = task.task_id
             self._tasks[task.task_id] = task
             heapq.heappush(self._due, (task.due_s, task.task_id))
@@ -92,6 +111,9 @@ class KomboStore:
             doc: dict[str, Any] = {"task_id": task.task_id, "created_at": iso_utc(task.created_s)}
             if now_s < task.due_s:
                 return {**doc, "status": "PENDING", "completed_at": None}
+            if task.error is not None:
+                error = {**task.error, "log_url": None}
+                return {**doc, "status": "FAILED", "error": error, "completed_at": iso_utc(task.due_s)}
             data = [_result_doc(r) for r in task.results]
             return {**doc, "status": "COMPLETED", "data": data, "completed_at": iso_utc(task.due_s)}
 
@@ -124,6 +146,8 @@ class KomboStore:
         while self._due and self._due[0][0] <= now_s:
             _, task_id = heapq.heappop(self._due)
             task = self._tasks[task_id]
+            if task.error is not None:  # a FAILED task processed nothing
+                continue
             courses = self._courses.setdefault(task.integration, {})
             for result in task.results:
                 if result.course is not None:

@@ -4,7 +4,8 @@ One thread per connection (daemon threads), so a slow or deliberately delayed an
 up another client. :meth:`SandboxServer.handle` is a plain ``Request -> Response`` function that
 tests may call without a socket; the handler class only moves bytes. Every provider request
 goes through the same steps: route, injected faults (outage, 5xx, 429), the provider's handler,
-an injected late answer, and one line in the statistics.
+an injected mutation of a 2xx answer (``sandbox.mutate``), an injected late answer, and one line
+in the statistics.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sandbox.control import CONTROL_PREFIX, handle_control
 from sandbox.http import Handler, Provider, Request, Response, json_response
 from sandbox.kombo import KomboApi
 from sandbox.learning360 import Learning360Api
+from sandbox.mutate import mutate
 from sandbox.settings import SandboxSettings
 from sandbox.stackone import StackOneApi
 from sandbox.state import State
@@ -134,6 +136,13 @@ class SandboxServer:
         except Exception:  # a sandbox bug must answer 500, not kill the connection
             log.exception("sandbox handler failed: %s %s", req.method, req.path)
             return provider.error(500, "The sandbox failed to handle this request; see its log.")
+        rate = self.settings.mutate_rate
+        if rate > 0 and 200 <= response.status < 300:
+            rng = self.state.rng("mutate")
+            if rng.random() < rate:
+                kind = mutate(provider.name, response, rng)
+                if kind is not None:
+                    self.state.mutated(kind)
         # The work is done (a task may exist now); only the answer comes late, as after a timeout.
         response.delay_s = max(response.delay_s, fault.delay_s)
         return response

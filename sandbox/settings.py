@@ -1,7 +1,8 @@
 """The sandbox's knobs: set by CLI flags at start, changed at run time by ``POST /_sandbox/config``.
 
-Durations end in ``_s`` (seconds), rates in ``_per_s`` (requests per second), shares are 0..1.
-Each field's ``help`` metadata is the text ``--help`` shows, so the docs live in one place.
+Durations end in ``_s`` (seconds), rates in ``_per_s`` (requests per second), shares (``_rate``)
+are 0..1. Each field's ``help`` metadata is the text ``--help`` shows, so the docs live in one
+place; a text setting with a fixed set of values lists them in ``CHOICES``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ import types
 from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
 
-__all__ = ["SandboxSettings"]
+from sandbox.ti_contract import INVALID_ROW_SHAPES
+
+__all__ = ["CHOICES", "SandboxSettings"]
+
+#: The values a text setting may take (the first is its default).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "kombo_unknown_fields": ("refuse", "ignore"),
+    "ti_invalid_rows_shape": INVALID_ROW_SHAPES,
+}
 
 
 def _knob(default: Any, help_text: str) -> Any:
@@ -36,6 +45,20 @@ class SandboxSettings:
         None, "size of the Kombo token bucket (default: one second's worth of --kombo-rate-per-s)"
     )
     kombo_concurrency_limit: int = _knob(30, "Kombo POST actions in flight per integration before 429")
+    kombo_task_fail_rate: float = _knob(
+        0.0, "share (0..1) of Kombo bulk tasks that end FAILED with --kombo-task-fail-code, nothing done"
+    )
+    kombo_task_fail_marker: str | None = _knob(
+        None, "Kombo bulk tasks with an item whose origin_id contains this text end FAILED (default: none)"
+    )
+    kombo_task_fail_code: str = _knob(
+        "PLATFORM.TASK_TIMED_OUT", "error.code of a FAILED Kombo task, e.g. INTEGRATION.INACTIVE"
+    )
+    kombo_unknown_fields: str = _knob(
+        "refuse",
+        "refuse: an unknown field in an item or its course fails the whole request (400 naming "
+        "the item), as Kombo's validation does; ignore: accept it",
+    )
     # --- StackOne (sandbox/stackone.py)
     stackone_api_keys: tuple[str, ...] = _knob(
         ("sandbox-stackone-key",), "API keys StackOne accepts (the HTTP Basic user; the password is empty)"
@@ -86,6 +109,12 @@ class SandboxSettings:
     ti_rate_per_s: float | None = _knob(
         None, "Thought Industries requests per second per API key, polls included, before 429 (default: none)"
     )
+    ti_invalid_rows_shape: str = _knob(
+        "flat",
+        "shape of each invalidRows entry: flat (cells + error), nested ({row, error}), row_number "
+        "({rowNumber, error}), line ({line, error}; header = line 1), id_field ({id, error}) or "
+        "unattributable ({error} only)",
+    )
     # --- every provider
     max_body_bytes: int = _knob(10_000_000, "largest request body accepted, in bytes (more: 413)")
     latency_s: float = _knob(0.0, "seconds added to every provider request (makes concurrency visible)")
@@ -97,6 +126,13 @@ class SandboxSettings:
     timeout_sleep_s: float = _knob(35.0, "how long such a 'timed out' answer is held back, in seconds")
     down_until_epoch_s: float | None = _knob(
         None, "Unix time until which every provider request gets 503 (a provider outage)"
+    )
+    mutate_rate: float = _knob(
+        0.0,
+        "share (0..1) of 2xx provider answers changed once, for fuzzing a client: a key dropped, a "
+        "value of another type, a list wrapped or unwrapped, null, truncated JSON, entries duplicated, "
+        "reordered or dropped, unknown keys, or garbage/huge/epoch-ms wait-hint headers; never a failure "
+        "made a success (see sandbox/mutate.py); replayable with --seed; counted in /_sandbox/stats",
     )
 
     def __post_init__(self) -> None:
@@ -152,10 +188,18 @@ def _convert(name: str, hint: Any, value: Any) -> Any:
         return float(value)
     if int in options and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if str in options and isinstance(value, str):
+        return value
     strings = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
     if tuple[str, ...] in options and strings:
         return tuple(value)
-    kinds = {int: "an integer", float: "a number", type(None): "null", tuple[str, ...]: "a list of strings"}
+    kinds = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        type(None): "null",
+        tuple[str, ...]: "a list of strings",
+    }
     expected = " or ".join(kinds[o] for o in kinds if o in options)
     raise ValueError(f"{name} must be {expected}, not {value!r}")
 
@@ -171,12 +215,17 @@ _AT_LEAST_ONE = (
 )
 
 
+def _is_share(name: str) -> bool:
+    return name.startswith("fail_rate_") or name.endswith("_rate")
+
+
 def _problems(name: str, value: Any) -> list[str]:
     """Range checks for an already well-typed value; [] when it is fine."""
     if value is None:
         return []
     broken = (
-        (name.startswith(("fail_rate_", "timeout_rate")) and not 0.0 <= value <= 1.0, "be between 0 and 1"),
+        (_is_share(name) and not 0.0 <= value <= 1.0, "be between 0 and 1"),
+        (name in CHOICES and value not in CHOICES[name], f"be one of {', '.join(CHOICES.get(name, ()))}"),
         (name.endswith("_s") and value < 0, "not be negative"),
         (name.endswith("_per_s") and value <= 0, "be positive (null = unlimited)"),
         (name in _AT_LEAST_ONE and value < 1, "be at least 1"),

@@ -8,6 +8,7 @@ limits have theirs (``sandbox.limits``), so no request ever waits on another one
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from collections import Counter, deque
@@ -57,6 +58,8 @@ class State:
             self._ids: dict[str, set[str]] = {}
             self._stores: dict[str, Any] = {}
             self._buckets: dict[tuple[str, str], TokenBucket] = {}
+            self._rngs: dict[str, random.Random] = {}
+            self._mutations: Counter[str] = Counter()
         self.faults.reseed(self.settings.seed)
         self.in_flight.peaks(reset=True)
 
@@ -67,7 +70,24 @@ class State:
             doc = self.settings.as_dict()
         if "seed" in changes:
             self.faults.reseed(self.settings.seed)
+            with self.lock:
+                self._rngs.clear()
         return doc
+
+    def rng(self, purpose: str) -> random.Random:
+        """A generator of its own for ``purpose`` (e.g. "mutate"), seeded from ``seed``, so one
+        kind of draw never shifts the sequence another kind sees; new after a reset or reseed."""
+        with self.lock:
+            found = self._rngs.get(purpose)
+            if found is None:
+                seed = None if self.settings.seed is None else f"{self.settings.seed}:{purpose}"
+                found = self._rngs[purpose] = random.Random(seed)
+            return found
+
+    def mutated(self, kind: str) -> None:
+        """Count one answer changed by the mutation fault mode (``sandbox.mutate``)."""
+        with self.lock:
+            self._mutations[kind] += 1
 
     def pause(self) -> None:
         """Spend the configured ``latency_s`` (providers call this once per request)."""
@@ -140,6 +160,8 @@ class State:
                 "rate_limited": self._by_status.get(429, 0),
                 "request_log": {"size": len(self._log), "capacity": REQUEST_LOG_SIZE},
                 "in_flight_peak": self.in_flight.peaks(),
+                "mutated_answers": sum(self._mutations.values()),
+                "mutations": dict(self._mutations),
             }
             for provider in sorted(set(self._declared) | set(self._counters) | set(self._ids)):
                 section = dict.fromkeys(self._declared.get(provider, ()), 0)

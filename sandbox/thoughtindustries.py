@@ -4,7 +4,8 @@ Faithful where the docs speak [C*]: Bearer API keys, the four ``/incoming/v2/con
 routes taking ``{"bulkImportAssetPath"}`` and answering ``{"data": {<ResponseKey>: {dryRun,
 validRows, invalidRows, backgroundJob}}}``, ``GET /incoming/v2/jobs/{id}``, the
 ``X-RateLimit-*`` headers (reset as a Unix time) and the 429 body. Where they are silent it
-follows ``workers.providers.ti_assumptions`` (the same constants as the client). Sandbox-only
+follows its own choices in ``sandbox.ti_contract`` (never the client's assumptions), including
+the shape of ``invalidRows`` entries (setting ``ti_invalid_rows_shape``). Sandbox-only
 choices: ``PUT /thoughtindustries/assets/{name}`` stores an asset (the http asset store of
 tests and the demo); an asset path is one of those URLs or an absolute ``.csv`` file path; an
 import of the same bytes for the same content returns the first import's job (a client
@@ -23,9 +24,9 @@ from urllib.parse import unquote, urlsplit
 
 from sandbox.http import Handler, Request, Response, Route, json_response
 from sandbox.state import State
-from sandbox.ti_rows import AssetProblem, judge_rows, parse_asset
+from sandbox.ti_contract import CONTENTS, DRY_RUN_FIELD, KEY_COLUMN
+from sandbox.ti_rows import AssetProblem, invalid_entry, judge_rows, parse_asset
 from sandbox.ti_store import Job, TiStore, job_id
-from workers.providers.ti_assumptions import CONTENTS, DRY_RUN_FIELD, KEY_COLUMN
 
 __all__ = ["COUNTERS", "PREFIX", "ThoughtIndustriesApi", "ti_error"]
 
@@ -137,10 +138,11 @@ class ThoughtIndustriesApi:
         valid, invalid = judge_rows(rows, content, lambda key: self.store.has_row(group_content, key, now))
         dry_run = body.get(DRY_RUN_FIELD, False)
         job = self._job(content, data, valid, dry_run, now)
+        shape = self.state.settings.ti_invalid_rows_shape
         answer = {
             "dryRun": dry_run,
             "validRows": valid,
-            "invalidRows": invalid,
+            "invalidRows": [invalid_entry(n, row, shape) for n, row in invalid],
             "backgroundJob": job.doc(now),
         }
         return json_response(200, {"data": {CONTENTS[content]: answer}})

@@ -1,8 +1,8 @@
-"""How the sandbox's Thought Industries reads an import asset: ti_assumptions A2-A4 and A6.
+"""How the sandbox's Thought Industries reads an import asset (the choices of ``ti_contract``).
 
 The whole asset is refused (:class:`AssetProblem`, HTTP 422) when it is not UTF-8 or its
-header is not exactly the assumed columns; otherwise each row is judged on its own, and an
-invalid row carries its reason under ``ROW_ERROR_FIELD``, as the client expects.
+header is not exactly ``COLUMNS``; otherwise each row is judged on its own, and an invalid row
+is reported in the shape the ``ti_invalid_rows_shape`` setting names (:func:`invalid_entry`).
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from sandbox.http import unresolvable_host
-from workers.providers.ti_assumptions import (
+from sandbox.ti_contract import (
     COLUMNS,
     CSV_DELIMITER,
     GROUP_COLUMN,
     KEY_COLUMN,
+    REASON_FIELD,
     REQUIRED_COLUMNS,
-    ROW_ERROR_FIELD,
 )
 
-__all__ = ["AssetProblem", "Row", "judge_rows", "parse_asset"]
+__all__ = ["AssetProblem", "Row", "invalid_entry", "judge_rows", "parse_asset"]
 
 Row = dict[str, str]
 
@@ -50,7 +50,7 @@ def parse_asset(data: bytes) -> list[Row]:
                 continue  # a blank line
             row = dict(zip(COLUMNS, cells, strict=False))
             if len(cells) != len(COLUMNS):
-                row[ROW_ERROR_FIELD] = f"The row has {len(cells)} cells; the header has {len(COLUMNS)}."
+                row[REASON_FIELD] = f"The row has {len(cells)} cells; the header has {len(COLUMNS)}."
             rows.append(row)
     except csv.Error as exc:
         raise AssetProblem(f"The asset is not valid CSV: {exc}.") from None
@@ -62,20 +62,22 @@ def parse_asset(data: bytes) -> list[Row]:
 GroupExists = Callable[[str], bool]
 
 
-def judge_rows(rows: list[Row], content: str, group_exists: GroupExists) -> tuple[list[Row], list[Row]]:
-    """(valid rows, invalid rows with their reason) in asset order.
+def judge_rows(
+    rows: list[Row], content: str, group_exists: GroupExists
+) -> tuple[list[Row], list[tuple[int, Row]]]:
+    """(valid rows, (1-based position, invalid row with its reason)) in asset order.
 
     ``group_exists(key)`` says whether a course group with that key was imported (sessions
     need theirs first).
     """
     valid: list[Row] = []
-    invalid: list[Row] = []
+    invalid: list[tuple[int, Row]] = []
     seen: set[str] = set()
-    for row in rows:
-        problem = row.get(ROW_ERROR_FIELD) or next(_problems(row, content, group_exists, seen), None)
+    for position, row in enumerate(rows, start=1):
+        problem = row.get(REASON_FIELD) or next(_problems(row, content, group_exists, seen), None)
         seen.add(row.get(KEY_COLUMN, ""))
         if problem:
-            invalid.append({**row, ROW_ERROR_FIELD: problem})
+            invalid.append((position, {**row, REASON_FIELD: problem}))
         else:
             valid.append(row)
     return valid, invalid
@@ -104,3 +106,18 @@ def _problems(row: Row, content: str, group_exists: GroupExists, seen: set[str])
         yield f"{GROUP_COLUMN} is required for a session."
     elif content.startswith("session/") and not group_exists(group):
         yield f"Course group {group!r} does not exist; import it first."
+
+
+def invalid_entry(position: int, row: Row, shape: str) -> dict[str, object]:
+    """The ``invalidRows`` entry of ``row`` (data row ``position``, from 1) in ``shape``."""
+    reason = row[REASON_FIELD]
+    cells = {k: v for k, v in row.items() if k != REASON_FIELD}
+    entries: dict[str, dict[str, object]] = {
+        "flat": {**cells, REASON_FIELD: reason},
+        "nested": {"row": cells, REASON_FIELD: reason},
+        "row_number": {"rowNumber": position, REASON_FIELD: reason},
+        "line": {"line": position + 1, REASON_FIELD: reason},
+        "id_field": {"id": row.get(KEY_COLUMN, ""), REASON_FIELD: reason},
+        "unattributable": {REASON_FIELD: reason},
+    }
+    return entries[shape]

@@ -1,8 +1,8 @@
 """What the sandbox's Thought Industries remembers: uploaded assets, background jobs, content.
 
-An import job stays ``JOB_RUNNING_STATUS`` for ``ti_pending_s``, then is ``complete`` and its
+An import job stays ``JOB_RUNNING`` for ``ti_pending_s``, then is ``JOB_COMPLETE`` and its
 rows reach the content store (per content, keyed by ``KEY_COLUMN``: a second import of a key
-updates it, assumption A4). Completion is applied lazily by whichever request looks next, so
+updates it). Completion is applied lazily by whichever request looks next, so
 no thread is needed. The lock is held for dictionary work only.
 """
 
@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.http import iso_utc
+from sandbox.ti_contract import JOB_COMPLETE, JOB_RUNNING, KEY_COLUMN
 from sandbox.ti_rows import Row
-from workers.providers.ti_assumptions import JOB_DONE_STATUSES, JOB_RUNNING_STATUS, KEY_COLUMN
 
 __all__ = ["Job", "TiStore", "job_id"]
-
-_COMPLETE = sorted(JOB_DONE_STATUSES)[0]
 
 
 def job_id(*parts: str) -> str:
@@ -47,7 +45,7 @@ class Job:
             "errorMessage": "",
             "createdAt": iso_utc(self.created_s),
             "repeatable": False,
-            "status": _COMPLETE if now_s >= self.due_s else JOB_RUNNING_STATUS,
+            "status": JOB_COMPLETE if now_s >= self.due_s else JOB_RUNNING,
         }
 
 

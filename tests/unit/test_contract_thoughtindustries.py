@@ -23,10 +23,13 @@ from jsonschema import Draft202012Validator
 
 from coursesync.sample import sample_items
 from sandbox import SandboxServer, SandboxSettings
+from sandbox import ti_contract as sandbox_ti
+from sandbox.ti_contract import INVALID_ROW_SHAPES
 from schemas.course import Course, validate_item
 from schemas.mapping import MappingError
 from schemas.thoughtindustries import MAPPER, to_csv
 from workers.connections import Connection
+from workers.errors import UNVERIFIED
 from workers.providers.base import OutboundItem
 from workers.providers.specs import PROVIDER_SPECS
 from workers.providers.thoughtindustries import ThoughtIndustriesProvider
@@ -35,6 +38,8 @@ from workers.providers.ti_assumptions import (
     CONTENTS,
     DEACTIVATION_UNSUPPORTED,
     DRY_RUN_FIELD,
+    JOB_DONE_STATUSES,
+    JOB_FAILED_STATUSES,
     KEY_COLUMN,
     REQUIRED_COLUMNS,
     ROW_ERROR_FIELD,
@@ -290,3 +295,74 @@ def test_the_sandboxs_429_body_is_the_documented_one(sandbox: SandboxServer) -> 
     answers = [httpx.get(url, headers={"Authorization": "Bearer ti_test_sandbox"}) for _ in range(2)]
     assert answers[-1].status_code == 429
     assert_valid(RATE_LIMITED, answers[-1].json())
+
+
+def test_the_sandbox_and_the_client_agree_where_they_must_without_sharing_code() -> None:
+    # The sandbox keeps its own constants (it imports nothing from workers); they must agree
+    assert sandbox_ti.COLUMNS == COLUMNS and sandbox_ti.KEY_COLUMN == KEY_COLUMN
+    assert sandbox_ti.CONTENTS == CONTENTS and sandbox_ti.DRY_RUN_FIELD == DRY_RUN_FIELD
+    assert sandbox_ti.REQUIRED_COLUMNS == REQUIRED_COLUMNS
+    assert sandbox_ti.JOB_COMPLETE in JOB_DONE_STATUSES
+    assert sandbox_ti.JOB_RUNNING not in JOB_DONE_STATUSES | JOB_FAILED_STATUSES
+    sandbox_sources = Path(sandbox_ti.__file__).parent.glob("*.py")
+    assert not [
+        p.name
+        for p in sandbox_sources
+        if "from workers" in p.read_text() or "import workers" in p.read_text()
+    ]
+
+
+@pytest.mark.parametrize("shape", [s for s in INVALID_ROW_SHAPES if s != "unattributable"])
+@pytest.mark.parametrize("dry_run_first", [True, False])
+def test_the_client_matches_invalid_rows_in_every_shape_the_sandbox_can_answer(
+    sandbox: SandboxServer, tmp_path: Path, shape: str, dry_run_first: bool
+) -> None:
+    # Given the sandbox answering invalid rows in one shape, and a batch with two bad rows
+    sandbox.settings.ti_invalid_rows_shape = shape
+    with httpx.Client() as http:
+        provider, items = ti_client(sandbox, tmp_path, dry_run_first, http)
+        # When it is submitted and its job polled
+        sub = provider.submit("upsert", items)
+        status = provider.poll(sub.job_ref) if sub.job_ref else None
+    # Then exactly the bad rows fail, with the sandbox's reason, and the others succeed
+    assert {r.item_id: r.code for r in sub.results} == {"bad-1": "INVALID_ROW", "bad-2": "INVALID_ROW"}
+    assert all("does not resolve" in (r.message or "") for r in sub.results)
+    assert status is not None and status.state == "done"
+    assert sorted(r.item_id for r in status.results if r.ok) == ["good-1", "good-2", "good-3"]
+
+
+@pytest.mark.parametrize("dry_run_first", [True, False])
+def test_an_unattributable_invalid_row_fails_the_whole_batch(
+    sandbox: SandboxServer, tmp_path: Path, dry_run_first: bool
+) -> None:
+    sandbox.settings.ti_invalid_rows_shape = "unattributable"
+    with httpx.Client() as http:
+        provider, items = ti_client(sandbox, tmp_path, dry_run_first, http)
+        sub = provider.submit("upsert", items)
+    assert sub.job_ref is None and len(sub.results) == len(items)
+    assert all(not r.ok and r.code == UNVERIFIED for r in sub.results)
+
+
+def ti_client(
+    sandbox: SandboxServer, tmp_path: Path, dry_run_first: bool, http: httpx.Client
+) -> tuple[ThoughtIndustriesProvider, list[OutboundItem]]:
+    base = sandbox.url + "/thoughtindustries"
+    options = {
+        "api_key": "ti_test_sandbox",
+        "content": "courseGroup/webinar",
+        "asset_store": f"file://{tmp_path}",
+        "dry_run_first": dry_run_first,
+    }
+    conn = Connection("shapes", "thoughtindustries", base, options, None, PROVIDER_SPECS["thoughtindustries"])
+    good = [
+        OutboundItem(
+            f"good-{n}", "d", {"externalId": f"good-{n}", "title": "G", "url": f"https://ok.example/{n}"}
+        )
+        for n in (1, 2, 3)
+    ]
+    bad = [
+        OutboundItem(f"bad-{n}", "d", {"externalId": f"bad-{n}", "title": "B", "url": "https://x.invalid/"})
+        for n in (1, 2)
+    ]
+    items = [good[0], bad[0], good[1], bad[1], good[2]]
+    return ThoughtIndustriesProvider(conn, http, fakeredis.FakeRedis(decode_responses=True)), items

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import fakeredis
 import httpx
 import pytest
 
+from schemas.provider_specs import schema
 from tests.unit.helpers import connection
 from workers.errors import (
+    UNVERIFIED,
     AuthError,
     ConcurrencyLimited,
     NotFound,
+    PermanentError,
     ProviderRejected,
     ProviderUnavailable,
     RateLimited,
+    TransientError,
+    UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
 from workers.providers.kombo import KomboProvider
+from workers.providers.kombo_answers import CODES
 from workers.targets import current_target
 
 ITEM = OutboundItem(
@@ -182,3 +189,181 @@ def test_deactivation_never_uses_a_kombo_id_another_integration_gave() -> None:
     sub = p.submit("deactivate", [OutboundItem("c1", "d", {"origin_id": "c1"})])
     # Then nothing is sent: that id means nothing (or another course) in acme:1
     assert seen == [] and sub.results[0].code == "coursesync.UNKNOWN_COURSE"
+
+
+# --- what an answer proves ------------------------------------------------------------------
+
+
+def task(status: Any, **fields: Any) -> dict[str, Any]:
+    return {"status": "success", "data": {"task_id": "t", "created_at": "x", "status": status, **fields}}
+
+
+def polled(answer: Any) -> Any:
+    return provider(lambda req: httpx.Response(200, json=answer)).poll("t")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": "success", "data": {}},
+        {"status": "success", "data": {"task_id": 17}},
+        {"status": "success", "data": {"task_id": ""}},
+        {"status": "success", "data": [{"task_id": "t-1"}]},
+        {"status": "success"},
+        ["t-1"],
+        None,
+    ],
+)
+def test_an_upsert_answer_without_a_string_task_id_is_unverified(answer: Any) -> None:
+    # A task may exist that coursesync cannot name: never a silent success, never a crash
+    p = provider(lambda req: httpx.Response(200, json=answer))
+    with pytest.raises(UnverifiedAnswer, match="task_id") as info:
+        p.submit("upsert", [ITEM])
+    assert info.value.code == UNVERIFIED and info.value.connection == "acme"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": "success", "data": None},
+        {"status": "success", "data": "COMPLETED"},
+        task("DONE"),
+        task(None),
+        task(["COMPLETED"]),
+        task("completed", data=[]),  # Kombo's enum is upper case
+        task("COMPLETED"),  # no results at all
+        task("COMPLETED", data={"origin_id": "a", "status": "SUCCEEDED"}),
+        task("COMPLETED", data=None),
+        {"status": "success", "data": {"task_id": "another", "status": "COMPLETED", "data": []}},
+        [1, 2, 3],
+        12,
+    ],
+)
+def test_an_unreadable_task_status_is_unverified(answer: Any) -> None:
+    with pytest.raises(UnverifiedAnswer):
+        polled(answer)
+
+
+def test_only_an_explicit_success_with_an_origin_id_succeeds() -> None:
+    # Given results in every shape
+    entries = [
+        {"origin_id": "ok", "status": "SUCCEEDED", "data": {"id": "k1"}},
+        {"origin_id": "ok-no-id", "status": "SUCCEEDED", "data": {"id": 5}},
+        {
+            "origin_id": "failed",
+            "status": "FAILED",
+            "error": {"code": "REMOTE.INPUT_INVALID", "message": "bad"},
+        },
+        {"origin_id": "failed-bare", "status": "FAILED"},
+        {"origin_id": "odd", "status": "succeeded"},
+        {"origin_id": "no-status"},
+        {"status": "SUCCEEDED", "data": {"id": "k9"}},  # whose?
+        {"origin_id": 7, "status": "SUCCEEDED"},
+        "SUCCEEDED",
+        None,
+        17,
+    ]
+    done = polled(task("COMPLETED", data=entries, completed_at="y"))
+    # Then only the explicit successes are ok; the rest fail visibly; unattributable ones are skipped
+    assert done.state == "done"
+    got = {(r.item_id, r.ok, r.code, r.remote_id) for r in done.results}
+    assert got == {
+        ("ok", True, None, "k1"),
+        ("ok-no-id", True, None, None),
+        ("failed", False, "REMOTE.INPUT_INVALID", None),
+        ("failed-bare", False, "UNKNOWN", None),
+        ("odd", False, UNVERIFIED, None),
+        ("no-status", False, UNVERIFIED, None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "state", "wait"),
+    [
+        ("PLATFORM.TASK_TIMED_OUT", "retry", None),
+        ("PLATFORM.UNKNOWN_ERROR", "retry", None),
+        ("REMOTE.SERVICE_UNAVAILABLE", "retry", None),
+        ("REMOTE.RATE_LIMIT_EXCEEDED", "retry", None),
+        ("INTEGRATION.SETUP_SYNC_PENDING", "retry", 60.0),
+        ("INTEGRATION.INACTIVE", "failed", None),
+        ("INTEGRATION.SETUP_INCOMPLETE", "failed", None),
+        ("INTEGRATION.ACTION_DISABLED", "failed", None),
+        ("PLATFORM.AUTHENTICATION_INVALID", "failed", None),
+        ("SOMETHING.NEW", "failed", None),
+        (None, "failed", None),
+    ],
+)
+def test_a_failed_task_with_a_transient_code_asks_for_the_batch_again(
+    code: str | None, state: str, wait: float | None
+) -> None:
+    status = polled(task("FAILED", error={"code": code, "title": None, "message": "why", "log_url": None}))
+    assert (status.state, status.code, status.reason, status.retry_after_s) == (state, code, "why", wait)
+
+
+def test_a_failed_task_without_an_error_object_still_fails() -> None:
+    status = polled(task("FAILED", error="boom"))
+    assert status.state == "failed" and status.code is None and status.reason
+
+
+def test_every_code_of_kombos_enums_for_courses_is_decided() -> None:
+    # The codes of the vendored spec's error enums that apply to LMS course endpoints
+    spec = json.dumps(schema("kombo", "GetLmsCoursesBulkTaskIdPositiveResponse"))
+    enum = set(re.findall(r'"((?:PLATFORM|REMOTE|INTEGRATION|LMS)\.[A-Z_]+)"', spec))
+    assert enum <= set(CODES), sorted(enum - set(CODES))
+    for code, decided in CODES.items():
+        assert decided.why and (decided.wait_s is None or issubclass(decided.cls, TransientError)), code
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        ("INTEGRATION.SETUP_SYNC_PENDING", ProviderUnavailable),
+        ("INTEGRATION.QA_FAILED", PermanentError),
+        ("PLATFORM.TASK_TIMED_OUT", ProviderUnavailable),
+        ("LMS.COURSE_UPDATE_NOT_SUPPORTED", ProviderRejected),
+    ],
+)
+def test_http_errors_with_newer_codes_are_classified_by_the_table(code: str, cls: type) -> None:
+    p = provider(lambda req: httpx.Response(409, json=envelope(code, "explained")))
+    with pytest.raises(cls) as info:
+        p.submit("upsert", [ITEM])
+    assert type(info.value) is cls and info.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        ({"status": "success", "data": {"id": "kc_1", "origin_id": "c1"}, "warnings": []}, True),
+        ({"status": "success", "data": {"id": "kc_1", "origin_id": None}}, True),
+        ({"status": "success", "data": {}}, True),
+        ({"status": "success", "data": {"id": "kc_2", "origin_id": "c1"}}, False),
+        ({"status": "success", "data": {"id": "kc_1", "origin_id": "other"}}, False),
+        ({"status": "success", "data": {"id": 1}}, False),
+        ({"status": "success", "data": None}, False),
+        ({"status": "success", "data": ["kc_1"]}, False),
+        ({"status": "error", "data": {"id": "kc_1"}}, False),
+        ({"data": {"id": "kc_1"}}, False),
+        ([], False),
+        (None, False),
+    ],
+)
+def test_a_deactivation_succeeds_only_on_a_success_envelope_around_our_course(answer: Any, ok: bool) -> None:
+    from workers import keys
+
+    p = provider(lambda req: httpx.Response(200, json=answer))
+    p._kv.hset(keys.remote_ids(current_target(p._kv, p._conn).id, keys.item_bucket("c1")), "c1", "kc_1")
+    (result,) = p.submit("deactivate", [OutboundItem("c1", "d", {"origin_id": "c1"})]).results
+    assert result.ok is ok
+    assert result.code == (None if ok else UNVERIFIED)
+
+
+def test_setup_sync_pending_waits_its_default_unless_kombo_gives_a_hint() -> None:
+    for headers, wait in (({}, 60.0), ({"retry-after-ms": "2500"}, 2.5)):
+        p = provider(
+            lambda req, h=headers: httpx.Response(
+                503, json=envelope("INTEGRATION.SETUP_SYNC_PENDING"), headers=h
+            )
+        )
+        with pytest.raises(ProviderUnavailable) as info:
+            p.submit("upsert", [ITEM])
+        assert info.value.retry_after_s == wait

@@ -22,6 +22,7 @@ from sandbox import SandboxServer, SandboxSettings
 from workers import keys
 from workers.connections import Connection
 from workers.errors import (
+    UNVERIFIED,
     AuthError,
     ConcurrencyLimited,
     ConfigError,
@@ -30,6 +31,7 @@ from workers.errors import (
     ProviderRejected,
     ProviderUnavailable,
     RateLimited,
+    UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
 from workers.providers.learning360 import Learning360Provider
@@ -495,3 +497,103 @@ def test_a_created_integration_deleted_at_360learning_is_forgotten_and_made_agai
     with pytest.raises(NotFound, match="creates it again"):
         provider(api, kv, conn(integration=TABLE)).submit("upsert", [ITEM])
     assert kv.get(keys.integration_id("acme")) is None
+
+
+# --- what an answer proves ----------------------------------------------------------------------
+
+
+def polled_with(operation_doc: Any, results: Any = None) -> Any:
+    api = Api()
+    api.routes[("GET", f"/api/v2/bulk/operations/{OP}")] = lambda r: httpx.Response(200, json=operation_doc)
+    api.routes[("GET", f"/api/v2/bulk/operations/{OP}/results")] = lambda r: httpx.Response(200, json=results)
+    return provider(api).poll(OP_URL)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        operation("finished"),
+        operation("COMPLETED"),
+        {"status": ["completed"]},
+        {"status": None},
+        [],
+        "completed",
+        7,
+    ],
+)
+def test_an_operation_in_an_unknown_state_is_unverified(doc: Any) -> None:
+    with pytest.raises(UnverifiedAnswer, match="unknown status"):
+        polled_with(doc, [])
+
+
+@pytest.mark.parametrize("results", [{"input": []}, "done", 5, None])
+def test_results_of_a_completed_operation_that_are_no_list_are_unverified(results: Any) -> None:
+    with pytest.raises(UnverifiedAnswer, match="not a list"):
+        polled_with(operation("completed"), results)
+
+
+def test_a_running_operation_with_odd_progress_is_still_pending() -> None:
+    assert polled_with(operation("running", progress=[1, 2])).state == "pending"
+
+
+def test_only_an_explicit_success_with_an_external_id_succeeds() -> None:
+    entries = [
+        {"input": {"externalId": "ok"}, "status": "success", "resourceId": "r1"},
+        {"input": {"externalId": "ok-odd-id"}, "status": "success", "resourceId": {"id": 1}},
+        {"input": {"externalId": "bad"}, "status": "error", "errorMessage": "nope"},
+        {"input": {"externalId": "bad-bare"}, "status": "error"},
+        {"input": {"externalId": "odd"}, "status": "Success"},
+        {"input": {"externalId": "none"}},
+        {"input": {"externalId": 5}, "status": "success"},
+        {"input": "ok", "status": "success"},
+        {"status": "success", "resourceId": "r9"},
+        ["success"],
+        None,
+    ]
+    done = polled_with(operation("completed"), entries)
+    assert {(r.item_id, r.ok, r.code, r.remote_id) for r in done.results} == {
+        ("ok", True, None, "r1"),
+        ("ok-odd-id", True, None, None),
+        ("bad", False, "itemError", None),
+        ("bad-bare", False, "itemError", None),
+        ("odd", False, UNVERIFIED, None),
+        ("none", False, UNVERIFIED, None),
+    }
+
+
+@pytest.mark.parametrize("headers", [{}, {"Location": ""}, {"Location": "   "}, {"Location": "http://["}])
+def test_a_202_without_a_usable_location_is_unverified(headers: dict[str, str]) -> None:
+    api = Api()
+    api.routes[("PUT", f"/api/v2/bulk/integrations/{INTEGRATION}/courses")] = lambda r: httpx.Response(
+        202, headers=headers
+    )
+    with pytest.raises(UnverifiedAnswer, match="Location") as info:
+        provider(api).submit("upsert", [ITEM])
+    assert info.value.code == UNVERIFIED and info.value.status_code == 202
+
+
+@pytest.mark.parametrize(
+    "token_doc",
+    [
+        {"access_token": "t", "expires_in": "3600"},
+        {"access_token": "t", "expires_in": -1},
+        {"access_token": "t", "expires_in": True},
+        b'{"access_token": "t", "expires_in": 1e400}',
+        {"access_token": 5, "expires_in": 3600},
+        {"access_token": "", "expires_in": 3600},
+        ["t", 3600],
+    ],
+)
+def test_an_unusable_token_answer_is_transient_never_a_crash(token_doc: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(token_doc, bytes):  # JSON that Python's encoder would not write
+            return httpx.Response(200, content=token_doc)
+        return httpx.Response(200, json=token_doc)
+
+    p = Learning360Provider(
+        conn(),
+        httpx.Client(transport=httpx.MockTransport(handler)),
+        fakeredis.FakeRedis(decode_responses=True),
+    )
+    with pytest.raises(ProviderUnavailable, match="access_token/expires_in"):
+        p.submit("upsert", [ITEM])

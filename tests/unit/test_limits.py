@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +17,7 @@ from workers import keys
 from workers.connections import Connection
 from workers.providers.specs import PROVIDER_SPECS
 from workers.ratelimit import Limits, MemoryBackend, RedisBackend
-from workers.ratelimit.feedback import learn
+from workers.ratelimit.feedback import learn, response_hook
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -126,3 +128,48 @@ def test_a_short_wait_is_booked_so_the_caller_need_not_compete_again(limits: Lim
     # And a booking is paid for: the caller after it waits one slot more
     third = limits.spend(conn, "requests")
     assert third.wait_s >= first.wait_s + 0.09
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"concurrency-limit": "inf"},
+        {"concurrency-limit": "1e400"},
+        {"concurrency-limit": "nan", "ratelimit-remaining": "-inf"},
+        {"ratelimit-remaining": "0", "ratelimit-reset": "garbage"},
+        {"ratelimit-remaining": "1e999", "retry-after": "inf"},
+        {"retry-after": "Wed, 99 Foo 2026", "x-ratelimit-remaining": "NaN"},
+    ],
+)
+def test_the_response_hook_never_fails_a_request_on_a_malformed_header(
+    r: redis.Redis, headers: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a successful answer whose limit headers make no sense
+    conn = connection()
+    request = httpx.Request("POST", "http://x/lms/courses/bulk")
+    hook = response_hook(r, conn)
+    # When the hook sees it, it returns quietly: the answer still counts
+    hook(httpx.Response(200, headers=headers, request=request))
+    assert Limits.on(r).paused_s(conn.name, "requests") == 0
+    assert r.get(keys.learned_cap(conn.name)) is None
+
+
+def test_the_response_hook_logs_once_and_goes_on_when_learning_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a Redis that fails every call (learning cannot be recorded)
+    class Broken:
+        def __getattr__(self, name: str) -> Any:
+            def fail(*args: Any, **kwargs: Any) -> Any:
+                raise RuntimeError("redis is gone")
+
+            return fail
+
+    conn = connection(name="acme-broken")
+    hook = response_hook(Broken(), conn)
+    request = httpx.Request("GET", "http://x/lms/courses/bulk/t1")
+    # When an answer arrives, the hook does not raise, and says so once with the connection
+    with caplog.at_level(logging.WARNING, logger="workers.ratelimit.feedback"):
+        hook(httpx.Response(200, headers={"ratelimit-remaining": "0"}, request=request))
+    warnings = [rec for rec in caplog.records if rec.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "acme-broken" in warnings[0].getMessage()

@@ -81,6 +81,7 @@ def test_stats_count_routes_statuses_429s_tasks_items_and_replays(
     assert stats["by_status"] == {"200": 4, "429": 1} and stats["rate_limited"] == 1
     assert stats["kombo"] == {
         "tasks_created": 2,
+        "tasks_failed": 0,
         "items_received": 4,
         "idempotent_replays": 1,
         "deactivations": 0,
@@ -251,3 +252,28 @@ def test_python_m_sandbox_serves_until_sigterm() -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_the_new_fault_knobs_are_flags_and_config_keys(server: SandboxServer, control: httpx.Client) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    flags = (
+        "--kombo-task-fail-rate 0.25 --kombo-task-fail-marker #x --kombo-task-fail-code INTEGRATION.INACTIVE "
+        "--kombo-unknown-fields ignore --ti-invalid-rows-shape row_number --mutate-rate 0.1"
+    )
+    settings = settings_from_args(parser.parse_args(flags.split()))
+    assert (settings.kombo_task_fail_rate, settings.kombo_task_fail_marker) == (0.25, "#x")
+    assert (
+        settings.kombo_task_fail_code == "INTEGRATION.INACTIVE" and settings.kombo_unknown_fields == "ignore"
+    )
+    assert (settings.ti_invalid_rows_shape, settings.mutate_rate) == ("row_number", 0.1)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--ti-invalid-rows-shape", "sideways"])
+    # Through the control API, with the same checks
+    changed = control.post("/config", json={"ti_invalid_rows_shape": "nested", "mutate_rate": 0.5}).json()
+    assert (changed["ti_invalid_rows_shape"], changed["mutate_rate"]) == ("nested", 0.5)
+    refused = control.post("/config", json={"ti_invalid_rows_shape": "sideways", "mutate_rate": 2})
+    assert refused.status_code == 400
+    assert "ti_invalid_rows_shape must be one of flat" in refused.json()["error"]
+    assert "mutate_rate must be between 0 and 1" in refused.json()["error"]
+    assert control.get("/stats").json()["mutated_answers"] == 0

@@ -301,3 +301,77 @@ def test_a_1000_item_body_is_validated_by_one_validator_built_once() -> None:
     reasons, count = describe_errors("kombo", "PostLmsCoursesBulkRequestBody", body)
     assert count == 1 and reasons[0].startswith("items[999].course.duration:")
     assert validator("kombo", "PostLmsCoursesBulkRequestBody") is built
+
+
+# --- FAILED tasks and whole-request refusals ---------------------------------------------------
+
+
+def finished(client: httpx.Client, task_id: str) -> dict[str, Any]:
+    time.sleep(PENDING_S + 0.05)
+    doc: dict[str, Any] = client.get(f"/lms/courses/bulk/{task_id}").json()
+    return doc
+
+
+def test_a_task_can_end_failed_with_a_code_and_processes_nothing(
+    sandbox: SandboxServer, kombo: httpx.Client
+) -> None:
+    # Given every task set to fail with INTEGRATION.INACTIVE (through the control API)
+    config = httpx.post(
+        sandbox.url + "/_sandbox/config",
+        json={"kombo_task_fail_rate": 1.0, "kombo_task_fail_code": "INTEGRATION.INACTIVE"},
+    )
+    assert config.status_code == 200
+    # When a task finishes
+    doc = finished(kombo, submit(kombo, item("a")))
+    # Then it is FAILED in Kombo's documented shape, and no course was written
+    assert_valid("GetLmsCoursesBulkTaskIdPositiveResponse", doc)
+    assert doc["data"]["status"] == "FAILED" and doc["data"]["error"]["code"] == "INTEGRATION.INACTIVE"
+    assert kombo.get("/lms/courses").json()["data"]["results"] == []
+    assert httpx.get(sandbox.url + "/_sandbox/stats").json()["kombo"]["tasks_failed"] == 1
+
+
+def test_a_failed_task_is_not_replayed_the_same_body_makes_a_new_task(
+    sandbox: SandboxServer, kombo: httpx.Client
+) -> None:
+    # Given tasks that fail when an item's origin_id carries a marker
+    sandbox.settings.kombo_task_fail_marker = "#fail"
+    first = submit(kombo, item("a#fail"), item("b"))
+    assert submit(kombo, item("a#fail"), item("b")) == first  # still pending: the same task
+    assert finished(kombo, first)["data"]["error"]["code"] == "PLATFORM.TASK_TIMED_OUT"
+    # When the same body is sent after the task FAILED
+    sandbox.settings.kombo_task_fail_marker = None
+    second = submit(kombo, item("a#fail"), item("b"))
+    # Then it is a new task, which completes
+    assert second != first
+    assert finished(kombo, second)["data"]["status"] == "COMPLETED"
+
+
+def test_unmarked_tasks_complete_when_only_a_marker_is_set(
+    sandbox: SandboxServer, kombo: httpx.Client
+) -> None:
+    sandbox.settings.kombo_task_fail_marker = "#fail"
+    assert finished(kombo, submit(kombo, item("plain")))["data"]["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    ("bad", "fragment"),
+    [
+        (item("b", rating=5), "items[1].course: unknown field 'rating' (origin_id 'b')"),
+        ({**item("b"), "priority": 1}, "items[1]: unknown field 'priority' (origin_id 'b')"),
+        (
+            item("b", duration="45"),
+            "items[1].course.duration: '45' is not of type 'integer', 'null' (origin_id 'b')",
+        ),
+    ],
+)
+def test_one_bad_item_refuses_the_whole_request_naming_it(
+    kombo: httpx.Client, bad: Any, fragment: str
+) -> None:
+    resp = kombo.post("/lms/courses/bulk", json={"items": [item("a"), bad, item("c")]})
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "PLATFORM.INPUT_INVALID"
+    assert fragment in resp.json()["error"]["message"]
+
+
+def test_unknown_fields_may_be_accepted(sandbox: SandboxServer, kombo: httpx.Client) -> None:
+    sandbox.settings.kombo_unknown_fields = "ignore"
+    assert kombo.post("/lms/courses/bulk", json={"items": [item("a", rating=5)]}).status_code == 200

@@ -1,4 +1,4 @@
-"""The sandbox's Thought Industries over real HTTP: the documented shapes plus ti_assumptions."""
+"""The sandbox's Thought Industries over real HTTP: the documented shapes plus its own choices."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from sandbox import SandboxServer, SandboxSettings
+from sandbox.ti_contract import COLUMNS, JOB_RUNNING
 from sandbox.ti_store import TiStore
 from schemas.thoughtindustries import to_csv
-from workers.providers.ti_assumptions import COLUMNS, JOB_RUNNING_STATUS
 
 KEY = "ti_test_sandbox"
 PENDING_S = 0.2
@@ -89,7 +89,7 @@ def test_an_import_job_runs_then_completes_and_its_valid_rows_reach_the_store(
     result = bulk(ti, path)
     job = result["backgroundJob"]
     assert result["dryRun"] is False and len(result["invalidRows"]) == 1
-    assert job["status"] == JOB_RUNNING_STATUS and job["errorMessage"] == ""
+    assert job["status"] == JOB_RUNNING and job["errorMessage"] == ""
     assert store(sandbox).rows("courseGroup/webinar", time.time()) == {}
     time.sleep(PENDING_S + 0.05)
     polled = ti.get(f"/incoming/v2/jobs/{job['id']}").json()["data"]["APIBackgroundJob"]

@@ -12,6 +12,7 @@ import pytest
 
 from workers.connections import Connection
 from workers.errors import (
+    UNVERIFIED,
     AuthError,
     NotFound,
     PermanentError,
@@ -19,6 +20,7 @@ from workers.errors import (
     ProviderUnavailable,
     RateLimited,
     TransientError,
+    UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
 from workers.providers.specs import PROVIDER_SPECS
@@ -85,35 +87,67 @@ def test_per_item_errors_fail_exactly_those_items_with_stackones_messages() -> N
     ]
 
 
-@pytest.mark.parametrize("errors", [None, [], [[]], [[], []]])
-def test_no_errors_or_fewer_empty_lists_mean_every_item_was_accepted(errors: Any) -> None:
+@pytest.mark.parametrize("errors", [[], [[], []]])
+def test_no_errors_or_one_empty_list_per_item_mean_every_item_was_accepted(errors: Any) -> None:
     sub = provider(lambda req: accepted(errors)).submit("upsert", items("a", "b"))
     assert [r.ok for r in sub.results] == [True, True]
 
 
-def test_errors_that_cannot_be_matched_to_items_fail_every_item_visibly() -> None:
-    # Given three items but two error lists, one of them not empty
-    sub = provider(lambda req: accepted([["Missing field: title"], []])).submit(
-        "upsert", items("a", "b", "c")
-    )
-    # Then no item is claimed as accepted, and each says why
-    assert [r.ok for r in sub.results] == [False, False, False]
-    assert all("2 error lists for 3 items" in (r.message or "") for r in sub.results)
-    assert "Missing field: title" in (sub.results[0].message or "")
+def test_error_lists_that_cannot_be_matched_to_items_are_unverified() -> None:
+    # Given three items but two error lists (which list is whose?)
+    answer = accepted([["Missing field: title"], []])
+    # Then no item is claimed as accepted: the whole answer is unverified, saying why
+    with pytest.raises(UnverifiedAnswer, match="2 error lists for 3 items") as info:
+        provider(lambda req: answer).submit("upsert", items("a", "b", "c"))
+    assert "Missing field: title" in info.value.message and info.value.status_code == 202
+
+
+def model(**changes: Any) -> dict[str, Any]:
+    body = {
+        "statusCode": 202,
+        "message": "Batch operation accepted",
+        "timestamp": "2026-11-23T10:00:00.000Z",
+        "errors": [[], []],
+    }
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not DROP}
+
+
+DROP = object()
 
 
 @pytest.mark.parametrize(
-    "response",
+    ("response", "why"),
     [
-        httpx.Response(202, text="accepted"),
-        httpx.Response(202, json=["not", "an", "object"]),
-        httpx.Response(202, json={"errors": "oops"}),
-        httpx.Response(202, json={"errors": [["ok"], "nope"]}),
+        (httpx.Response(202, text="accepted"), "not a JSON object"),
+        (httpx.Response(202, json=["not", "an", "object"]), "not a JSON object"),
+        (httpx.Response(202, json=model(errors="oops")), "errors is not a list"),
+        (httpx.Response(202, json=model(errors=None)), "errors is not a list"),
+        (httpx.Response(202, json=model(errors=DROP)), "errors is not a list"),
+        (httpx.Response(202, json=model(errors=7)), "errors is not a list"),
+        (httpx.Response(202, json=model(errors=[["ok"], "nope"])), "one list of strings per item"),
+        (httpx.Response(202, json=model(errors=[[1], []])), "one list of strings per item"),
+        (httpx.Response(202, json=model(errors=[None, []])), "one list of strings per item"),
+        (httpx.Response(202, json=model(errors=[[]])), "1 error lists for 2 items"),
+        (httpx.Response(202, json=model(errors=[[], [], []])), "3 error lists for 2 items"),
+        (httpx.Response(202, json=model(statusCode=400)), "disagrees with HTTP 202"),
+        (httpx.Response(202, json=model(statusCode="202")), "disagrees with HTTP 202"),
+        (httpx.Response(202, json=model(statusCode=True)), "disagrees with HTTP 202"),
+        (httpx.Response(200, json=model()), "not the documented 202"),
+        (httpx.Response(202, json=model(errors=[], statusCode=DROP)), "model is not intact"),
+        (httpx.Response(202, json=model(errors=[], message=None)), "model is not intact"),
+        (httpx.Response(202, json=model(errors=[], timestamp=17)), "model is not intact"),
+        (httpx.Response(202, json={"errors": []}), "model is not intact"),
     ],
 )
-def test_an_unreadable_202_is_transient_so_the_batch_is_resent(response: httpx.Response) -> None:
-    with pytest.raises(ProviderUnavailable, match="StackOne"):
+def test_an_answer_in_any_other_shape_is_unverified_so_no_item_counts(
+    response: httpx.Response, why: str
+) -> None:
+    # StackOne has no job, so an unverified answer may be sent again (resend_safe)
+    with pytest.raises(UnverifiedAnswer, match=why) as info:
         provider(lambda req: response).submit("upsert", items("a", "b"))
+    assert info.value.code == UNVERIFIED and info.value.provider == "stackone"
+    assert StackOneProvider.resend_safe
 
 
 def test_poll_explains_that_there_is_nothing_to_poll() -> None:

@@ -18,15 +18,18 @@ from schemas.thoughtindustries import to_csv
 from workers import keys
 from workers.connections import Connection
 from workers.errors import (
+    UNVERIFIED,
     AuthError,
     NotFound,
     PermanentError,
     ProviderRejected,
     ProviderUnavailable,
     RateLimited,
+    UnverifiedAnswer,
 )
 from workers.providers.asset_store import FileAssetStore, asset_name
 from workers.providers.base import OutboundItem
+from workers.providers.http import MAX_HINT_S
 from workers.providers.specs import PROVIDER_SPECS
 from workers.providers.thoughtindustries import ThoughtIndustriesProvider
 from workers.providers.ti_assumptions import COLUMNS, DEACTIVATION_UNSUPPORTED
@@ -296,15 +299,18 @@ def test_a_429_is_rate_limited_with_the_header_or_else_the_body_hint(tmp_path: P
         assert info.value.code == "rate_limit_exceeded" and info.value.retry_after_s == wait
 
 
-def test_an_answer_without_the_content_response_key_is_transient(tmp_path: Path) -> None:
+def test_an_answer_without_the_content_response_key_is_unverified(tmp_path: Path) -> None:
+    # An import may have started: the answer is unreadable, not a transient refusal
     fake = Recorder(httpx.Response(200, json={"data": {"APIBulkWebinarImport": {}}}))
-    with pytest.raises(ProviderUnavailable, match=KEY):
+    with pytest.raises(UnverifiedAnswer, match=KEY):
         provider(fake, f"file://{tmp_path}").submit("upsert", ITEMS)
 
 
-def test_an_import_without_a_job_id_is_transient(tmp_path: Path) -> None:
-    fake = Recorder(httpx.Response(200, json=bulk_answer(False, backgroundJob=None)))
-    with pytest.raises(ProviderUnavailable, match=r"backgroundJob\.id"):
+@pytest.mark.parametrize("job_doc", [None, {}, {"id": 5}, {"id": ""}, "11111111"])
+def test_an_import_without_a_string_job_id_is_unverified(tmp_path: Path, job_doc: Any) -> None:
+    # Rows may be importing under a job coursesync cannot name
+    fake = Recorder(httpx.Response(200, json=bulk_answer(False, backgroundJob=job_doc)))
+    with pytest.raises(UnverifiedAnswer, match=r"backgroundJob\.id"):
         provider(fake, f"file://{tmp_path}", dry_run_first=False).submit("upsert", ITEMS)
 
 
@@ -324,3 +330,159 @@ def test_deactivation_is_refused_per_item_without_any_request(tmp_path: Path) ->
         ("a", False, DEACTIVATION_UNSUPPORTED),
         ("b", False, DEACTIVATION_UNSUPPORTED),
     ]
+
+
+# --- invalid rows in every plausible shape (A6) ------------------------------------------------
+
+
+def with_invalid(dry_run: bool, *entries: Any, **extra: Any) -> httpx.Response:
+    answer = {"dryRun": dry_run, "validRows": [], "invalidRows": list(entries), "backgroundJob": job()}
+    return httpx.Response(200, json={"data": {KEY: {**answer, **extra}}})
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"externalId": "b", "error": "why"},  # A6 flat
+        {"row": {"externalId": "b", "title": "T b"}, "error": "why"},  # nested row object
+        {"data": {"externalId": "b"}, "errors": ["why"]},
+        {"values": {"externalId": "b"}, "message": "why"},
+        {"record": {"externalId": "b"}, "reason": "why"},
+        {"fields": {"externalId": "b", "error": "why"}},  # the reason inside the nested row
+        {"rowNumber": 2, "error": "why"},  # data rows count from 1
+        {"row_number": "2", "error": "why"},
+        {"row": 2, "error": "why"},
+        {"rowIndex": 1, "error": "why"},  # from 0
+        {"row_index": "1", "error": "why"},
+        {"index": 1, "error": "why"},
+        {"line": 3, "error": "why"},  # the header is line 1
+        {"lineNumber": "3", "error": "why"},
+        {"id": "b", "error": "why"},  # id-like fields
+        {"external_id": "b", "error": "why"},
+        {"externalID": "b", "error": "why"},
+        {"key": "b", "error": "why"},
+        {"externalId": "b", "rowNumber": 2, "id": "ti-internal-77", "error": "why"},  # agreeing means
+    ],
+)
+def test_an_invalid_row_is_matched_by_any_plausible_means(tmp_path: Path, entry: dict[str, Any]) -> None:
+    # Given a dry run that refuses row b (the second data row) in one of many shapes
+    fake = Recorder(with_invalid(True, entry), with_invalid(False))
+    sub = provider(fake, f"file://{tmp_path}").submit("upsert", ITEMS)
+    # Then b fails with the reason, and a and c go on to the import
+    assert [(r.item_id, r.ok, r.code, r.message) for r in sub.results] == [("b", False, "INVALID_ROW", "why")]
+    assert sub.job_ref == JOB
+    assert [r["externalId"] for r in read_rows(fake.bodies()[1]["bulkImportAssetPath"])] == ["a", "c"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"error": "why"},  # nothing names the row
+        {"externalId": "zz", "error": "why"},  # a key that is not in this asset
+        {"externalId": 2, "error": "why"},
+        {"row": {"externalId": "zz"}, "error": "why"},
+        {"rowNumber": 0, "error": "why"},  # positions out of range
+        {"rowNumber": 4, "error": "why"},
+        {"rowIndex": 3, "error": "why"},
+        {"line": 1, "error": "why"},  # the header
+        {"rowNumber": -1, "error": "why"},
+        {"rowNumber": 1.0, "error": "why"},
+        {"rowNumber": True, "error": "why"},
+        {"row": [2], "error": "why"},
+        {"externalId": "a", "rowNumber": 2, "error": "why"},  # means that disagree
+        {"id": "a", "key": "b", "error": "why"},
+        {"id": "ti-internal-77", "error": "why"},  # TI's own id names none of ours
+        "b",
+        ["b", "why"],
+        None,
+        17,
+    ],
+)
+def test_one_unmatched_invalid_row_fails_every_row_and_nothing_is_imported(
+    tmp_path: Path, entry: Any
+) -> None:
+    # Given a dry run refusing c (matched) and a row no item can be matched to
+    fake = Recorder(with_invalid(True, {"externalId": "c", "error": "bad c"}, entry))
+    sub = provider(fake, f"file://{tmp_path}").submit("upsert", ITEMS)
+    # Then nothing was imported, and no row counts as succeeded
+    assert len(fake.requests) == 1 and sub.job_ref is None
+    got = {r.item_id: (r.ok, r.code) for r in sub.results}
+    assert got == {"a": (False, UNVERIFIED), "b": (False, UNVERIFIED), "c": (False, "INVALID_ROW")}
+    assert "could not match" in (sub.results[0].message or "")
+
+
+def test_an_unmatched_invalid_row_in_the_import_answer_leaves_no_job_to_poll(tmp_path: Path) -> None:
+    # Given a clean dry run, then an import that refuses an unmatchable row
+    fake = Recorder(with_invalid(True), with_invalid(False, {"error": "some row is bad"}))
+    p = provider(fake, f"file://{tmp_path}")
+    sub = p.submit("upsert", ITEMS)
+    assert sub.job_ref is None and all(not r.ok and r.code == UNVERIFIED for r in sub.results)
+    assert p._kv.get(keys.ti_job_rows("acme-ti", JOB)) is None
+
+
+def test_positions_in_the_import_answer_count_the_rows_of_the_import_asset(tmp_path: Path) -> None:
+    # Given a dry run refusing a, and an import (of b and c only) refusing its first data row
+    fake = Recorder(
+        with_invalid(True, {"externalId": "a", "error": "bad a"}),
+        with_invalid(False, {"rowNumber": 1, "error": "bad b"}),
+    )
+    p = provider(fake, f"file://{tmp_path}")
+    sub = p.submit("upsert", ITEMS)
+    # Then row 1 of the import is b, and only c is in the job
+    assert {r.item_id: r.message for r in sub.results} == {"a": "bad a", "b": "bad b"}
+    assert json.loads(p._kv.get(keys.ti_job_rows("acme-ti", JOB))) == ["c"]
+
+
+def test_line_numbers_are_not_trusted_when_a_cell_holds_a_line_break(tmp_path: Path) -> None:
+    items = [item("a", description="two\nlines"), item("b"), item("c")]
+    fake = Recorder(with_invalid(True, {"line": 3, "error": "why"}))
+    sub = provider(fake, f"file://{tmp_path}").submit("upsert", items)
+    assert sub.job_ref is None and all(r.code == UNVERIFIED for r in sub.results)
+
+
+@pytest.mark.parametrize("invalid", [None, "none", {"externalId": "b"}, 0])
+def test_invalid_rows_that_are_not_a_list_are_unverified(tmp_path: Path, invalid: Any) -> None:
+    fake = Recorder(with_invalid(True, invalidRows=invalid))
+    with pytest.raises(UnverifiedAnswer, match="invalidRows"):
+        provider(fake, f"file://{tmp_path}").submit("upsert", ITEMS)
+
+
+def test_an_answer_that_leaves_out_invalid_rows_is_unverified(tmp_path: Path) -> None:
+    answer = {"data": {KEY: {"dryRun": True, "validRows": [], "backgroundJob": job()}}}
+    with pytest.raises(UnverifiedAnswer, match="invalidRows"):
+        provider(Recorder(httpx.Response(200, json=answer)), f"file://{tmp_path}").submit("upsert", ITEMS)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"data": {"APIBackgroundJob": None}},
+        {"data": {"APIBackgroundJob": [job("complete")]}},
+        {"data": {"APIBackgroundJob": {**job(), "status": None}}},
+        {"data": {"APIBackgroundJob": {**job(), "status": 1}}},
+        {"data": {"APIBackgroundJob": {**job("complete"), "id": "another-job"}}},
+        {"data": {"APIBackgroundJob": {k: v for k, v in job("complete").items() if k != "errorMessage"}}},
+        {"data": {"APIBackgroundJob": {**job("complete"), "errorMessage": ["disk full"]}}},
+        {"data": []},
+        [],
+        None,
+    ],
+)
+def test_an_unreadable_job_poll_is_unverified(tmp_path: Path, answer: Any) -> None:
+    p = provider(lambda req: httpx.Response(200, json=answer), f"file://{tmp_path}")
+    p._kv.set(keys.ti_job_rows("acme-ti", JOB), json.dumps(["a"]))
+    with pytest.raises(UnverifiedAnswer):
+        p.poll(JOB)
+
+
+def test_a_complete_job_with_a_null_error_message_succeeds(tmp_path: Path) -> None:
+    done = polled(tmp_path, job("complete", error=None))  # type: ignore[arg-type]
+    assert [r.ok for r in done.results] == [True, True]
+
+
+def test_the_body_retry_hint_is_capped(tmp_path: Path) -> None:
+    body = {"error": "rate_limit_exceeded", "message": "slow down", "retryAfter": 10**9}
+    p = provider(Recorder(httpx.Response(429, json=body)), f"file://{tmp_path}")
+    with pytest.raises(RateLimited) as info:
+        p.poll(JOB)
+    assert info.value.retry_after_s == MAX_HINT_S

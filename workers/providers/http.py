@@ -4,11 +4,20 @@
 ``error_for_status`` turns a non-2xx answer into the right branch of the tree. Provider modules
 only extract their own error code and message from the body and may override the class for
 codes they know (Kombo asks clients to branch on ``error.code``, not on the status).
+
+Transport failures split by what the provider may have done: when the request certainly was not
+processed (no connection, nothing or not all of it written) the error is ``ProviderUnavailable``;
+when it may have reached the provider and the answer was lost (read timeout, dropped or garbled
+answer) it is ``AnswerLost``, because a remote job may exist that coursesync cannot name.
+
+Wait hints (``retry_after_s``) come from headers anyone can get wrong, so a hint that cannot be
+read is no hint, and none is ever negative, infinite or longer than ``MAX_HINT_S``.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +27,7 @@ import httpx
 import orjson
 
 from workers.errors import (
+    AnswerLost,
     AuthError,
     ConcurrencyLimited,
     NotFound,
@@ -28,10 +38,37 @@ from workers.errors import (
     RateLimited,
 )
 
-__all__ = ["dumps", "error_for_status", "json_body", "map_errors", "retry_after_s"]
+__all__ = [
+    "MAX_HINT_S",
+    "clamp_hint",
+    "dumps",
+    "error_for_status",
+    "json_body",
+    "map_errors",
+    "retry_after_s",
+]
 
-#: Above this a reset header is an epoch timestamp, below it a number of seconds.
-_EPOCH_THRESHOLD_S = 1_000_000_000
+#: Longest wait a provider's hint may impose, in seconds: a misread or hostile header must not
+#: park a batch (or, through the limiter, a whole connection) for days. An hour is longer than
+#: any documented quota window (Kombo, StackOne, Thought Industries: per minute).
+MAX_HINT_S = 3600.0
+#: Above this a reset header is epoch milliseconds (1e12 ms is 2001; 1e12 s is year 33658).
+_EPOCH_MS_THRESHOLD = 1_000_000_000_000
+#: Above this (and below the one above) a reset header is epoch seconds, below it a number of
+#: seconds (1e9 s is 2001; no window lasts 31 years).
+_EPOCH_S_THRESHOLD = 1_000_000_000
+#: Errors after which the request certainly was not processed: no connection was made, or the
+#: request was not (wholly or validly) written. Every other transport error may have come after
+#: the provider acted, so it is ``AnswerLost`` (base classes and future ones included).
+_NOT_SENT = (
+    httpx.ConnectTimeout,
+    httpx.ConnectError,
+    httpx.PoolTimeout,
+    httpx.WriteTimeout,
+    httpx.WriteError,
+    httpx.ProxyError,
+    httpx.LocalProtocolError,
+)
 
 
 def dumps(body: Any) -> bytes:
@@ -45,45 +82,100 @@ def map_errors(provider: str, connection: str, url: str) -> Iterator[None]:
     ctx: dict[str, Any] = {"provider": provider, "connection": connection, "url": url}
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise ProviderUnavailable(f"no answer in time ({type(exc).__name__})", **ctx) from exc
+    except _NOT_SENT as exc:
+        raise ProviderUnavailable(f"connection failed ({type(exc).__name__}: {exc})", **ctx) from exc
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise PermanentError(f"cannot use URL {url!r}: {exc}; check base_url", **ctx) from exc
     except httpx.TooManyRedirects as exc:
         raise PermanentError(f"too many redirects: {exc}; check base_url", **ctx) from exc
-    except (httpx.TransportError, httpx.DecodingError, httpx.StreamError) as exc:
-        raise ProviderUnavailable(f"connection failed ({type(exc).__name__}: {exc})", **ctx) from exc
-    except httpx.HTTPError as exc:  # any subclass added by a future httpx
-        raise ProviderUnavailable(f"HTTP failure ({type(exc).__name__}: {exc})", **ctx) from exc
+    except (httpx.HTTPError, httpx.StreamError) as exc:
+        # Read time-outs, dropped or garbled answers, undecodable bodies, and any class a future
+        # httpx adds: the request went out, so the provider may have acted on it.
+        name = type(exc).__name__
+        what = f"no answer in time ({name})" if isinstance(exc, httpx.TimeoutException) else f"{name}: {exc}"
+        raise AnswerLost(f"{what}; the request went out, the provider may have acted on it", **ctx) from exc
+
+
+def clamp_hint(seconds: float) -> float | None:
+    """``seconds`` as a usable wait: None when not finite, 0 when negative, at most MAX_HINT_S."""
+    if not math.isfinite(seconds):
+        return None
+    return min(MAX_HINT_S, max(0.0, seconds))
+
+
+def _number(raw: str) -> float | None:
+    """A finite float from a header value, or None (``inf``, ``nan``, ``1e400``, garbage)."""
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _retry_after(raw: str, now: float) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3); None when unreadable."""
+    value = _number(raw)
+    if value is not None:
+        return None if value < 0 else clamp_hint(value)  # a negative delay is not a delay
+    try:
+        parsed = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    try:
+        return clamp_hint(parsed.timestamp() - now)
+    except (OverflowError, OSError, ValueError):  # naive dates far outside the platform's range
+        return None
+
+
+def _reset(raw: str, now: float) -> float | None:
+    """A reset header: epoch milliseconds, epoch seconds or a number of seconds (see above)."""
+    value = _number(raw)
+    if value is None or value < 0:
+        return None
+    if value > _EPOCH_MS_THRESHOLD:
+        return clamp_hint(value / 1000 - now)
+    if value > _EPOCH_S_THRESHOLD:
+        return clamp_hint(value - now)
+    return clamp_hint(value)
 
 
 def retry_after_s(headers: Mapping[str, str], now_s: float | None = None) -> float | None:
-    """The provider's wait hint in seconds: Retry-After, then ratelimit-reset / X-RateLimit-Reset."""
+    """The provider's wait hint in seconds, or None when it gave none that can be read.
+
+    Looks at ``Retry-After`` (seconds or an HTTP date), ``retry-after-ms`` (Kombo), then
+    ``ratelimit-reset`` / ``X-RateLimit-Reset`` (seconds, epoch seconds or epoch milliseconds).
+    The first header that can be read wins; one that cannot is skipped. Never raises; the result
+    is finite, at least 0 and at most ``MAX_HINT_S``.
+    """
     now = time.time() if now_s is None else now_s
-    raw = headers.get("retry-after")
-    if raw:
+    readers = (
+        ("retry-after", _retry_after),
+        ("retry-after-ms", lambda raw, _: _millis(raw)),
+        ("ratelimit-reset", _reset),
+        ("x-ratelimit-reset", _reset),
+    )
+    for name, read in readers:
         try:
-            return max(0.0, float(raw))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(raw) if raw.strip() else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - now)
-    for name in ("ratelimit-reset", "x-ratelimit-reset"):
-        raw = headers.get(name)
-        if raw:
-            try:
-                value = float(raw)
-            except ValueError:
-                continue
-            return max(0.0, value - now) if value > _EPOCH_THRESHOLD_S else max(0.0, value)
+            raw = headers.get(name)
+        except (TypeError, ValueError, UnicodeDecodeError):  # undecodable header bytes
+            continue
+        if raw and raw.strip():
+            found = read(raw, now)
+            if found is not None:
+                return found
     return None
+
+
+def _millis(raw: str) -> float | None:
+    value = _number(raw)
+    return None if value is None or value < 0 else clamp_hint(value / 1000)
 
 
 def json_body(response: httpx.Response) -> Any:
     """The response's JSON, or None when it has none (load balancer pages, empty bodies)."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond the parser
         return None
 
 

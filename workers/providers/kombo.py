@@ -2,7 +2,8 @@
 
 Kombo asks clients to branch on ``error.code`` rather than on the HTTP status (it moved codes
 between statuses before), so the code table below decides first and the status only where the
-code is unknown. Item results are correlated by ``origin_id``, which is our item id.
+code is unknown. Item results are correlated by ``origin_id``, which is our item id. What an
+answer proves is read in ``kombo_answers`` (the code table lives there too).
 """
 
 from __future__ import annotations
@@ -15,35 +16,13 @@ import redis
 
 from workers import keys
 from workers.connections import Connection
-from workers.errors import (
-    AuthError,
-    ConcurrencyLimited,
-    NotFound,
-    ProviderError,
-    ProviderRejected,
-    ProviderUnavailable,
-    RateLimited,
-)
+from workers.errors import AuthError, NotFound, ProviderError, TransientError
+from workers.providers import kombo_answers as answers
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
 from workers.providers.http import dumps, error_for_status, json_body, map_errors, retry_after_s
 from workers.targets import current_target
 
 __all__ = ["KomboProvider"]
-
-#: Codes whose meaning does not depend on the HTTP status they arrive with.
-_CODE_CLASSES: dict[str, type[ProviderError]] = {
-    "PLATFORM.RATE_LIMIT_EXCEEDED": RateLimited,
-    "REMOTE.RATE_LIMIT_EXCEEDED": RateLimited,
-    "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED": ConcurrencyLimited,
-    "REMOTE.SERVICE_UNAVAILABLE": ProviderUnavailable,
-    "PLATFORM.AUTHENTICATION_INVALID": AuthError,
-    "PLATFORM.IP_NOT_WHITELISTED": AuthError,
-    "INTEGRATION.AUTHENTICATION_INVALID": AuthError,
-    "INTEGRATION.PERMISSION_MISSING": AuthError,
-    "PLATFORM.INTEGRATION_NOT_FOUND": NotFound,
-    "PLATFORM.INPUT_INVALID": ProviderRejected,
-    "REMOTE.INPUT_INVALID": ProviderRejected,
-}
 
 _HINTS = {
     AuthError: "check api_key (and the scope's 'Upsert courses' permission)",
@@ -71,20 +50,21 @@ class KomboProvider:
             "Content-Type": "application/json",
         }
 
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[Any, str]:
+        """The JSON of a 2xx answer (None if it has none) and the URL; else the error it means."""
         url = self._conn.base_url + path
         with map_errors(self.name, self._conn.name, url):
             content = dumps(body) if body is not None else None
             response = self._http.request(method, url, headers=self._headers(), content=content)
         if response.is_success:
-            return json_body(response)
+            return json_body(response), url
         raise self._error(response)
 
     def _error(self, response: httpx.Response) -> ProviderError:
         body = json_body(response)
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}
-        code = error.get("code")
+        code = error.get("code") if isinstance(error.get("code"), str) else None
         message = str(error.get("message") or error.get("title") or response.reason_phrase)
         exc = error_for_status(
             response,
@@ -94,8 +74,8 @@ class KomboProvider:
             message=message,
             concurrency_codes=frozenset({"PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"}),
         )
-        cls = _CODE_CLASSES.get(code or "")
-        if cls is not None and not isinstance(exc, cls):
+        cls = answers.code_class(code)
+        if cls is not None and type(exc) is not cls:
             kw: dict[str, Any] = {
                 "provider": exc.provider,
                 "connection": exc.connection,
@@ -103,9 +83,11 @@ class KomboProvider:
                 "code": code,
                 "url": exc.url,
             }
-            if issubclass(cls, RateLimited | ConcurrencyLimited | ProviderUnavailable):
+            if issubclass(cls, TransientError):
                 kw["retry_after_s"] = retry_after_s(response.headers)
             exc = cls(message, **kw)
+        if isinstance(exc, TransientError) and exc.retry_after_s is None and code in answers.CODES:
+            exc.retry_after_s = answers.CODES[code].wait_s  # the code's own default wait, if any
         hint = next((h for k, h in _HINTS.items() if isinstance(exc, k)), None)
         if hint:
             exc.message = f"{exc.message} (connection {self._conn.name!r}: {hint})"
@@ -114,16 +96,8 @@ class KomboProvider:
     def submit(self, op: Op, items: Sequence[OutboundItem]) -> Submission:
         if op == "deactivate":
             return Submission(job_ref=None, results=tuple(self._deactivate(item.id) for item in items))
-        body = self._request("POST", "/lms/courses/bulk", {"items": [i.payload for i in items]})
-        try:
-            task_id = body["data"]["task_id"]
-        except (TypeError, KeyError):
-            raise ProviderUnavailable(
-                "Kombo answered 200 without data.task_id",
-                provider=self.name,
-                connection=self._conn.name,
-            ) from None
-        return Submission(job_ref=str(task_id))
+        body, url = self._request("POST", "/lms/courses/bulk", {"items": [i.payload for i in items]})
+        return Submission(job_ref=answers.task_id(body, self._conn.name, url))
 
     def _deactivate(self, item_id: str) -> ItemResult:
         """``POST /lms/courses/{kombo id}/deactivate``; the Kombo id came with the upsert's result."""
@@ -140,36 +114,11 @@ class KomboProvider:
                 "to deactivate",
             )
         try:
-            self._request("POST", f"/lms/courses/{kombo_id}/deactivate", {})
+            body, _ = self._request("POST", f"/lms/courses/{kombo_id}/deactivate", {})
         except NotFound as exc:
             return ItemResult(item_id, ok=False, code=exc.code or "NOT_FOUND", message=exc.message)
-        return ItemResult(item_id, ok=True, remote_id=str(kombo_id))
+        return answers.deactivation(body, item_id, str(kombo_id))
 
     def poll(self, job_ref: str) -> JobStatus:
-        body = self._request("GET", f"/lms/courses/bulk/{job_ref}")
-        task = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(task, dict):
-            raise ProviderUnavailable(
-                "Kombo task status without data", provider=self.name, connection=self._conn.name
-            )
-        status = task.get("status")
-        if status == "COMPLETED":
-            return JobStatus("done", results=tuple(_item_result(r) for r in task.get("data") or []))
-        if status == "FAILED":
-            error = task.get("error") or {}
-            return JobStatus("failed", code=error.get("code"), reason=error.get("message") or "task failed")
-        return JobStatus("pending")
-
-
-def _item_result(raw: dict[str, Any]) -> ItemResult:
-    origin_id = str(raw.get("origin_id"))
-    if raw.get("status") == "SUCCEEDED":
-        data = raw.get("data") or {}
-        return ItemResult(origin_id, ok=True, remote_id=data.get("id"))
-    error = raw.get("error") or {}
-    return ItemResult(
-        origin_id,
-        ok=False,
-        code=error.get("code") or "UNKNOWN",
-        message=error.get("message") or error.get("title") or "the provider reported a failure",
-    )
+        body, url = self._request("GET", f"/lms/courses/bulk/{job_ref}")
+        return answers.task_status(body, job_ref, self._conn.name, url)

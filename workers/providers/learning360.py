@@ -3,7 +3,10 @@
 ``PUT`` (upsert) or ``DELETE`` (archive) ``/api/v2/bulk/integrations/{id}/courses`` answers 202
 with a ``Location``: the bulk operation, which is the job reference. ``poll`` reads it until it
 is ``completed`` or ``error``, then reads ``{location}/results`` and maps each result back by
-``input.externalId``, which is our item id. Every call carries a Bearer token (shared by the
+``input.externalId``, which is our item id: only an entry with ``status: "success"`` and a string
+``input.externalId`` proves its course succeeded; an entry naming no externalId is skipped (the
+core fails items without a result), and an operation or result list that cannot be read is
+``UnverifiedAnswer``. Every call carries a Bearer token (shared by the
 fleet, see ``learning360_auth``) and ``360-api-version: v2.0``; a 401 refreshes the token once
 and repeats the call once. The token only ever goes to ``base_url``'s own origin.
 """
@@ -18,7 +21,7 @@ import httpx
 import redis
 
 from workers.connections import Connection
-from workers.errors import NotFound, PermanentError, ProviderError, ProviderUnavailable
+from workers.errors import UNVERIFIED, NotFound, PermanentError, ProviderError, UnverifiedAnswer
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
 from workers.providers.http import dumps, error_for_status, json_body, map_errors
 from workers.providers.learning360_auth import TokenCache
@@ -149,32 +152,35 @@ class Learning360Provider:
                 self._integrations.forget(integration)
             raise
         location = response.headers.get("location")
-        if not location:
-            raise ProviderUnavailable(
-                f"360Learning answered {response.status_code} without a Location header",
+        try:
+            if not location or not location.strip():
+                raise ValueError("no Location header")
+            job_ref = self._url(location.strip())
+        except ValueError as exc:  # missing, or no URL at all (urlsplit refuses e.g. "http://[")
+            # An operation may have started that coursesync cannot name.
+            raise UnverifiedAnswer(
+                f"360Learning answered {response.status_code} without a usable Location ({exc}): "
+                f"{location!r}",
                 provider=self.name,
                 connection=self._conn.name,
                 status_code=response.status_code,
-            )
-        return Submission(job_ref=self._url(location))
+            ) from None
+        return Submission(job_ref=job_ref)
 
     def poll(self, job_ref: str) -> JobStatus:
         operation = json_body(self._call("GET", job_ref))
         status = operation.get("status") if isinstance(operation, dict) else None
-        if status in _PENDING:
-            progress = operation.get("progress") or {}
-            return JobStatus("pending", detail={"status": status, "index": progress.get("index")})
+        if isinstance(status, str) and status in _PENDING:
+            progress = operation.get("progress")
+            index = progress.get("index") if isinstance(progress, dict) else None
+            return JobStatus("pending", detail={"status": status, "index": index})
         if status not in ("completed", "error"):
-            raise ProviderUnavailable(
-                f"360Learning bulk operation has an unknown status {status!r}",
-                provider=self.name,
-                connection=self._conn.name,
-                url=job_ref,
-            )
+            raise self._unverified(f"the bulk operation has an unknown status {_raw(status)}", job_ref)
+        error = operation.get("errorMessage")
         failed = JobStatus(
             "failed",
             code="bulkOperationError",
-            reason=str(operation.get("errorMessage") or "the bulk operation ended in error"),
+            reason=str(error) if error else "the bulk operation ended in error",
         )
         try:
             results = json_body(self._call("GET", job_ref.rstrip("/") + "/results"))
@@ -188,11 +194,11 @@ class Learning360Provider:
             return JobStatus("done", results=tuple(r for r in map(_item_result, results) if r is not None))
         if status == "error":
             return failed
-        raise ProviderUnavailable(
-            "360Learning bulk operation results are not a list",
-            provider=self.name,
-            connection=self._conn.name,
-            url=job_ref,
+        raise self._unverified(f"the bulk operation's results are not a list: {_raw(results)}", job_ref)
+
+    def _unverified(self, message: str, url: str) -> UnverifiedAnswer:
+        return UnverifiedAnswer(
+            f"360Learning: {message}", provider=self.name, connection=self._conn.name, url=url
         )
 
 
@@ -201,14 +207,25 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def _raw(value: Any) -> str:
+    return repr(value)[:300]
+
+
 def _item_result(raw: Any) -> ItemResult | None:
-    """One entry of ``/results``, keyed by its input's externalId (our item id)."""
+    """One entry of ``/results``, keyed by its input's externalId (our item id); None if it has none."""
     entry = raw.get("input") if isinstance(raw, dict) else None
     external_id = entry.get("externalId") if isinstance(entry, dict) else None
     if not isinstance(external_id, str):
         return None
-    if raw.get("status") == "success":
+    status = raw.get("status")
+    if status == "success":
         resource = raw.get("resourceId")
-        return ItemResult(external_id, ok=True, remote_id=str(resource) if resource else None)
-    message = str(raw.get("errorMessage") or "360Learning reported an error for this course")
-    return ItemResult(external_id, ok=False, code="itemError", message=message)
+        return ItemResult(
+            external_id, ok=True, remote_id=resource if isinstance(resource, str) and resource else None
+        )
+    if status == "error":
+        message = raw.get("errorMessage")
+        text = str(message) if message else "360Learning reported an error for this course"
+        return ItemResult(external_id, ok=False, code="itemError", message=text)
+    why = f"360Learning's result for this course has an unknown status {_raw(status)}: {_raw(raw)}"
+    return ItemResult(external_id, ok=False, code=UNVERIFIED, message=why)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -95,6 +96,11 @@ def single_flight(
             )
 
 
+def _positive_finite(value: Any) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and 0 < value < math.inf
+
+
 class TokenCache:
     """The connection's access token: this process's copy, else Redis', else a new one."""
 
@@ -169,16 +175,18 @@ class TokenCache:
         doc = json_body(response)
         if not response.is_success:
             raise self._error(response, doc)
-        try:
-            token, expires_in_s = str(doc["access_token"]), float(doc["expires_in"])
-        except (TypeError, KeyError, ValueError):
+        token = doc.get("access_token") if isinstance(doc, dict) else None
+        expires_in_s: Any = doc.get("expires_in") if isinstance(doc, dict) else None
+        # A token that is no string, or a lifetime that is no finite positive number (inf, -1,
+        # "3600"), cannot be kept safely: fetch again later rather than guess.
+        if not isinstance(token, str) or not token or not _positive_finite(expires_in_s):
             raise ProviderUnavailable(
                 "360Learning answered the token request without access_token/expires_in",
                 provider=PROVIDER,
                 connection=self._conn.name,
                 url=url,
-            ) from None
-        lifetime_s = usable_lifetime_s(expires_in_s)
+            )
+        lifetime_s = usable_lifetime_s(float(expires_in_s))
         usable_until_s = time.time() + lifetime_s
         sealed = self._cipher().encrypt(dumps({"access_token": token, "usable_until_s": usable_until_s}))
         self._kv.set(keys.oauth_token(self._conn.name), sealed.decode(), px=max(1, int(lifetime_s * 1000)))

@@ -158,7 +158,8 @@ class Integrations:
         try:
             for _ in range(MAX_LIST_PAGES):
                 response = self._call("GET", target, None)
-                for doc in json_body(response) or []:
+                found = json_body(response)
+                for doc in found if isinstance(found, list) else []:
                     if isinstance(doc, dict) and (doc.get("externalPlatform"), doc.get("groupId")) == (
                         platform,
                         group,

@@ -5,6 +5,12 @@ in request order. It has no job id and no status endpoint, so ``submit`` settles
 returns no ``job_ref``; nothing is ever polled. An item with no errors counts as succeeded,
 which means StackOne accepted it, not that the LMS behind it has it yet.
 
+Only the documented shape proves anything (``batch_results``): a 202 ``BatchResultApiModel``
+whose ``errors`` is either one list of strings per item (an empty one: that item accepted) or
+an empty list with the rest of the model intact (no errors at all: every item accepted).
+Anything else is ``UnverifiedAnswer``; StackOne has no job to duplicate, so the batch may be
+sent again (``resend_safe``).
+
 Errors come as ``{statusCode, message, timestamp, data?, provider_errors?}`` without a code of
 their own, so the HTTP status decides (``error_for_status``); 412 (disabled or suspended
 account) and 501 (not implemented for this LMS) are permanent.
@@ -20,11 +26,11 @@ import httpx
 import redis
 
 from workers.connections import Connection
-from workers.errors import PermanentError, ProviderError, ProviderUnavailable
+from workers.errors import PermanentError, ProviderError, UnverifiedAnswer
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
 from workers.providers.http import dumps, error_for_status, json_body, map_errors
 
-__all__ = ["BATCH_PATH", "ITEM_REJECTED", "StackOneProvider"]
+__all__ = ["BATCH_PATH", "ITEM_REJECTED", "StackOneProvider", "batch_results"]
 
 BATCH_PATH = "/unified/lms/content/batch"
 #: Code of an item StackOne listed errors for (StackOne gives them no code of its own).
@@ -70,17 +76,17 @@ class StackOneProvider:
             response = self._http.post(url, headers=self._headers(), content=content)
         if not response.is_success:
             raise self._error(response)
-        body = json_body(response)
-        if not isinstance(body, dict):
-            # Retrying is safe: StackOne upserts by external_reference.
-            raise ProviderUnavailable(
-                f"StackOne answered {response.status_code} without a JSON body",
+        try:
+            results = batch_results(response.status_code, json_body(response), items)
+        except ValueError as exc:
+            raise UnverifiedAnswer(
+                f"StackOne's answer cannot be read as a batch result: {exc}",
                 provider=self.name,
                 connection=self._conn.name,
                 status_code=response.status_code,
                 url=url,
-            )
-        return Submission(job_ref=None, results=self._results(items, body.get("errors"), url))
+            ) from None
+        return Submission(job_ref=None, results=results)
 
     def poll(self, job_ref: str) -> JobStatus:
         """Never called: ``submit`` returns no job_ref because StackOne has no job to poll."""
@@ -90,33 +96,6 @@ class StackOneProvider:
             provider=self.name,
             connection=self._conn.name,
         )
-
-    def _results(self, items: Sequence[OutboundItem], errors: Any, url: str) -> tuple[ItemResult, ...]:
-        """One result per item from ``errors`` (lists aligned with the items by index)."""
-        lists = [] if errors is None else errors
-        if not isinstance(lists, list) or not all(isinstance(e, list) for e in lists):
-            raise ProviderUnavailable(
-                f"StackOne's errors are not a list of lists: {str(errors)[:_RAW_CHARS]}",
-                provider=self.name,
-                connection=self._conn.name,
-                url=url,
-            )
-        if any(lists) and len(lists) != len(items):
-            # Without alignment no error can be pinned on an item; failing them all is visible
-            # and `coursesync retry` re-sends them safely (upserts).
-            message = (
-                f"StackOne returned {len(lists)} error lists for {len(items)} items, so they "
-                f"cannot be matched to items: {_joined(m for e in lists for m in e)}"
-            )
-            return tuple(ItemResult(i.id, ok=False, code=ITEM_REJECTED, message=message) for i in items)
-        results = []
-        for index, item in enumerate(items):
-            messages = lists[index] if index < len(lists) else []
-            if messages:
-                results.append(ItemResult(item.id, ok=False, code=ITEM_REJECTED, message=_joined(messages)))
-            else:
-                results.append(ItemResult(item.id, ok=True))
-        return tuple(results)
 
     def _error(self, response: httpx.Response) -> ProviderError:
         body = json_body(response)
@@ -132,6 +111,45 @@ class StackOneProvider:
         if hint:
             exc.message = f"{exc.message} (connection {self._conn.name!r}: {hint})"
         return exc
+
+
+def batch_results(status: int, body: Any, items: Sequence[OutboundItem]) -> tuple[ItemResult, ...]:
+    """One result per item from a 2xx answer to the batch upsert.
+
+    Raises:
+        ValueError: the answer is not the documented 202 ``BatchResultApiModel`` with one error
+            list per item (or none at all); the message says what is wrong.
+    """
+    if status != 202:
+        raise ValueError(f"HTTP {status}, not the documented 202")
+    if not isinstance(body, dict):
+        raise ValueError(f"the body is not a JSON object: {_raw(body)}")
+    code = body.get("statusCode")
+    if code is not None and (isinstance(code, bool) or code != status):
+        raise ValueError(f"statusCode {_raw(code)} disagrees with HTTP {status}")
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        raise ValueError(f"errors is not a list: {_raw(errors)}")
+    if not errors:
+        # No per-item lists: the claim covers every item, so the whole model must be there.
+        missing = [k for k in ("statusCode", "message", "timestamp") if k not in body or body[k] is None]
+        if missing or not isinstance(body["message"], str) or not isinstance(body["timestamp"], str):
+            raise ValueError(f"errors is empty but the rest of the model is not intact: {_raw(body)}")
+        return tuple(ItemResult(item.id, ok=True) for item in items)
+    if len(errors) != len(items):
+        raise ValueError(f"{len(errors)} error lists for {len(items)} items: {_raw(errors)}")
+    if not all(isinstance(e, list) and all(isinstance(m, str) for m in e) for e in errors):
+        raise ValueError(f"errors is not one list of strings per item: {_raw(errors)}")
+    return tuple(
+        ItemResult(item.id, ok=False, code=ITEM_REJECTED, message=_joined(messages))
+        if messages
+        else ItemResult(item.id, ok=True)
+        for item, messages in zip(items, errors, strict=True)
+    )
+
+
+def _raw(value: Any) -> str:
+    return repr(value)[:_RAW_CHARS]
 
 
 def _joined(messages: Any) -> str:

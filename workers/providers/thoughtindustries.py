@@ -4,7 +4,9 @@ A batch becomes one CSV asset, stored through the connection's ``asset_store``; 
 ``POST /incoming/v2/content/{content}/bulk`` with ``{"bulkImportAssetPath": path}`` (first as a
 dry run when ``dry_run_first``, whose invalid rows fail at once and stay out of the import),
 then ``GET /incoming/v2/jobs/{id}`` until the job ends. Whatever Thought Industries does not
-document is an assumption of ``ti_assumptions`` (A1..A9), which this module follows.
+document is an assumption of ``ti_assumptions`` (A1..A9), which this module follows; its answers
+are read in ``ti_answers``. An invalid row that cannot be matched to an item stops the batch:
+no row of it counts as succeeded, and nothing more is imported or polled.
 """
 
 from __future__ import annotations
@@ -21,19 +23,12 @@ import redis
 from schemas.thoughtindustries import to_csv
 from workers import keys
 from workers.connections import Connection
-from workers.errors import AuthError, NotFound, ProviderError, ProviderUnavailable, TransientError
+from workers.errors import AuthError, NotFound, ProviderError, TransientError, UnverifiedAnswer
 from workers.providers.asset_store import AssetStore, asset_name, open_asset_store
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
-from workers.providers.http import dumps, error_for_status, json_body, map_errors
-from workers.providers.ti_assumptions import (
-    CONTENTS,
-    DEACTIVATION_UNSUPPORTED,
-    DRY_RUN_FIELD,
-    JOB_DONE_STATUSES,
-    JOB_FAILED_STATUSES,
-    KEY_COLUMN,
-    ROW_ERROR_FIELD,
-)
+from workers.providers.http import clamp_hint, dumps, error_for_status, json_body, map_errors
+from workers.providers.ti_answers import Rows, data_object, job_status, read_rows
+from workers.providers.ti_assumptions import CONTENTS, DEACTIVATION_UNSUPPORTED, DRY_RUN_FIELD
 
 __all__ = ["JOB_ROWS_TTL_S", "ThoughtIndustriesProvider"]
 
@@ -84,7 +79,7 @@ class ThoughtIndustriesProvider:
         )
         retry_after: Any = body.get("retryAfter")
         if isinstance(exc, TransientError) and exc.retry_after_s is None and _number(retry_after):
-            exc.retry_after_s = float(retry_after)  # the body's hint when no header came
+            exc.retry_after_s = clamp_hint(float(retry_after))  # the body's hint when no header came
         hint = _AUTH_HINTS.get(response.status_code) if isinstance(exc, AuthError) else None
         hint = not_found if isinstance(exc, NotFound) else hint
         if hint:
@@ -99,14 +94,8 @@ class ThoughtIndustriesProvider:
             body[DRY_RUN_FIELD] = True  # A5; a full import sends the documented body only
         hint = f"check base_url (the instance URL) and content {content!r}"
         answer = self._request("POST", f"/incoming/v2/content/{content}/bulk", body, not_found=hint)
-        result = _data(answer, CONTENTS.get(content, ""))
-        if result is None:
-            raise ProviderUnavailable(
-                f"Thought Industries answered without data.{CONTENTS.get(content)}",
-                provider=self.name,
-                connection=self._conn.name,
-            )
-        return result
+        what = "the dry run" if dry_run else "the import"
+        return data_object(answer, CONTENTS.get(content, ""), self._conn.name, what)
 
     def _store(self) -> AssetStore:
         return open_asset_store(
@@ -128,67 +117,64 @@ class ThoughtIndustriesProvider:
         rows = list(items)
         early: dict[str, ItemResult] = {}  # item id -> refused at submission (invalid rows)
         result: dict[str, Any] | None = None  # the import's answer
+        imported = rows  # the rows of the asset the import was given, in order (A6 positions)
         if self._conn.option("dry_run_first", True):
             check = self._bulk(path, dry_run=True)
-            early = _refused(check, rows)
+            verdict = read_rows(check, rows, self._conn.name)
             if check.get("dryRun") is False:  # A5 does not hold: that call imported already
                 log.warning("connection=%r: Thought Industries ignored %s", self._conn.name, DRY_RUN_FIELD)
                 result = check
+            if verdict.unmatched:
+                return self._unmatched(verdict, items, early)
+            early = verdict.refused
             rows = [i for i in rows if i.id not in early]
             if rows and len(rows) < len(items) and result is None:
                 path = _put(store, self._conn.name, rows)  # only the valid rows are imported
         if rows and result is None:
-            result = self._bulk(path, dry_run=False)
+            imported, result = rows, self._bulk(path, dry_run=False)
         if result is not None:  # an import validates too: its invalid rows never enter the job
-            early.update(_refused(result, rows))
+            verdict = read_rows(result, imported, self._conn.name)
+            if verdict.unmatched:
+                return self._unmatched(verdict, items, early)
+            early.update(verdict.refused)
             rows = [i for i in rows if i.id not in early]
         if not rows:
             return Submission(None, tuple(early.values()))
         job = result.get("backgroundJob") if result else None
         job_id = job.get("id") if isinstance(job, dict) else None
-        if not job_id:
-            raise ProviderUnavailable(
-                "Thought Industries answered the import without backgroundJob.id",
+        if not isinstance(job_id, str) or not job_id:
+            raise UnverifiedAnswer(  # rows may be importing under a job coursesync cannot name
+                f"Thought Industries answered the import without a string backgroundJob.id: {job!r:.300}",
                 provider=self.name,
                 connection=self._conn.name,
             )
         ids = json.dumps([i.id for i in rows])
-        self._kv.set(keys.ti_job_rows(self._conn.name, str(job_id)), ids, ex=JOB_ROWS_TTL_S)
-        return Submission(str(job_id), tuple(early.values()))
+        self._kv.set(keys.ti_job_rows(self._conn.name, job_id), ids, ex=JOB_ROWS_TTL_S)
+        return Submission(job_id, tuple(early.values()))
+
+    def _unmatched(
+        self, verdict: Rows, items: Sequence[OutboundItem], early: dict[str, ItemResult]
+    ) -> Submission:
+        """An invalid row matches no item: fail every row of the batch, import and poll nothing."""
+        log.warning(
+            "connection=%r: %d invalid row(s) match no item of the batch, e.g. %r; failing all %d rows",
+            self._conn.name,
+            len(verdict.unmatched),
+            verdict.unmatched[0],
+            len(items),
+        )
+        return Submission(None, verdict.fail_all(items, early))
 
     def poll(self, job_ref: str) -> JobStatus:
         hint = f"Thought Industries does not know import job {job_ref}"
         answer = self._request("GET", f"/incoming/v2/jobs/{quote(job_ref, safe='')}", not_found=hint)
-        job = _data(answer, "APIBackgroundJob")
-        if job is None:
-            raise ProviderUnavailable(
-                "job status without data.APIBackgroundJob", provider=self.name, connection=self._conn.name
-            )
-        status, error = str(job.get("status") or ""), str(job.get("errorMessage") or "").strip()
-        if status not in JOB_DONE_STATUSES | JOB_FAILED_STATUSES:  # A7: anything else still runs
-            return JobStatus("pending", detail={"status": status})
-        ok = status in JOB_DONE_STATUSES and not error
-        reason = f"the import job ended {status!r}: {error or 'without an errorMessage'}"
         raw = self._kv.get(keys.ti_job_rows(self._conn.name, job_ref))
-        if raw is None:
-            lost = "coursesync no longer knows which rows the job carried; run `coursesync retry`"
-            return JobStatus("failed", code="coursesync.JOB_ROWS_LOST", reason=lost if ok else reason)
-        # A8: no per-row results exist; the job's outcome is each of its rows' outcome. Failing
-        # row by row (not the whole batch) keeps the dry run's own reasons for its invalid rows.
-        ids: list[str] = json.loads(raw)
-        results = [ItemResult(i, ok=True) if ok else _failed(i, "JOB_FAILED", reason) for i in ids]
-        return JobStatus("done", results=tuple(results), detail={"status": status})
+        ids: list[str] | None = json.loads(raw) if raw is not None else None
+        return job_status(answer, job_ref, ids, self._conn.name)
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-
-
-def _data(answer: Any, key: str) -> dict[str, Any] | None:
-    """``answer["data"][key]`` when it is an object: every documented answer is so wrapped."""
-    data = answer.get("data") if isinstance(answer, dict) else None
-    found = data.get(key) if isinstance(data, dict) else None
-    return found if isinstance(found, dict) else None
 
 
 def _put(store: AssetStore, connection: str, items: Sequence[OutboundItem]) -> str:
@@ -198,18 +184,3 @@ def _put(store: AssetStore, connection: str, items: Sequence[OutboundItem]) -> s
 
 def _failed(item_id: str, code: str, message: str) -> ItemResult:
     return ItemResult(item_id, ok=False, code=code, message=message)
-
-
-def _refused(result: dict[str, Any], items: Sequence[OutboundItem]) -> dict[str, ItemResult]:
-    """Our items among ``invalidRows`` (A6: matched by the key column), with TI's reason."""
-    ours = {i.id for i in items}
-    refused: dict[str, ItemResult] = {}
-    for row in result.get("invalidRows") or []:
-        key = row.get(KEY_COLUMN) if isinstance(row, dict) else None
-        if key not in ours:
-            log.warning("an invalid row names no item of this batch: %r", row)
-            continue
-        reason = row.get(ROW_ERROR_FIELD) or "Thought Industries refused the row without a reason"
-        reason = "; ".join(map(str, reason)) if isinstance(reason, list) else str(reason)
-        refused[str(key)] = _failed(str(key), "INVALID_ROW", reason)
-    return refused

@@ -3,11 +3,16 @@
 Installed as an httpx response hook on every provider client, so every request teaches the
 limiter, submissions and polls alike, whatever the provider module does with the answer. The
 same hook counts every answer by status class for the metrics endpoint.
+
+The hook runs on every answer, successes included, so it never raises: a header nobody can read
+(``Concurrency-Limit: inf``) or a hiccup while recording must not turn a request the provider
+answered into a failure, which would make coursesync resend work the provider already did.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -32,10 +37,12 @@ LEARNED_CAP_TTL_S = 3600
 
 
 def _int(value: str | None) -> int | None:
+    """A header's whole number, or None when absent or unreadable (``abc``, ``inf``, ``1e400``)."""
     try:
-        return int(float(value)) if value is not None else None
+        number = float(value) if value is not None else math.nan
     except ValueError:
         return None
+    return int(number) if math.isfinite(number) else None
 
 
 def learn(limits: Limits, r: Any, connection: Connection, response: httpx.Response) -> None:
@@ -64,7 +71,17 @@ def response_hook(r: Any, connection: Connection) -> Callable[[httpx.Response], 
     limits = Limits.on(r)
 
     def hook(response: httpx.Response) -> None:
-        count_response(r, connection.name, connection.provider, response.status_code)
-        learn(limits, r, connection, response)
+        try:
+            count_response(r, connection.name, connection.provider, response.status_code)
+            learn(limits, r, connection, response)
+        except Exception:  # never fail a request the provider answered (see module docstring)
+            log.warning(
+                "connection=%r: could not learn from the answer to %s %s (HTTP %s); going on",
+                connection.name,
+                response.request.method,
+                response.request.url.path,
+                response.status_code,
+                exc_info=True,
+            )
 
     return hook
