@@ -69,6 +69,15 @@ def _post_config(state: State, req: Request, providers: Mapping[str, Provider]) 
     return json_response(200, state.update_settings(changes))
 
 
+def _held(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
+    """``{provider: [item ids its LMS holds]}``; ``?provider=kombo`` for one."""
+    wanted = req.arg("provider")
+    if wanted and wanted not in providers:
+        raise ValueError(f"no provider {wanted!r}; known: {sorted(providers)}")
+    names = [wanted] if wanted else sorted(providers)
+    return json_response(200, {name: providers[name].held() for name in names})
+
+
 def _reset(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
     state.reset()
     return json_response(200, {"status": "reset"})
@@ -79,6 +88,7 @@ _ENDPOINTS: dict[tuple[str, str], Callable[[State, Request, Mapping[str, Provide
     ("GET", "/stats"): _stats,
     ("GET", "/requests"): _requests,
     ("GET", "/config"): _get_config,
+    ("GET", "/held"): _held,
     ("POST", "/config"): _post_config,
     ("POST", "/reset"): _reset,
 }

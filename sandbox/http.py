@@ -106,6 +106,11 @@ class Provider(Protocol):
 
     def routes(self) -> Sequence[Route]: ...
 
+    def held(self) -> list[str]:
+        """Our item ids this provider's LMS holds now, for tests that check what a client
+        claims against what really arrived (``GET /_sandbox/held``)."""
+        ...
+
     def error(self, status: int, message: str) -> Response:
         """An error in the provider's own shape for failures the framework detects or injects:
         404/405 (no route), 411/413 (body), 429 and 503 (injected faults, outages)."""

@@ -87,6 +87,9 @@ class KomboApi:
     def error(self, status: int, message: str) -> Response:
         return kombo_error(status, _STATUS_CODES.get(status), message)
 
+    def held(self) -> list[str]:
+        return self.store.held(time.time())
+
     @property
     def store(self) -> KomboStore:
         return self.state.store(self.name, KomboStore)

@@ -141,6 +141,12 @@ class KomboStore:
                 courses = [c for c in courses if c.id in ids or c.remote_id in ids]
             return [course_doc(c) for c in courses[offset : offset + size]], offset + size < len(courses)
 
+    def held(self, now_s: float) -> list[str]:
+        """The origin ids of every course the LMS holds (any integration), once tasks settled."""
+        with self._lock:
+            self._settle(now_s)
+            return sorted({c.origin_id for courses in self._courses.values() for c in courses.values()})
+
     def _settle(self, now_s: float) -> None:
         """Apply the outcomes of every task that completed by ``now_s``, oldest first."""
         while self._due and self._due[0][0] <= now_s:

@@ -91,6 +91,9 @@ class Learning360Api:
             return bare_error(429, "tooManyRequests")
         return l360_error(status, _STATUS_CODES.get(status, "error"), message)
 
+    def held(self) -> list[str]:
+        return self.store.held(time.time())
+
     @property
     def store(self) -> L360Store:
         return self.state.store(

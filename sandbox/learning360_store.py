@@ -164,6 +164,12 @@ class L360Store:
             op = self._operations.get(op_id)
             return op if op is not None and op.company == company else None
 
+    def held(self, now_s: float) -> list[str]:
+        """The externalIds of every course the LMS holds (any integration), once operations ended."""
+        with self._lock:
+            self._settle(now_s)
+            return sorted({external_id for _, external_id in self._courses})
+
     def course(self, integration: str, external_id: str, now_s: float) -> ExternalCourse | None:
         with self._lock:
             self._settle(now_s)

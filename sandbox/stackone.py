@@ -76,6 +76,9 @@ class StackOneApi:
         headers = {"Retry-After": self._retry_after()} if status in (408, 429) else None
         return stackone_error(status, message, headers)
 
+    def held(self) -> list[str]:
+        return self.store.held(time.time())
+
     @property
     def store(self) -> StackOneStore:
         return self.state.store(self.name, StackOneStore)

@@ -70,6 +70,12 @@ class StackOneStore:
             found.upserts += 1
             return found
 
+    def held(self, now_s: float) -> list[str]:
+        """The external references of every content the LMS holds (any account)."""
+        del now_s  # StackOne stores at once: nothing to settle
+        with self._lock:
+            return sorted({ref for content in self._content.values() for ref in content})
+
     def get(self, account: str, external_reference: str) -> Content | None:
         with self._lock:
             return self._content.get(account, {}).get(external_reference)

@@ -68,6 +68,9 @@ class ThoughtIndustriesApi:
             return ti_error(429, message, {"Retry-After": "1"}, retryAfter=1)
         return ti_error(status, message)
 
+    def held(self) -> list[str]:
+        return self.store.held(time.time())
+
     @property
     def store(self) -> TiStore:
         return self.state.store(self.name, TiStore)

@@ -98,6 +98,12 @@ class TiStore:
             self._settle(now_s)
             return key in self._content.get(content, {})
 
+    def held(self, now_s: float) -> list[str]:
+        """The keys of every row a completed import put into any content."""
+        with self._lock:
+            self._settle(now_s)
+            return sorted({key for rows in self._content.values() for key in rows})
+
     def rows(self, content: str, now_s: float) -> dict[str, Row]:
         """A copy of the imported rows of ``content`` by key (for tests and curious people)."""
         with self._lock:
