@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from producers.sync import SyncOptions, start_retry_run, start_run
-from tests.integration.conftest import Pipeline, kombo_config
+from tests.integration.conftest import Pipeline, kombo_config, record_figures
 from workers import keys
 from workers.store.items import item_errors
 from workers.store.runs import FINAL_STATES, run_document
@@ -121,6 +121,9 @@ def test_ten_sigkilled_workers_lose_no_item_and_duplicate_no_remote_job(
     assert stats["by_route"]["kombo POST /lms/courses/bulk"] > doc["batches"]["total"]
     # ...yet the provider got each batch as one task and each course once
     assert_each_item_delivered_once(pipeline, doc, n)
+    record_figures("10 workers SIGKILLed mid-run (3 workers)", items=n, batches=doc["batches"]["total"],
+                   remote_jobs=stats["kombo"]["tasks_created"], replays=stats["kombo"]["idempotent_replays"],
+                   succeeded=doc["counts"]["succeeded"])  # fmt: skip
 
 
 def test_a_redis_crash_and_restart_mid_run_ends_with_exact_counts(
@@ -159,6 +162,8 @@ def test_a_redis_crash_and_restart_mid_run_ends_with_exact_counts(
     assert doc["batches"]["completed"] == doc["batches"]["total"] == n // 20
     assert all(p.poll() is None for p in pipeline.stack.processes.values())  # none died, none restarted
     assert_each_item_delivered_once(pipeline, doc, n)
+    record_figures("Redis SIGKILLed and restarted twice mid-run (AOF)", items=n, batches=doc["batches"]["total"],
+                   succeeded=doc["counts"]["succeeded"], workers_restarted=0)  # fmt: skip
 
 
 def test_a_sixty_second_provider_outage_is_waited_out_and_every_item_succeeds(
@@ -188,6 +193,8 @@ def test_a_sixty_second_provider_outage_is_waited_out_and_every_item_succeeds(
     stats = pipeline.sandbox("/_sandbox/stats")
     assert stats["by_status"]["503"] > 20  # submissions and polls were refused meanwhile
     assert_each_item_delivered_once(pipeline, doc, n)
+    record_figures("provider down (503) for 60 s mid-run", items=n, refused_requests=stats["by_status"]["503"],
+                   succeeded=doc["counts"]["succeeded"], ended_after_outage_s=round(time.time() - outage_ends, 1))  # fmt: skip
 
 
 def test_an_outage_longer_than_the_retries_fails_items_with_the_reason_and_retry_delivers_them(
@@ -228,6 +235,8 @@ def test_an_outage_longer_than_the_retries_fails_items_with_the_reason_and_retry
     assert stats["distinct_ids"] == n
     # (an item whose job ended well while its status could not be read was upserted twice)
     assert stats["items_received"] == c["submitted"] + c["failed"]
+    record_figures("provider down 8 s, 3 attempts allowed", items=n, failed=c["failed"],
+                   succeeded=c["succeeded"], retry_run_succeeded=retried["counts"]["succeeded"])  # fmt: skip
 
 
 def test_ten_percent_5xx_and_answers_slower_than_the_timeout_lose_and_duplicate_nothing(
@@ -258,6 +267,9 @@ def test_ten_percent_5xx_and_answers_slower_than_the_timeout_lose_and_duplicate_
     assert "no answer in time (ReadTimeout)" in worker_log  # late answers were given up on
     # And a batch re-sent after a late answer reused its task: each course was written once
     assert_each_item_delivered_once(pipeline, doc, n)
+    record_figures("10 % answers 503, 10 % answers later than the timeout", items=n,
+                   refused_requests=stats["by_status"]["503"], succeeded=doc["counts"]["succeeded"],
+                   remote_jobs=stats["kombo"]["tasks_created"], batches=doc["batches"]["total"])  # fmt: skip
 
 
 def test_two_beats_by_mistake_double_no_poll_and_no_scheduled_resync(
