@@ -245,7 +245,8 @@ def _new_task(
     marked = marker is not None and any(marker in item["origin_id"] for item in items)
     failure = None
     # Drawn for every task, so the share of failures does not depend on the markers.
-    if rng.random() < settings.kombo_task_fail_rate or marked:
+    early = attempt < settings.kombo_task_fail_first
+    if rng.random() < settings.kombo_task_fail_rate or marked or early:
         code = settings.kombo_task_fail_code
         failure = {"code": code, "title": _TITLES.get(code), "message": f"The task failed ({code}, sandbox)."}
     task_id = stable_id("task", body_key, *([str(attempt)] if attempt else []))

@@ -51,6 +51,9 @@ class SandboxSettings:
     kombo_task_fail_marker: str | None = _knob(
         None, "Kombo bulk tasks with an item whose origin_id contains this text end FAILED (default: none)"
     )
+    kombo_task_fail_first: int = _knob(
+        0, "the first N Kombo bulk tasks made for each body end FAILED (a task that times out, then works)"
+    )
     kombo_task_fail_code: str = _knob(
         "PLATFORM.TASK_TIMED_OUT", "error.code of a FAILED Kombo task, e.g. INTEGRATION.INACTIVE"
     )
