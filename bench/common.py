@@ -89,7 +89,7 @@ def machine() -> str:
 
 
 def wait_final(r: Any, run_id: str, timeout_s: float = 600.0) -> dict[str, Any]:
-    from workers.store.runs import FINAL_STATES, run_document
+    from workers.ledger import FINAL_STATES, run_document
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

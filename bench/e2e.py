@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     config = kombo_connection("bench", "{sandbox}", batch_size=BATCH, requests_per_minute=args.rate * 60)
     sandbox = ["--kombo-pending-s", "1", "--kombo-rate-per-s", str(args.rate)]
     with pipeline(config, sandbox, workers=1, concurrency=4) as stack:
+        import workers.celery_app  # noqa: F401 (an entry point: installs how tasks reach the workers)
         from coursesync.sample import iter_valid
         from producers.sync import SyncOptions, start_run
 

@@ -27,6 +27,7 @@ def run(a_cap: int) -> tuple[float, float]:
     config += kombo_connection("conn-b", "{sandbox}", batch_size=10, requests_per_minute=60_000)
     sandbox = ["--kombo-pending-s", "0.5", "--latency-s", "0.2", "--kombo-concurrency-limit", "1000"]
     with pipeline(config, sandbox, workers=WORKERS, concurrency=CONCURRENCY) as stack:
+        import workers.celery_app  # noqa: F401 (an entry point: installs how tasks reach the workers)
         from producers.sync import SyncOptions, start_run
 
         r = redis.Redis.from_url(stack.redis_url or "", decode_responses=True)

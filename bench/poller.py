@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,11 @@ def redis_usec(r: redis.Redis) -> int:
 def submit_many(deps: Any, n: int, prefix: str) -> list[tuple[str, float]]:
     from producers.sync import SyncOptions, start_run
     from workers import keys
-    from workers.store.runs import get_run
+    from workers.ledger import get_run
     from workers.submit import submit_batch
 
     items = [{"id": f"{prefix}-{i}", "title": "T", "url": "https://a.example"} for i in range(n)]
-    run_id = start_run("bench", items, SyncOptions(full=True), r=deps.r, settings=deps.settings)
+    run_id = start_run("bench", items, SyncOptions(full=True), r=deps.r, settings=deps.settings, send=deps.send)
     assert get_run(deps.r, run_id) is not None
     out = []
     for batch_id in deps.r.lrange(keys.run_batches(run_id), 0, -1):
@@ -62,17 +63,14 @@ def main(argv: list[str] | None = None) -> int:
                           'batch_size = 1\nrequests_per_minute = 600000\nmax_in_flight = 100000\n')  # fmt: skip
         os.environ.update(COURSESYNC_REDIS_URL=url, COURSESYNC_CONFIG=str(config), BENCH_KEY="sandbox-kombo-key",
                           COURSESYNC_LOG_LEVEL="WARNING")  # fmt: skip
-        import workers.dispatch
         from workers.config import get_settings
 
         get_settings.cache_clear()
-        workers.dispatch._send = lambda *a, **k: None  # this process plays the worker
         from workers import poller
-        from workers.deps import real_deps
+        from workers.tasks.base import real_deps
 
-        deps = real_deps()
+        deps = replace(real_deps(), send=lambda *a: None)  # this process plays the worker
         # 1. cost of a sweep with 10,000 pending jobs, none due, then 500 due at once
-        from dataclasses import replace
 
         from workers import keys
 

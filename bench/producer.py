@@ -30,7 +30,8 @@ if mode == "floor":
         n = sum(1 for line in fh if json.loads(line))
 else:
     from producers.sync import SyncOptions, start_run
-    from workers.store.runs import run_document
+    import workers.celery_app  # noqa: F401 (an entry point: installs how tasks reach the workers)
+    from workers.ledger import run_document
     from workers.redis_client import get_redis
     run_id = start_run("bench", path, SyncOptions(full=True))
     n = run_document(get_redis(), run_id)["counts"]["total"]

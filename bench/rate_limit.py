@@ -33,6 +33,7 @@ def run_coursesync(rate: float, seconds: float) -> tuple[float, float]:
     )
     sandbox = ["--kombo-rate-per-s", str(rate), "--kombo-pending-s", "0.5"]
     with pipeline(config, sandbox, workers=WORKERS, concurrency=CONCURRENCY) as stack:
+        import workers.celery_app  # noqa: F401 (an entry point: installs how tasks reach the workers)
         from producers.sync import SyncOptions, start_run
 
         r = redis.Redis.from_url(stack.redis_url or "", decode_responses=True)

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     with pipeline(
         config, ["--kombo-pending-s", "0.5", "--kombo-max-items", "1000"], workers=1, concurrency=4
     ) as stack:
+        import workers.celery_app  # noqa: F401 (an entry point: installs how tasks reach the workers)
         from coursesync.sample import iter_valid
         from producers.sync import SyncOptions, start_run
 

@@ -71,6 +71,13 @@ def _redis() -> Any:
     return r
 
 
+def _sender() -> Any:
+    """How this process puts tasks on the broker: through the Celery app (an entry point)."""
+    from workers.celery_app import send
+
+    return send
+
+
 def _sync(args: argparse.Namespace) -> int:
     from producers.sync import SyncOptions, start_run
 
@@ -85,7 +92,7 @@ def _sync(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         return _dry_run(args, options)
-    run_id = start_run(args.connection, args.path, options, r=r)
+    run_id = start_run(args.connection, args.path, options, r=r, send=_sender())
     return _report_started(r, run_id, args)
 
 
@@ -104,13 +111,13 @@ def _retry(args: argparse.Namespace) -> int:
     from producers.sync import start_retry_run
 
     r = _redis()
-    return _report_started(r, start_retry_run(args.run_id, r=r), args)
+    return _report_started(r, start_retry_run(args.run_id, r=r, send=_sender()), args)
 
 
 def _report_started(r: Any, run_id: str, args: argparse.Namespace) -> int:
     if not (args.wait or args.json):
         print(run_id)
-        from workers.store.runs import run_document
+        from workers.ledger import run_document
 
         # A catalog that cannot be read (empty, no header, unreadable...) ends the run at once.
         doc = run_document(r, run_id)
@@ -124,7 +131,7 @@ def _report_started(r: Any, run_id: str, args: argparse.Namespace) -> int:
 
 def wait_and_report(r: Any, run_id: str, *, as_json: bool, timeout_s: float | None) -> int:
     """Show progress until the run ends (or ``timeout_s`` passes), then the outcome."""
-    from workers.store.runs import FINAL_STATES, run_document
+    from workers.ledger import FINAL_STATES, run_document
 
     deadline = time.monotonic() + timeout_s if timeout_s else None
     tty = sys.stderr.isatty()
@@ -159,8 +166,7 @@ def wait_and_report(r: Any, run_id: str, *, as_json: bool, timeout_s: float | No
 
 
 def _status(args: argparse.Namespace) -> int:
-    from workers.store.items import item_errors
-    from workers.store.runs import run_document
+    from workers.ledger import item_errors, run_document
 
     r = _redis()
     doc = run_document(r, args.run_id)
@@ -185,7 +191,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from workers.store.runs import list_runs
+    from workers.ledger import list_runs
 
     docs = list_runs(_redis(), limit=args.limit)
     if args.json:

@@ -151,14 +151,13 @@ def run_demo(*, items: int = 3000, keep: bool = False, providers: list[str] | No
 def _sync_all(catalog: Path, providers: list[str], items: int, started: float) -> bool:
     from coursesync.report import summary
     from producers.sync import SyncOptions, start_run
+    from workers.celery_app import send
+    from workers.ledger import item_errors
     from workers.redis_client import get_redis
-    from workers.store.items import item_errors
 
     r = get_redis()
-    run_ids = {
-        p: start_run(PROVIDERS[p], str(catalog), SyncOptions(full=True, trigger="demo"), r=r)
-        for p in providers
-    }
+    options = SyncOptions(full=True, trigger="demo")
+    run_ids = {p: start_run(PROVIDERS[p], str(catalog), options, r=r, send=send) for p in providers}
     docs = _wait(r, run_ids)
     ok = True
     for provider, doc in docs.items():
@@ -180,7 +179,7 @@ def _sync_all(catalog: Path, providers: list[str], items: int, started: float) -
 
 def _wait(r: Any, run_ids: dict[str, str], timeout_s: float = 900.0) -> dict[str, dict[str, Any]]:
     """One progress line per provider until every run has ended."""
-    from workers.store.runs import FINAL_STATES, run_document
+    from workers.ledger import FINAL_STATES, run_document
 
     deadline = time.monotonic() + timeout_s
     tty = sys.stderr.isatty()

@@ -24,8 +24,11 @@ def sync_catalog(
     """Start a run of ``connection`` from ``source`` and return its run id.
 
     ``source`` is a file path, an http(s) URL of a JSONL/JSON/CSV catalog, or an iterable of
-    item dicts. Progress and outcome: ``workers.store.runs.run_document(redis, run_id)`` or
+    item dicts. Progress and outcome: ``workers.ledger.run_document(redis, run_id)`` or
     ``coursesync status RUN_ID``.
     """
+    # This is an entry point: the Celery app it loads installs how batches reach the workers.
+    from workers.celery_app import send
+
     options = SyncOptions(full=full, prune=prune, fmt=fmt, trigger="api")
-    return start_run(connection, source, options)
+    return start_run(connection, source, options, send=send)

@@ -1,13 +1,15 @@
-"""Pure chunking: prepared items in, batches out, by item count and by request bytes. No I/O."""
+"""Pure chunking: prepared items in, chunks out, by item count and by request bytes. No I/O.
+
+A chunk becomes one batch of the ledger (``workers.ledger.create_batch``) when it is full.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from workers.providers.base import OutboundItem
-
-__all__ = ["Batch", "Chunker", "batch_id"]
+__all__ = ["Chunk", "Chunker", "batch_id"]
 
 #: Bytes of the request envelope around the items (``{"items":[...]}`` and commas), generous.
 _ENVELOPE_BYTES = 64
@@ -19,10 +21,13 @@ def batch_id(run_id: str, index: int) -> str:
 
 
 @dataclass
-class Batch:
+class Chunk:
+    """Items of one operation that will travel in one request (``items`` are the prepared
+    items, whatever their type: chunking only counts them and their bytes)."""
+
     id: str
     op: str
-    items: list[OutboundItem] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)
     size_bytes: int = _ENVELOPE_BYTES
 
 
@@ -36,20 +41,20 @@ class Chunker:
         self._run_id = run_id
         self._max_items = max_items
         self._max_bytes = max_bytes
-        self._open: dict[str, Batch] = {}
+        self._open: dict[str, Chunk] = {}
         self._count = 0
 
     def fits(self, size_bytes: int) -> bool:
         return size_bytes + 1 + _ENVELOPE_BYTES <= self._max_bytes
 
-    def _new(self, op: str) -> Batch:
-        batch = Batch(batch_id(self._run_id, self._count), op)
+    def _new(self, op: str) -> Chunk:
+        batch = Chunk(batch_id(self._run_id, self._count), op)
         self._count += 1
         self._open[op] = batch
         return batch
 
-    def add(self, op: str, item: OutboundItem, size_bytes: int) -> Iterator[Batch]:
-        """Add one item; yields a batch that became full (at most one)."""
+    def add(self, op: str, item: Any, size_bytes: int) -> Iterator[Chunk]:
+        """Add one item; yields a chunk that became full (at most one)."""
         batch = self._open.get(op) or self._new(op)
         if batch.items and batch.size_bytes + size_bytes + 1 > self._max_bytes:
             yield self._open.pop(op)
@@ -59,7 +64,7 @@ class Chunker:
         if len(batch.items) >= self._max_items[op]:
             yield self._open.pop(op)
 
-    def flush(self) -> Iterator[Batch]:
-        """The remaining partly filled batches."""
+    def flush(self) -> Iterator[Chunk]:
+        """The remaining partly filled chunks."""
         for op in sorted(self._open):
             yield self._open.pop(op)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from workers.store import runs
+from workers import ledger
 
 __all__ = ["heartbeat"]
 
@@ -28,7 +28,7 @@ def heartbeat(r: Any, run_id: str, *, every_s: float) -> Iterator[None]:
     def beat() -> None:
         while not stop.wait(every_s):
             try:
-                runs.heartbeat(r, run_id)
+                ledger.heartbeat(r, run_id)
             except Exception:
                 log.warning("heartbeat of run=%r failed", run_id, exc_info=True)
 

@@ -21,18 +21,17 @@ from typing import Any
 
 import redis
 
-from producers.chunking import Batch, Chunker
+from producers.chunking import Chunk, Chunker
 from producers.prepare import ItemError, Prepared, prepare
 from producers.readers import Record
 from schemas.mappers import get_mapper
-from workers import keys
+from workers import keys, ledger
 from workers.config import Settings
 from workers.connections import Connection
 from workers.crashpoints import crash_point
 from workers.dispatch import dispatch
 from workers.metrics import count_items
-from workers.store import runs
-from workers.store.batches import create_batch
+from workers.ports import Send
 from workers.targets import current_target
 
 __all__ = ["UNATTRIBUTED_LINES_KEPT", "WINDOW_ITEMS", "Producer"]
@@ -41,6 +40,10 @@ __all__ = ["UNATTRIBUTED_LINES_KEPT", "WINDOW_ITEMS", "Producer"]
 WINDOW_ITEMS = 1000
 #: Line numbers kept of the records that name no item id (pruning's refusal quotes them).
 UNATTRIBUTED_LINES_KEPT = 5
+
+
+def _nothing(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
+    raise RuntimeError("a dry run sends nothing; a real run must be given a send function")
 
 
 class Producer:
@@ -62,9 +65,12 @@ class Producer:
         *,
         full: bool,
         dry_run: bool = False,
+        send: Send | None = None,
     ) -> None:
+        """``send`` puts the batches' tasks on the broker (a dry run sends nothing: None)."""
         self.r, self.settings, self.conn, self.run_id = r, settings, conn, run_id
         self.full, self.dry_run = full, dry_run
+        self.send: Send = send or _nothing
         self.mapper = get_mapper(conn.provider)
         self.target = current_target(r, conn)
         max_items = {"upsert": conn.batch_size, "deactivate": conn.spec.max_deactivate_items}
@@ -137,7 +143,7 @@ class Producer:
         label = errors[0].item_id
         records = [e.as_record() for e in errors]
         self._errors.setdefault(label, []).extend(records)
-        if len(self.first_errors) < runs.ERRORS_MAX:
+        if len(self.first_errors) < ledger.ERRORS_MAX:
             self.first_errors.extend(records)
         if len(self._errors) >= WINDOW_ITEMS:
             self._flush_counts()
@@ -163,16 +169,13 @@ class Producer:
                     self._write(batch, "catalog")
         self._flush_counts()
 
-    def _write(self, batch: Batch, kind: str) -> None:
+    def _write(self, batch: Chunk, kind: str) -> None:
         # The batch's items are counted in the run's total before the batch exists: a producer
         # that dies in between leaves items counted but never batched, which the seal counts
         # as failed. The other order would leave a batch of items the run never counted.
         self._flush_counts()
-        # One transaction: the batch, its place in the ready list and the run's counters exist
-        # together or not at all (a crash or a full Redis in between would strand the batch).
-        pipe = self.r.pipeline(transaction=True)
-        create_batch(
-            pipe,
+        ledger.create_batch(
+            self.r,
             batch_id=batch.id,
             run_id=self.run_id,
             connection=self.conn.name,
@@ -183,20 +186,17 @@ class Producer:
             payload_ttl_s=self.settings.batch_payload_ttl_s,
             kind=kind,
         )
-        batched = len(batch.items) if kind == "catalog" else 0
-        runs.add_counts(pipe, self.run_id, batches=1, batched=batched)
-        pipe.execute()
         crash_point("producer.after_batch")
-        dispatch(self.r, self.conn.name, self.conn, self.settings)
+        dispatch(self.r, self.conn.name, self.conn, self.settings, self.send)
 
     def _flush_counts(self) -> None:
         if not self.dry_run:
             pipe = self.r.pipeline(transaction=False)
-            runs.add_counts(pipe, self.run_id, **self._counts)
+            ledger.add_counts(pipe, self.run_id, **self._counts)
             count_items(
                 pipe, self.conn.name, invalid=self._counts["invalid"], unchanged=self._counts["unchanged"]
             )
-            runs.record_item_errors(pipe, self.run_id, self._errors, self.settings.run_retention_s)
+            ledger.record_item_errors(pipe, self.run_id, self._errors, self.settings.run_retention_s)
             pipe.execute()
         self._counts = dict.fromkeys(self._counts, 0)
         self._errors = {}

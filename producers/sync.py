@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis
 
 from producers.heartbeat import heartbeat
@@ -16,16 +17,13 @@ from producers.producer import Producer
 from producers.prune import PrunePlan, plan_prune
 from producers.readers import Record
 from producers.sources import detect_format, open_source, read_records
-from workers import keys
+from workers import ledger, ports
 from workers.config import Settings, get_settings
 from workers.errors import CatalogError, ConfigError
+from workers.ports import Send
 from workers.providers.base import OutboundItem
-from workers.providers.http import dumps
 from workers.providers.registry import get_connection
 from workers.redis_client import get_redis
-from workers.runlife import run_finished
-from workers.store import runs
-from workers.store.items import retry_items
 
 __all__ = ["SyncOptions", "dry_run", "start_retry_run", "start_run"]
 
@@ -58,10 +56,13 @@ def start_run(
     r: redis.Redis | None = None,
     settings: Settings | None = None,
     run_id: str | None = None,
+    send: Send | None = None,
 ) -> str:
     """Read ``source`` into a new run of ``connection_name`` and return the run id.
 
     ``run_id`` names the run in advance (scheduled resyncs reserve it before the task starts).
+    ``send`` puts the batches' tasks on the broker (default: the one the entry point installed,
+    ``workers.ports``).
 
     Raises ConfigError for an unknown or broken connection (before any run exists). Problems
     with the catalog as a whole end the run ``failed`` with the reason; bad items are recorded
@@ -72,26 +73,29 @@ def start_run(
     def feed(producer: Producer) -> None:
         producer.consume(_records(source, options.fmt))
 
-    return _run(connection_name, feed, options, r=r, settings=settings, extra={}, run_id=run_id)
+    return _run(connection_name, feed, options, r=r, settings=settings, extra={}, run_id=run_id, send=send)
 
 
-def start_retry_run(run_id: str, *, r: redis.Redis | None = None, settings: Settings | None = None) -> str:
+def start_retry_run(
+    run_id: str, *, r: redis.Redis | None = None, settings: Settings | None = None, send: Send | None = None
+) -> str:
     """A new run of the items that failed at the provider in ``run_id``, sent again as they were.
 
     Invalid items are not retried: they would fail validation again until the catalog is fixed.
     """
     r = r or get_redis()
-    old = runs.get_run(r, run_id)
+    old = ledger.get_run(r, run_id)
     if old is None:
         raise ConfigError(f"no run {run_id!r} (runs are kept for 30 days; see `coursesync runs`)")
 
     def feed(producer: Producer) -> None:
-        for item_id, digest, payload, op in retry_items(r, run_id):
+        for item_id, digest, payload, op in ledger.retry_items(r, run_id):
             item = OutboundItem(item_id, digest, payload)
-            producer.add(Prepared(item, op, len(dumps(payload))))
+            producer.add(Prepared(item, op, len(orjson.dumps(payload))))
 
     options = SyncOptions(full=True, trigger="retry")
-    return _run(old["connection"], feed, options, r=r, settings=settings, extra={"retry_of": run_id})
+    extra = {"retry_of": run_id}
+    return _run(old["connection"], feed, options, r=r, settings=settings, extra=extra, send=send)
 
 
 def _run(
@@ -103,13 +107,14 @@ def _run(
     settings: Settings | None,
     extra: dict[str, Any],
     run_id: str | None = None,
+    send: Send | None = None,
 ) -> str:
     settings = settings or get_settings()
     r = r or get_redis()
     connection = get_connection(connection_name)
-    run_id = run_id or runs.new_run_id()
+    run_id = run_id or ledger.new_run_id()
     # Before the run exists: a connection whose target cannot be named is a ConfigError.
-    producer = Producer(r, settings, connection, run_id, full=options.full)
+    producer = Producer(r, settings, connection, run_id, full=options.full, send=send or ports.installed())
     recorded: dict[str, Any] = {
         "force_prune": options.force_prune,
         "full": options.full,
@@ -119,7 +124,7 @@ def _run(
     }
     if options.webhook_url:
         recorded["webhook_url"] = options.webhook_url
-    runs.create_run(
+    ledger.create_run(
         r,
         run_id=run_id,
         connection=connection.name,
@@ -143,9 +148,9 @@ def _run(
         log.exception("producer stopped run=%r", run_id)
         reason = f"the producer stopped: {type(exc).__name__}: {exc}"
         with contextlib.suppress(Exception):
-            state = runs.seal_run(r, run_id, connection.name, retention_s=retention_s, fatal=reason)
+            state = ledger.seal_run(r, run_id, connection.name, retention_s=retention_s, fatal=reason)
             if state is not None:
-                run_finished(r, run_id, state, settings)
+                ledger.run_finished(r, run_id, state, settings)
         raise
     if not fatal and producer.total == 0:
         fatal = (
@@ -153,9 +158,9 @@ def _run(
             if "retry_of" not in extra
             else "the run had no failed items to retry"
         )
-    state = runs.seal_run(r, run_id, connection.name, retention_s=retention_s, fatal=fatal)
+    state = ledger.seal_run(r, run_id, connection.name, retention_s=retention_s, fatal=fatal)
     if state is not None:
-        run_finished(r, run_id, state, settings)
+        ledger.run_finished(r, run_id, state, settings)
     return run_id
 
 
@@ -217,10 +222,7 @@ def _prune(r: redis.Redis, settings: Settings, producer: Producer, options: Sync
         force=options.force_prune,
     )
     if not producer.dry_run:
-        r.hset(
-            keys.run(producer.run_id),
-            mapping={"p_candidates": len(plan.candidates), "p_refused": plan.refused},
-        )
+        ledger.record_prune_plan(r, producer.run_id, candidates=len(plan.candidates), refused=plan.refused)
     if plan.refused:
         log.warning("prune refused run=%r: %s", producer.run_id, plan.refused)
         return plan

@@ -1,4 +1,10 @@
-"""Task messages: small JSON dicts of ids. A message that does not fit is a PayloadError."""
+"""Task messages: small JSON dicts of ids, one schema per task. A message that does not fit is a
+``MessageError`` (the task layer reports it as a PayloadError, never retried).
+
+Every task of ``workers.ports`` loads its arguments through one of these, so a message from
+any language (a Go service speaking Celery's protocol, a mistyped manual send) is checked at the
+door and named in the error.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,23 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
-__all__ = ["SubmitBatch", "SyncCatalog", "load_message"]
+__all__ = [
+    "MessageError",
+    "NotifyRun",
+    "Ping",
+    "ScheduledSync",
+    "SubmitBatch",
+    "SyncCatalog",
+    "Tick",
+    "load_message",
+]
+
+_ID = validate.Length(min=1, max=300)
+_NAME = validate.Length(min=1, max=200)
+
+
+class MessageError(ValueError):
+    """A task's arguments do not match its message schema."""
 
 
 @dataclass(frozen=True)
@@ -24,47 +46,81 @@ class SyncCatalog:
     prune: bool = False
 
 
-class _SubmitBatchSchema(Schema):
+@dataclass(frozen=True)
+class ScheduledSync:
+    connection: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class NotifyRun:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    token: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Beat's periodic tasks take no argument."""
+
+
+class _Strict(Schema):
     class Meta:
         unknown = RAISE
 
-    batch_id = fields.Str(required=True, validate=validate.Length(min=1, max=300))
-    connection = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    message: type = Tick
 
     @post_load
-    def _make(self, data: dict[str, Any], **_: Any) -> SubmitBatch:
-        return SubmitBatch(**data)
+    def _make(self, data: dict[str, Any], **_: Any) -> Any:
+        return self.message(**data)
 
 
-class _SyncCatalogSchema(Schema):
-    class Meta:
-        unknown = RAISE
+class _SubmitBatchSchema(_Strict):
+    message = SubmitBatch
+    batch_id = fields.Str(required=True, validate=_ID)
+    connection = fields.Str(required=True, validate=_NAME)
 
-    connection = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+
+class _SyncCatalogSchema(_Strict):
+    message = SyncCatalog
+    connection = fields.Str(required=True, validate=_NAME)
     source_url = fields.Str(required=True, validate=validate.Length(min=1))
     full = fields.Bool()
     prune = fields.Bool()
 
-    @post_load
-    def _make(self, data: dict[str, Any], **_: Any) -> SyncCatalog:
-        return SyncCatalog(**data)
+
+class _ScheduledSyncSchema(_Strict):
+    message = ScheduledSync
+    connection = fields.Str(required=True, validate=_NAME)
+    run_id = fields.Str(required=True, validate=_ID)
+
+
+class _NotifyRunSchema(_Strict):
+    message = NotifyRun
+    run_id = fields.Str(required=True, validate=_ID)
+
+
+class _PingSchema(_Strict):
+    message = Ping
+    token = fields.Str(required=True, validate=_ID)
 
 
 _SCHEMAS: dict[type, Schema] = {
     SubmitBatch: _SubmitBatchSchema(),
     SyncCatalog: _SyncCatalogSchema(),
+    ScheduledSync: _ScheduledSyncSchema(),
+    NotifyRun: _NotifyRunSchema(),
+    Ping: _PingSchema(),
+    Tick: _Strict(),
 }
 
 
 def load_message(kind: type[Any], data: dict[str, Any]) -> Any:
     """Validate a task's keyword arguments into its message dataclass."""
-    from workers.errors import PayloadError
-
     try:
         return _SCHEMAS[kind].load(data)
     except ValidationError as exc:
-        raise PayloadError(f"bad {kind.__name__} message: {exc.messages}") from None
-
-
-def dump_message(message: Any) -> dict[str, Any]:
-    return dict(_SCHEMAS[type(message)].dump(message))
+        raise MessageError(f"bad {kind.__name__} message: {exc.messages}") from None

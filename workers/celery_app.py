@@ -9,11 +9,11 @@ from typing import Any
 
 from celery import Celery, signals
 
-from workers import broker, dispatch, keys, traces
+from workers import broker, keys, ports, traces
 from workers.config import get_settings
 from workers.logs import setup_logging
 
-__all__ = ["app"]
+__all__ = ["app", "send"]
 
 _settings = get_settings()
 # kombu's Redis transport, except that losing the broker never kills a worker (broker.py).
@@ -26,9 +26,10 @@ app = Celery(
     include=[
         "workers.tasks.batches",
         "workers.tasks.beat",
-        "workers.tasks.catalog",
         "workers.tasks.notify",
         "workers.tasks.ops",
+        # Named, not imported: the producer's tasks import the worker, never the reverse.
+        "producers.tasks",
     ],
 )
 app.conf.update(
@@ -67,17 +68,21 @@ app.conf.update(
     worker_direct=True,
     timezone="UTC",
     beat_schedule={
-        "coursesync-pump": {"task": "coursesync.pump", "schedule": _settings.tick_interval_s},
-        "coursesync-poll": {"task": "coursesync.poll_jobs", "schedule": _settings.tick_interval_s},
-        "coursesync-schedules": {"task": "coursesync.schedules", "schedule": _settings.tick_interval_s},
-        "coursesync-doctor": {"task": "coursesync.doctor", "schedule": _settings.doctor_interval_s},
-        "coursesync-cleanup": {"task": "coursesync.cleanup", "schedule": 3600.0},
+        "coursesync-pump": {"task": ports.PUMP, "schedule": _settings.tick_interval_s},
+        "coursesync-poll": {"task": ports.POLL_JOBS, "schedule": _settings.tick_interval_s},
+        "coursesync-schedules": {"task": ports.SCHEDULES, "schedule": _settings.tick_interval_s},
+        "coursesync-doctor": {"task": ports.DOCTOR, "schedule": _settings.doctor_interval_s},
+        "coursesync-cleanup": {"task": ports.CLEANUP, "schedule": 3600.0},
     },
 )
 
 
-# Domain code sends tasks through this port and never imports the app (dispatch.send_task).
-dispatch.set_sender(lambda name, kwargs, options: app.send_task(name, kwargs=kwargs, **options))
+def send(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
+    """The real ``ports.Send``: domain code sends tasks through the port, never through the app."""
+    app.send_task(name, kwargs=kwargs, **options)
+
+
+ports.install(send)
 
 
 @signals.setup_logging.connect  # type: ignore[untyped-decorator]

@@ -1,20 +1,30 @@
-"""The real dependencies of task bodies, built per worker process."""
+"""What the worker's plain functions need from the outside world, handed in.
+
+The Celery tasks build the real ones (``workers.tasks.base.real_deps``); tests pass fakes: a
+fake provider, a Send that keeps what would go to Celery.
+"""
 
 from __future__ import annotations
 
-from workers.config import get_settings
-from workers.providers.registry import get_connection, get_provider
-from workers.redis_client import get_raw_redis, get_redis
-from workers.submit import Deps
+from collections.abc import Callable
+from dataclasses import dataclass
 
-__all__ = ["real_deps"]
+import redis
+
+from workers.config import Settings
+from workers.connections import Connection
+from workers.ports import Send
+from workers.providers.base import Provider
+
+__all__ = ["Deps"]
 
 
-def real_deps() -> Deps:
-    return Deps(
-        r=get_redis(),
-        raw_r=get_raw_redis(),
-        settings=get_settings(),
-        get_connection=get_connection,
-        get_provider=get_provider,
-    )
+@dataclass(frozen=True)
+class Deps:
+    r: redis.Redis
+    raw_r: redis.Redis
+    settings: Settings
+    get_connection: Callable[[str], Connection]
+    get_provider: Callable[[str], Provider]
+    #: Puts a task on the broker (``workers.ports``).
+    send: Send

@@ -20,61 +20,18 @@ What it cannot repair (a batch record gone from Redis: evicted, or deleted by ha
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
-from workers import keys
+from workers import keys, ledger
 from workers.config import Settings
-from workers.redis_client import strs
-from workers.runlife import run_finished
-from workers.store import runs
-from workers.store.lua import run_script
+from workers.locks import lock
 
 __all__ = ["DoctorReport", "examine"]
 
 log = logging.getLogger(__name__)
-
-#: Batches checked per script call: one call blocks Redis for about a millisecond.
-_CHUNK = 200
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-
-#: KEYS: ready, inflight, deferred, jobs_due, ready_connections, batch... ARGV: repair ('1'|'0'),
-#: connection, batch_id... (the same order as the batch keys). Returns {requeued, rescheduled,
-#: missing}: ids of pending batches found in no structure, of submitted batches not due for a
-#: poll, of batches whose record is gone. With repair, the first two are put back.
-_CHECK = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ready = {}
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do ready[id] = true end
-local requeued, rescheduled, missing = {}, {}, {}
-for i = 6, #KEYS do
-  local id = ARGV[i - 3]
-  local state = redis.call('HGET', KEYS[i], 'state')
-  if not state then
-    missing[#missing + 1] = id
-  elseif state == 'pending' then
-    if not (ready[id] or redis.call('ZSCORE', KEYS[2], id) or redis.call('ZSCORE', KEYS[3], id)) then
-      requeued[#requeued + 1] = id
-      if ARGV[1] == '1' then
-        redis.call('HDEL', KEYS[i], 'booked_ms')
-        redis.call('RPUSH', KEYS[1], id)
-        redis.call('SADD', KEYS[5], ARGV[2])
-        ready[id] = true
-      end
-    end
-  elseif state == 'submitted' then
-    if not redis.call('ZSCORE', KEYS[4], id) then
-      rescheduled[#rescheduled + 1] = id
-      if ARGV[1] == '1' then redis.call('ZADD', KEYS[4], now, id) end
-    end
-  end
-end
-return {requeued, rescheduled, missing}
-"""
 
 
 @dataclass
@@ -99,19 +56,16 @@ class DoctorReport:
 def examine(r: redis.Redis, settings: Settings, *, repair: bool = True) -> DoctorReport:
     """One pass over every open run (see the module docstring). One pass at a time, fleet-wide."""
     report = DoctorReport()
-    token = secrets.token_hex(8)
-    if not r.set(keys.DOCTOR_LOCK, token, nx=True, px=120_000):
-        report.locked_out = True
-        return report
-    try:
+    with lock(r, keys.DOCTOR_LOCK, ttl_s=120.0) as held:
+        if not held:
+            report.locked_out = True
+            return report
         seconds, micros = r.time()
         now_ms = int(seconds) * 1000 + int(micros) // 1000
         open_runs: Any = r.zrange(keys.OPEN_RUNS, 0, -1, withscores=True)
         report.open_runs = len(open_runs)
         for run_id, beat_ms in open_runs:
             _examine_run(r, settings, str(run_id), now_ms - float(beat_ms), report, repair=repair)
-    finally:
-        run_script(r, _RELEASE, [keys.DOCTOR_LOCK], [token])
     if not report.healthy:
         log.warning("doctor: %s", report)
     return report
@@ -120,14 +74,14 @@ def examine(r: redis.Redis, settings: Settings, *, repair: bool = True) -> Docto
 def _examine_run(
     r: redis.Redis, settings: Settings, run_id: str, silent_ms: float, report: DoctorReport, *, repair: bool
 ) -> None:
-    raw = runs.get_run(r, run_id)
+    raw = ledger.get_run(r, run_id)
     if raw is None:
         report.problems.append(f"run {run_id}: its record is gone (expired or deleted); forgotten")
         if repair:
             r.zrem(keys.OPEN_RUNS, run_id)
         return
     connection = raw["connection"]
-    if raw.get("state") in runs.FINAL_STATES:
+    if raw.get("state") in ledger.FINAL_STATES:
         if repair:
             r.zrem(keys.OPEN_RUNS, run_id)
         return
@@ -141,37 +95,16 @@ def _examine_run(
                 f"{raw.get('c_total', 0)} items; what it enqueued was sent, the rest was not: "
                 "sync the catalog again"
             )
-            state = runs.seal_run(r, run_id, connection, retention_s=retention_s, fatal=reason)
+            state = ledger.seal_run(r, run_id, connection, retention_s=retention_s, fatal=reason)
             if state is not None:
-                run_finished(r, run_id, state, settings)
-    _check_batches(r, run_id, connection, report, repair=repair)
+                ledger.run_finished(r, run_id, state, settings)
+    checked, found = ledger.check_batches(r, run_id, connection, repair=repair)
+    report.batches_checked += checked
+    report.requeued += found.requeued
+    report.rescheduled += found.rescheduled
+    report.problems += [f"batch {b} of run {run_id}: its record is gone" for b in found.missing]
     if repair and (raw.get("sealed") == "1" or run_id in report.silent_runs_ended):
-        state = runs.finalize_run(r, run_id, connection, retention_s=retention_s)
+        state = ledger.finalize_run(r, run_id, connection, retention_s=retention_s)
         if state is not None:
             report.runs_finalized.append(run_id)
-            run_finished(r, run_id, state, settings)
-
-
-def _check_batches(
-    r: redis.Redis, run_id: str, connection: str, report: DoctorReport, *, repair: bool
-) -> None:
-    ids = strs(r.lrange(keys.run_batches(run_id), 0, -1))
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        found: Any = run_script(
-            r,
-            _CHECK,
-            [
-                keys.ready(connection),
-                keys.inflight(connection),
-                keys.DEFERRED,
-                keys.JOBS_DUE,
-                keys.READY_CONNECTIONS,
-                *[keys.batch(b) for b in chunk],
-            ],
-            ["1" if repair else "0", connection, *chunk],
-        )
-        report.batches_checked += len(chunk)
-        report.requeued += strs(found[0])
-        report.rescheduled += strs(found[1])
-        report.problems += [f"batch {b} of run {run_id}: its record is gone" for b in strs(found[2])]
+            ledger.run_finished(r, run_id, state, settings)

@@ -255,6 +255,12 @@ def learned_cap(connection: str) -> str:
     return f"{PREFIX}rl:{connection}:learned_cap"
 
 
+def booking(connection: str, holder: str) -> str:
+    """STRING ms (Redis clock): the moment a batch's next request was paid for in advance.
+    Writer: the limiter (``workers.ratelimit.bookings``). TTL: a little past that moment."""
+    return f"{PREFIX}rl:{connection}:booking:{holder}"
+
+
 def slots(connection: str, kind: str) -> str:
     """ZSET holder -> lease deadline ms: a concurrency cap whose slots expire with their holder."""
     return f"{PREFIX}rl:{connection}:slots:{kind}"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from workers.config import get_settings
 
 if TYPE_CHECKING:
-    from workers.store.batches import Batch
+    from workers.ledger import Batch
 
 __all__ = ["JsonFormatter", "batch_event", "log_event", "setup_logging"]
 

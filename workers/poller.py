@@ -9,28 +9,25 @@ again when the lease ends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
-from workers import keys
-from workers.budget import take_budget
+from workers import keys, ledger
 from workers.connections import Connection
 from workers.crashpoints import crash_point
+from workers.deps import Deps
 from workers.errors import ConcurrencyLimited, CoursesyncError, ProviderError, RateLimited, TransientError
+from workers.ledger import Batch
+from workers.locks import lock
 from workers.logs import batch_event
 from workers.metrics import count_limiter_wait, observe_poll_delays
-from workers.outcomes import fail_batch, record_results
 from workers.providers.base import JobStatus
 from workers.ratelimit import Limits
 from workers.retry import compute_backoff
-from workers.store.batches import Batch, load_batch, reopen
-from workers.store.lua import run_script
-from workers.submit import Deps
 
 __all__ = ["SweepStats", "next_poll_delay_s", "sweep"]
 
@@ -40,30 +37,6 @@ log = logging.getLogger(__name__)
 MAX_CLAIM = 500
 #: Polls run on this many threads: they wait on the network, not the CPU.
 POLL_THREADS = 8
-
-#: KEYS: due. ARGV: limit, lease_ms. Returns {now_ms, {id, due_ms, id, due_ms...}}: the
-#: claimed ids, each followed by the time it was due (how late polls run is a metric), on Redis'
-#: clock, which every host shares.
-_CLAIM_DUE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
-for i = 1, #due, 2 do
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), due[i])
-end
-return {now, due}
-"""
-
-#: KEYS: due. ARGV: batch_id, delay_ms. Poll again ``delay_ms`` from now (Redis' clock), if the
-#: job is still tracked (XX: a settled batch left the set and must not come back).
-_RESCHEDULE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
-"""
-
-#: KEYS: lock. ARGV: token. Deletes the lock only if it is still ours.
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 @dataclass
@@ -99,28 +72,23 @@ def sweep(deps: Deps, *, limit: int = MAX_CLAIM) -> SweepStats:
     """
     r, settings = deps.r, deps.settings
     stats = SweepStats()
-    token = secrets.token_hex(8)
-    lease_ms = int(claim_lease_s(settings.provider_timeout_s) * 1000)
-    if not r.set(keys.POLLER_LOCK, token, nx=True, px=lease_ms):
-        stats.locked_out = True
-        return stats
-    try:
-        claimed: Any = run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [limit, lease_ms])
-        now_ms, due = int(claimed[0]), claimed[1]
-        ids = due[0::2]
-        stats.claimed = len(ids)
-        observe_poll_delays(r, [(now_ms - float(ms)) / 1000 for ms in due[1::2]])
-        if ids:
-            with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(ids))) as pool:
-                for outcome in pool.map(lambda bid: _poll_isolated(deps, str(bid), now_ms), ids):
+    lease_s = claim_lease_s(settings.provider_timeout_s)
+    with lock(r, keys.POLLER_LOCK, ttl_s=lease_s) as held:
+        if not held:
+            stats.locked_out = True
+            return stats
+        now_ms, due = ledger.claim_due_jobs(r, limit=limit, lease_s=lease_s)
+        stats.claimed = len(due)
+        observe_poll_delays(r, [(now_ms - due_ms) / 1000 for _, due_ms in due])
+        if due:
+            with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(due))) as pool:
+                for outcome in pool.map(lambda job: _poll_isolated(deps, job[0], now_ms), due):
                     stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
-    finally:
-        run_script(r, _RELEASE, [keys.POLLER_LOCK], [token])
     return stats
 
 
 def _reschedule(deps: Deps, batch: Batch, delay_s: float) -> None:
-    run_script(deps.r, _RESCHEDULE, [keys.JOBS_DUE], [batch.id, int(delay_s * 1000)])
+    ledger.reschedule_poll(deps.r, batch.id, delay_s)
 
 
 def _poll_isolated(deps: Deps, batch_id: str, now_ms: int) -> str:
@@ -135,14 +103,14 @@ def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None) -> str:
     """Poll one job; returns ``gone``, ``throttled``, ``pending``, ``done``, ``failed``,
     ``resent`` or ``error``. ``now_ms`` is Redis' clock (the job deadline is measured on it)."""
     r, settings = deps.r, deps.settings
-    batch = load_batch(r, batch_id)
+    batch = ledger.load_batch(r, batch_id)
     if batch is None or batch.state != "submitted" or batch.job_ref is None:
-        r.zrem(keys.JOBS_DUE, batch_id)
+        ledger.forget_job(r, batch_id)
         return "gone"
     now_ms = now_ms if now_ms is not None else Limits.on(r).now_ms()
     if now_ms - (batch.submitted_ms or now_ms) > settings.job_deadline_s * 1000:
         reason = f"the remote job {batch.job_ref} did not finish within {settings.job_deadline_s:.0f} s"
-        fail_batch(r, deps.raw_r, batch, code="coursesync.TASK_TIMED_OUT", message=reason, settings=settings)
+        _fail(deps, batch, code="coursesync.TASK_TIMED_OUT", message=reason)
         return "failed"
     try:
         connection = deps.get_connection(batch.connection)
@@ -160,19 +128,18 @@ def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None) -> str:
         return "throttled"
     except Exception as exc:
         return _poll_failed(deps, batch, exc)
-    r.hset(keys.batch(batch.id), mapping={"poll_errors": 0, "polls": batch.polls + 1})
+    ledger.count_poll(r, batch, ok=True)
     return _apply_status(deps, batch, connection, status)
 
 
 def _poll_budget(deps: Deps, connection: Connection, batch: Batch) -> float:
     """0 when the poll may go now, else seconds until it may (its request may be booked)."""
     limits, bucket = Limits.on(deps.r), connection.spec.poll_bucket
-    wait_s = take_budget(deps.r, limits, connection, bucket, batch)
+    wait_s = limits.take_request(connection, bucket, batch.id)
     if 0 < wait_s <= deps.settings.tick_interval_s:
         # Booked for a moment from now: wait here, on time, rather than until a later sweep.
         time.sleep(wait_s)
-        booked = load_batch(deps.r, batch.id) or batch
-        wait_s = take_budget(deps.r, limits, connection, bucket, booked)
+        wait_s = limits.take_request(connection, bucket, batch.id)
     return wait_s
 
 
@@ -193,10 +160,10 @@ def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobS
         return _resend(deps, batch, status)
     if status.state == "failed":
         reason = status.reason or "the remote job failed"
-        code = status.code or "REMOTE_JOB_FAILED"
-        fail_batch(r, deps.raw_r, batch, code=code, message=reason, settings=settings)
+        _fail(deps, batch, code=status.code or "REMOTE_JOB_FAILED", message=reason)
         return "failed"
-    record_results(r, deps.raw_r, batch, status.results, settings)
+    ledger.record_results(r, deps.raw_r, batch, status.results, settings)
+    Limits.on(r).release_job_slot(connection, batch.id)  # the job ended
     return "done"
 
 
@@ -206,12 +173,12 @@ def _resend(deps: Deps, batch: Batch, status: JobStatus) -> str:
     reason = f"the remote job {batch.job_ref} failed: {status.code or ''} {status.reason or ''}".strip()
     if batch.attempts + 1 >= settings.max_attempts:
         message = f"gave up after {batch.attempts + 1} attempts: {reason}"
-        code = status.code or "REMOTE_JOB_FAILED"
-        fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=settings)
+        _fail(deps, batch, code=status.code or "REMOTE_JOB_FAILED", message=message)
         return "failed"
     backoff = compute_backoff(batch.attempts, base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)
     delay = status.retry_after_s if status.retry_after_s is not None else backoff
-    reopen(deps.r, batch, delay_s=delay, reason=reason)
+    ledger.reopen(deps.r, batch, delay_s=delay, reason=reason)
+    _release_slot(deps, batch)  # the job ended; the batch takes a slot again when it is sent
     batch_event(log, logging.WARNING, "batch will retry", batch, job=batch.job_ref, code=status.code,
                 delay_s=round(delay, 1), reason=reason)  # fmt: skip
     return "resent"
@@ -220,7 +187,7 @@ def _resend(deps: Deps, batch: Batch, status: JobStatus) -> str:
 def _poll_failed(deps: Deps, batch: Batch, exc: Exception) -> str:
     """Count a failed poll; after ``max_attempts`` in a row the batch fails, naming the error."""
     r, settings = deps.r, deps.settings
-    errors = int(r.hincrby(keys.batch(batch.id), "poll_errors", 1))
+    errors = ledger.count_poll(r, batch, ok=False)
     if isinstance(exc, ProviderError):
         reason, code = exc.reason, exc.code or type(exc).__name__
     elif isinstance(exc, CoursesyncError):
@@ -230,7 +197,7 @@ def _poll_failed(deps: Deps, batch: Batch, exc: Exception) -> str:
         reason, code = f"unexpected {type(exc).__name__}: {exc}", "coursesync.UNEXPECTED"
     if errors >= settings.max_attempts:
         message = f"the status of remote job {batch.job_ref} could not be read {errors} times: {reason}"
-        fail_batch(r, deps.raw_r, batch, code=code, message=message, settings=settings)
+        _fail(deps, batch, code=code, message=message)
         return "failed"
     hint = exc.retry_after_s if isinstance(exc, TransientError) else None
     # The same patience as a submission's: a provider outage must not fail jobs that may well
@@ -253,3 +220,15 @@ def _poll_failed(deps: Deps, batch: Batch, exc: Exception) -> str:
     )
     _reschedule(deps, batch, delay)
     return "error"
+
+
+def _fail(deps: Deps, batch: Batch, *, code: str, message: str) -> None:
+    ledger.fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=deps.settings)
+    _release_slot(deps, batch)
+
+
+def _release_slot(deps: Deps, batch: Batch) -> None:
+    """Its remote job has ended (or is given up on): free the provider concurrency slot."""
+    # A connection gone from the config: its slot lease simply runs out.
+    with contextlib.suppress(CoursesyncError):
+        Limits.on(deps.r).release_job_slot(deps.get_connection(batch.connection), batch.id)

@@ -18,12 +18,12 @@ from typing import Literal
 
 import redis
 
-from workers import keys
+from workers import ledger
 from workers.config import Settings
 from workers.errors import ProviderRejected
+from workers.ledger import Batch
 from workers.logs import batch_event
 from workers.providers.base import OutboundItem
-from workers.store.batches import Batch, split_batch
 
 __all__ = ["split_rejected"]
 
@@ -41,13 +41,11 @@ def split_rejected(
     split (one item, or its tree spent its extra requests): the caller then fails it."""
     if len(items) < 2:
         return None
-    root = batch.root or batch.id
-    spent = int(r.hget(keys.batch(root), "split_extra") or 0)
-    if spent + 2 > settings.split_max_extra_requests:
+    if ledger.split_extra(r, batch) + 2 > settings.split_max_extra_requests:
         return None
     middle = len(items) // 2
     halves = (list(items[:middle]), list(items[middle:]))
-    ids = split_batch(
+    ids = ledger.split_batch(
         r,
         batch,
         halves,

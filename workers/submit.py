@@ -22,17 +22,12 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
-import redis
-
-from workers import keys
-from workers.budget import take_budget
-from workers.config import Settings
+from workers import keys, ledger
 from workers.connections import Connection
 from workers.crashpoints import crash_point
+from workers.deps import Deps
 from workers.dispatch import defer, dispatch, timing
 from workers.errors import (
     UNVERIFIED,
@@ -48,42 +43,26 @@ from workers.errors import (
     TransientError,
     UnverifiedAnswer,
 )
+from workers.ledger import Batch
+from workers.locks import lock, remaining_s
 from workers.logs import batch_event
 from workers.metrics import count_limiter_wait, count_retry, last_status
-from workers.outcomes import fail_batch, record_results
-from workers.providers.base import OutboundItem, Provider, Submission
+from workers.providers.base import OutboundItem, Submission
 from workers.providers.deadline import track_writes
 from workers.ratelimit import Limits
 from workers.retry import decide
 from workers.splitting import split_rejected
-from workers.store.batches import Batch, load_batch, load_items, mark_sending, mark_submitted
-from workers.store.lua import run_script
 
-__all__ = ["Deps", "submit_batch"]
+__all__ = ["Outcome", "submit_batch"]
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["missing", "skipped", "deferred", "submitted", "settled", "failed", "split"]
 
-#: KEYS: lock. ARGV: token. Deletes the lock only if it is still ours (a slow request may
-#: have outlived it, and another worker may hold it now).
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-
-
-@dataclass(frozen=True)
-class Deps:
-    """What ``submit_batch`` needs from the outside world (tests pass fakes)."""
-
-    r: redis.Redis
-    raw_r: redis.Redis
-    settings: Settings
-    get_connection: Callable[[str], Connection]
-    get_provider: Callable[[str], Provider]
-
 
 def submit_batch(batch_id: str, deps: Deps) -> Outcome:
     """Send batch ``batch_id`` once, or defer it; records every failure, never raises for one."""
-    batch = load_batch(deps.r, batch_id)
+    batch = ledger.load_batch(deps.r, batch_id)
     if batch is None:
         log.warning("batch not found (expired with its run?) batch=%r", batch_id)
         return "missing"
@@ -102,7 +81,7 @@ def submit_batch(batch_id: str, deps: Deps) -> Outcome:
         )
     finally:
         try:
-            dispatch(deps.r, batch.connection, connection, deps.settings)
+            dispatch(deps.r, batch.connection, connection, deps.settings, deps.send)
         except Exception:
             log.exception("dispatch after batch=%r failed", batch.id)
 
@@ -111,12 +90,12 @@ def _submit(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
     r = deps.r
     limits = Limits.on(r)
     # A job slot first (360Learning runs 3 bulk operations at once), then a request.
-    wait_s = limits.take_job_slot(connection, batch.id) or take_budget(
-        r, limits, connection, connection.spec.submit_bucket, batch
+    wait_s = limits.take_job_slot(connection, batch.id) or limits.take_request(
+        connection, connection.spec.submit_bucket, batch.id
     )
     if wait_s > 0:
         count_limiter_wait(r, batch.connection, wait_s)
-        defer(r, batch.connection, batch.id, wait_s, connection=connection, settings=deps.settings)
+        _defer(deps, batch, connection, wait_s)
         return "deferred"
     outcome = _send_locked(deps, batch, connection)
     if outcome != "submitted":
@@ -126,16 +105,13 @@ def _submit(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
 
 def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
     r = deps.r
-    token = secrets.token_hex(8)
-    lock = keys.batch_lock(batch.id)
-    if not r.set(lock, token, nx=True, px=int(timing(deps.settings, connection).lock_s * 1000)):
-        # Another worker is sending this very batch right now; look again when its lock ends.
-        wait_s = max(1.0, int(r.pttl(lock)) / 1000)
-        defer(r, batch.connection, batch.id, wait_s, connection=connection, settings=deps.settings)
-        return "deferred"
-    try:
+    with lock(r, keys.batch_lock(batch.id), ttl_s=timing(deps.settings, connection).lock_s) as held:
+        if not held:
+            # Another worker is sending this very batch right now; look again when its lock ends.
+            _defer(deps, batch, connection, max(1.0, remaining_s(r, keys.batch_lock(batch.id))))
+            return "deferred"
         crash_point("submit.after_lock")
-        current = load_batch(r, batch.id)  # the state may have moved on before we held the lock
+        current = ledger.load_batch(r, batch.id)  # the state may have moved on before we held the lock
         if current is None or current.state != "pending":
             return "skipped"
         if current.sending:
@@ -146,18 +122,16 @@ def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
                 connection=connection.name,
             )
             return _ambiguous(deps, current, connection, lost, time.monotonic())
-        return _send(deps, current, connection, token)
-    finally:
-        run_script(r, _RELEASE, [lock], [token])
+        return _send(deps, current, connection, secrets.token_hex(8))
 
 
 def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outcome:
     r, raw_r, settings = deps.r, deps.raw_r, deps.settings
-    items = load_items(raw_r, batch.id)
+    items = ledger.load_items(raw_r, batch.id)
     if items is None:
-        record_results(r, raw_r, batch, [], settings)  # counts the lost payload as failed
+        ledger.record_results(r, raw_r, batch, [], settings)  # counts the lost payload as failed
         return "failed"
-    if not mark_sending(r, batch.id, token):
+    if not ledger.mark_sending(r, batch.id, token):
         return "skipped"
     crash_point("submit.before_send")
     started = time.monotonic()
@@ -168,13 +142,13 @@ def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outco
     crash_point("submit.after_send")
     duration_ms = round((time.monotonic() - started) * 1000)
     if answer.job_ref is None:
-        record_results(r, raw_r, batch, answer.results, settings)
+        ledger.record_results(r, raw_r, batch, answer.results, settings)
         batch_event(log, logging.INFO, "batch answered", batch, status=last_status(), items=len(items),
                     duration_ms=duration_ms)  # fmt: skip
         crash_point("submit.after_record")
         return "settled"
     first_poll_s = settings.poll_initial_delay_s
-    if not mark_submitted(r, batch, answer.job_ref, first_poll_s, list(answer.results)):
+    if not ledger.mark_submitted(r, batch, answer.job_ref, first_poll_s, list(answer.results)):
         log.warning("batch=%r was settled while its request ran; job %r is not tracked", batch.id,
                     answer.job_ref)  # fmt: skip
     batch_event(log, logging.INFO, "batch submitted", batch, status=last_status(), items=len(items),
@@ -246,9 +220,7 @@ def _retry_or_fail(
     sent the batch and knows the provider did not process it (its sending mark is cleared)."""
     r, settings = deps.r, deps.settings
     throttled = isinstance(exc, RateLimited | ConcurrencyLimited)
-    field = "throttles" if throttled else "attempts"
-    count = int(r.hincrby(keys.batch(batch.id), field, 1))
-    r.hset(keys.batch(batch.id), "last_error", exc.reason)
+    count = ledger.count_attempt(r, batch.id, throttled=throttled, reason=exc.reason)
     decision = decide(
         exc,
         attempts=count if not throttled else batch.attempts,
@@ -271,16 +243,15 @@ def _retry_or_fail(
         delay_s=round(decision.delay_s, 1),
         reason=exc.reason,
     )
-    defer(
-        r,
-        batch.connection,
-        batch.id,
-        decision.delay_s,
-        connection=connection,
-        settings=settings,
-        answered=sent,
-    )
+    _defer(deps, batch, connection, decision.delay_s, answered=sent)
     return "deferred"
+
+
+def _defer(
+    deps: Deps, batch: Batch, connection: Connection | None, delay_s: float, *, answered: bool = False
+) -> None:
+    defer(deps.r, batch.connection, batch.id, delay_s, connection=connection, settings=deps.settings,
+          send=deps.send, answered=answered)  # fmt: skip
 
 
 def _fail(
@@ -295,7 +266,7 @@ def _fail(
     duration_ms = round((time.monotonic() - started) * 1000) if started is not None else None
     batch_event(log, logging.ERROR, "batch failed", batch, status=status, duration_ms=duration_ms,
                 code=code, reason=message)  # fmt: skip
-    fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=deps.settings)
+    ledger.fail_batch(deps.r, deps.raw_r, batch, code=code, message=message, settings=deps.settings)
     return "failed"
 
 

@@ -49,8 +49,8 @@ def webhook_target(r: Any, run_id: str) -> tuple[str, str | None] | None:
     The secret is the connection's ``webhook_secret`` (usually ``env:...``), else the
     COURSESYNC_WEBHOOK_SECRET variable; it is read here, never carried in a message.
     """
+    from workers.ledger import get_run
     from workers.providers.registry import get_connection
-    from workers.store.runs import get_run
 
     raw = get_run(r, run_id) or {}
     url = json.loads(raw.get("options") or "{}").get("webhook_url")

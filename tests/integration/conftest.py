@@ -82,7 +82,7 @@ class Pipeline:
         return resp.json()
 
     def wait_for_run(self, r: redis.Redis, run_id: str, timeout_s: float = 180.0) -> dict[str, Any]:
-        from workers.store.runs import FINAL_STATES, run_document
+        from workers.ledger import FINAL_STATES, run_document
 
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

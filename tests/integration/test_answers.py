@@ -19,7 +19,7 @@ import redis
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline, kombo_config, record_figures
 from tests.integration.test_ledger_faults import assert_counts_add_up
-from workers.store.items import item_errors
+from workers.ledger import item_errors
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ import redis
 from producers.sync import start_run
 from tests.integration.conftest import Pipeline, kombo_config
 from workers import keys
-from workers.store.items import item_errors
+from workers.ledger import item_errors
 
 pytestmark = pytest.mark.integration
 

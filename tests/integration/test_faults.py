@@ -24,8 +24,7 @@ import redis
 from producers.sync import SyncOptions, start_retry_run, start_run
 from tests.integration.conftest import Pipeline, kombo_config, record_figures
 from workers import keys
-from workers.store.items import item_errors
-from workers.store.runs import FINAL_STATES, run_document
+from workers.ledger import FINAL_STATES, item_errors, run_document
 
 pytestmark = pytest.mark.integration
 

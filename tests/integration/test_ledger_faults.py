@@ -25,7 +25,7 @@ from tests.integration.conftest import Pipeline, kombo_config, record_figures
 from tests.integration.test_faults import items, kombo_courses
 from workers import keys
 from workers.crashpoints import CRASH_POINTS
-from workers.store.items import item_errors
+from workers.ledger import item_errors
 
 pytestmark = pytest.mark.integration
 

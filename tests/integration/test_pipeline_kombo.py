@@ -12,7 +12,7 @@ import pytest
 from coursesync.sample import sample_items, write_sample
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline
-from workers.store.items import item_errors
+from workers.ledger import item_errors
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from producers.sync import SyncOptions, start_run
 from schemas.course import Course, validate_item
 from tests.integration.conftest import Pipeline
 from workers import keys
-from workers.store.items import item_errors
+from workers.ledger import item_errors
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline
+from workers.ledger import item_errors
 from workers.providers.stackone import ITEM_REJECTED
-from workers.store.items import item_errors
 
 pytestmark = pytest.mark.integration
 

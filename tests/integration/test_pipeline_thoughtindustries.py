@@ -17,8 +17,8 @@ import redis
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline
+from workers.ledger import item_errors
 from workers.providers.ti_assumptions import DEACTIVATION_UNSUPPORTED
-from workers.store.items import item_errors
 
 pytestmark = pytest.mark.integration
 

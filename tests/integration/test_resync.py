@@ -14,7 +14,7 @@ import pytest
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline, kombo_config
 from workers import keys
-from workers.store.runs import run_document
+from workers.ledger import run_document
 
 pytestmark = pytest.mark.integration
 

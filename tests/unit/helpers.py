@@ -8,11 +8,12 @@ from typing import Any
 
 import redis
 
+from workers import ports
 from workers.config import Settings
 from workers.connections import Connection
+from workers.deps import Deps
 from workers.providers.fake import FakeProvider
 from workers.providers.specs import PROVIDER_SPECS
-from workers.submit import Deps
 
 
 def connection(name: str = "acme", **options: Any) -> Connection:
@@ -35,21 +36,21 @@ def make_deps(
         settings=replace(base, **settings),
         get_connection=lambda name: conn,
         get_provider=lambda name: provider,
+        # Whatever the test installed (``capture_submissions``), looked up when used.
+        send=lambda name, kwargs, options: ports.installed()(name, kwargs, options),
     )
 
 
 def capture_submissions(monkeypatch: Any) -> list[str]:
     """Install a task sender that keeps the ids of the batches handed to Celery (the test then
     plays the worker); other tasks are dropped. Restored when the test ends."""
-    import workers.dispatch as dispatch_mod
-
     queue: list[str] = []
 
     def sender(name: str, kwargs: dict[str, Any], options: dict[str, Any]) -> None:
-        if name == dispatch_mod.SUBMIT_TASK:
+        if name == ports.SUBMIT_BATCH:
             queue.append(kwargs["batch_id"])
 
-    monkeypatch.setattr(dispatch_mod, "_sender", [sender])
+    monkeypatch.setattr(ports, "_installed", [sender])
     return queue
 
 

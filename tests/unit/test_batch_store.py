@@ -7,14 +7,12 @@ import zlib
 import orjson
 import redis
 
-from workers import keys
+from workers import keys, lua
+from workers import ledger as runs
 from workers.config import Settings
-from workers.outcomes import record_results
+from workers.ledger import create_batch, load_batch, record_results
+from workers.ledger.payloads import decode_heads, decode_items, encode_items
 from workers.providers.base import ItemResult, OutboundItem
-from workers.store import runs
-from workers.store.batches import create_batch, decode_heads, decode_items, encode_items, load_batch
-from workers.store.lua import run_script
-from workers.store.scripts import HSET_MANY
 
 ITEMS = [OutboundItem(f"c{i}", f"d{i}", {"title": f"T\n{i}", "n": i}) for i in range(5)]
 
@@ -40,7 +38,7 @@ def test_hset_many_writes_every_pair_of_every_hash_past_lua_unpack_limits(r: red
         args.append(len(mapping))
         for pair in mapping.items():
             args.extend(pair)
-    assert run_script(r, HSET_MANY, list(hashes), args) == 3
+    assert lua.run(r, "hset_many", list(hashes), args) == 3
     assert {key: r.hgetall(key) for key in hashes} == hashes
 
 
@@ -50,10 +48,10 @@ def test_recording_a_batch_writes_each_items_digest_and_remote_id_in_its_bucket_
     run_id = runs.new_run_id()
     runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
     items = [OutboundItem(f"c{i}", f"d{i}", {"n": i}) for i in range(1_000)]
-    pipe = r.pipeline()
-    create_batch(pipe, batch_id="b1", run_id=run_id, connection="acme", target="t-acme", op="upsert",
+    create_batch(r, batch_id="b1", run_id=run_id, connection="acme", target="t-acme", op="upsert",
                  items=items, retention_s=3600, payload_ttl_s=3600)  # fmt: skip
-    runs.add_counts(pipe, run_id, batches=1, total=1_000, batched=1_000)
+    pipe = r.pipeline()
+    runs.add_counts(pipe, run_id, total=1_000)
     pipe.execute()
     runs.seal_run(r, run_id, "acme", retention_s=3600)
     batch = load_batch(r, "b1")

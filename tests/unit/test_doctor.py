@@ -14,10 +14,10 @@ from producers.sync import SyncOptions, start_run
 from tests.unit.helpers import capture_submissions, connection, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
+from workers import ledger as runs
 from workers.doctor import examine
+from workers.ledger import load_batch, mark_submitted
 from workers.providers.fake import FakeProvider
-from workers.store import runs
-from workers.store.batches import load_batch, mark_submitted
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_a_pending_batch_in_no_structure_is_put_back_and_its_run_ends(
     assert examine(r, deps.settings).healthy
     from workers.dispatch import dispatch
 
-    dispatch(r, "acme", deps.get_connection("acme"), deps.settings)
+    dispatch(r, "acme", deps.get_connection("acme"), deps.settings, deps.send)
     doc = drain(deps, sent, run_id)
     assert doc["state"] == "completed" and doc["counts"]["succeeded"] == 300
 
@@ -87,7 +87,7 @@ def test_a_run_whose_producer_died_mid_catalog_ends_with_exact_counts(
     runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
     # Given a producer that read 1,500 items and then died (a deploy, the OOM killer): its first
     # window of 1,000 items went into batches, the rest only into its memory
-    producer = Producer(r, deps.settings, conn, run_id, full=False)
+    producer = Producer(r, deps.settings, conn, run_id, full=False, send=deps.send)
     producer.consume(Record(i + 1, item) for i, item in enumerate(catalog(1500)))
     del producer
     # When its heartbeat is older than the silence limit and the doctor looks

@@ -9,18 +9,16 @@ from typing import Any
 import pytest
 import redis
 
-import workers.dispatch as dispatch_mod
 from producers.sync import SyncOptions, start_run
 from schemas import kombo
 from schemas.course import Course, validate_item
 from schemas.mapping import MappingError
 from schemas.provider_specs import describe_errors
-from tests.unit.helpers import make_deps
+from tests.unit.helpers import capture_submissions, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
+from workers.ledger import item_errors, load_items
 from workers.providers.fake import FakeProvider
-from workers.store.batches import load_items
-from workers.store.items import item_errors
 
 
 def course(**fields: Any) -> Course:
@@ -59,8 +57,7 @@ def test_one_bad_extra_kombo_is_one_invalid_item_and_its_batch_is_one_kombo_take
     path.write_text(CONFIG)
     monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
     monkeypatch.setenv("ACME_KEY", "secret")
-    sent: list[str] = []
-    monkeypatch.setattr(dispatch_mod, "_send", lambda bid, conn, countdown_s=None: sent.append(bid))
+    sent = capture_submissions(monkeypatch)
     # Given 50 items, one of which gives Kombo a negative duration through extra.kombo
     items: list[dict[str, Any]] = [
         {"id": f"c{i}", "title": f"T{i}", "url": "https://a.example", "extra": {"kombo": {"duration": 30}}}

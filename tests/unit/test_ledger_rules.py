@@ -18,13 +18,10 @@ from tests.unit.helpers import capture_submissions, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.errors import UNVERIFIED, AnswerLost, ConfigError, ProviderUnavailable, UnverifiedAnswer
-from workers.outcomes import record_results
+from workers.ledger import item_errors, load_batch, mark_submitted, record_results, run_document
 from workers.poller import sweep
 from workers.providers.base import ItemResult, JobStatus
 from workers.providers.fake import FakeProvider
-from workers.store.batches import load_batch, mark_submitted
-from workers.store.items import item_errors
-from workers.store.runs import run_document
 from workers.submit import submit_batch
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from workers.ledger import Batch
 from workers.logs import JsonFormatter, batch_event, log_event
-from workers.store.batches import Batch
 
 
 def batch() -> Batch:

@@ -19,14 +19,15 @@ from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
 from tests.unit.helpers import capture_submissions, make_deps
 from workers import keys
+from workers.deps import Deps
 from workers.errors import ConfigError
+from workers.ledger import run_document
 from workers.metrics import count_response, observe_poll_delays
 from workers.metrics.collector import RedisCollector
 from workers.metrics.server import make_metrics_server, parse_credentials
 from workers.poller import sweep
 from workers.providers.fake import FakeProvider
-from workers.store.runs import run_document
-from workers.submit import Deps, submit_batch
+from workers.submit import submit_batch
 
 CONFIG = """
 [connections.acme]

@@ -7,19 +7,20 @@ from typing import Any
 import redis
 
 from workers import keys
-from workers.outbox import MAX_DELIVERIES, NOTIFY_TASK, delivered, drain_outbox, failed_delivery
+from workers import ledger as runs
+from workers.ledger import create_batch, load_batch, settle_batch
+from workers.ledger.outbox import MAX_DELIVERIES, delivered, drain_outbox, failed_delivery
+from workers.ports import NOTIFY_RUN
 from workers.providers.base import OutboundItem
-from workers.store import runs
-from workers.store.batches import create_batch, load_batch, settle_batch
 
 
 def ended_run(r: redis.Redis) -> str:
     run_id = runs.new_run_id()
     runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
-    pipe = r.pipeline()
-    create_batch(pipe, batch_id=f"{run_id}-0", run_id=run_id, connection="acme", target="t", op="upsert",
+    create_batch(r, batch_id=f"{run_id}-0", run_id=run_id, connection="acme", target="t", op="upsert",
                  items=[OutboundItem("c", "d", {})], retention_s=3600, payload_ttl_s=3600)  # fmt: skip
-    runs.add_counts(pipe, run_id, batches=1, total=1, batched=1)
+    pipe = r.pipeline()
+    runs.add_counts(pipe, run_id, total=1)
     pipe.execute()
     runs.seal_run(r, run_id, "acme", retention_s=3600)
     batch = load_batch(r, f"{run_id}-0")
@@ -41,12 +42,12 @@ def test_the_step_that_ends_a_run_also_queues_its_announcement(r: redis.Redis) -
 def test_a_claimed_announcement_comes_back_if_nobody_delivers_it(r: redis.Redis) -> None:
     run_id = ended_run(r)
     sent: list[tuple[str, dict[str, Any]]] = []
-    assert drain_outbox(r, lambda name, kw: sent.append((name, kw)), lambda _: True) == 1
-    assert sent == [(NOTIFY_TASK, {"run_id": run_id})]
+    assert drain_outbox(r, lambda name, kw, opts: sent.append((name, kw)), lambda _: True) == 1
+    assert sent == [(NOTIFY_RUN, {"run_id": run_id})]
     # Claimed, not removed: the task may be lost with its worker
-    assert drain_outbox(r, lambda name, kw: sent.append((name, kw)), lambda _: True) == 0
+    assert drain_outbox(r, lambda name, kw, opts: sent.append((name, kw)), lambda _: True) == 0
     r.zadd(keys.OUTBOX, {run_id: 0})  # the claim ran out
-    assert drain_outbox(r, lambda name, kw: sent.append((name, kw)), lambda _: True) == 1
+    assert drain_outbox(r, lambda name, kw, opts: sent.append((name, kw)), lambda _: True) == 1
     delivered(r, run_id)
     assert r.zscore(keys.OUTBOX, run_id) is None
     assert runs.get_run(r, run_id)["webhook"] == "delivered"  # type: ignore[index]
@@ -54,7 +55,7 @@ def test_a_claimed_announcement_comes_back_if_nobody_delivers_it(r: redis.Redis)
 
 def test_a_run_without_a_webhook_leaves_the_outbox_at_once(r: redis.Redis) -> None:
     run_id = ended_run(r)
-    assert drain_outbox(r, lambda name, kw: None, lambda _: False) == 0
+    assert drain_outbox(r, lambda name, kw, opts: None, lambda _: False) == 0
     assert r.zscore(keys.OUTBOX, run_id) is None
 
 

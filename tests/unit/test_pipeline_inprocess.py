@@ -12,12 +12,12 @@ from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
 from tests.unit.helpers import capture_submissions, make_deps
 from workers import keys
+from workers.deps import Deps
 from workers.errors import AuthError, ProviderUnavailable
+from workers.ledger import item_errors, run_document
 from workers.poller import sweep
 from workers.providers.fake import FakeProvider
-from workers.store.items import item_errors
-from workers.store.runs import run_document
-from workers.submit import Deps, submit_batch
+from workers.submit import submit_batch
 
 CONFIG = """
 [connections.acme]

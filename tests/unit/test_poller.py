@@ -14,14 +14,13 @@ from producers.sync import SyncOptions, start_retry_run, start_run
 from tests.unit.helpers import capture_submissions, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
+from workers.deps import Deps
 from workers.errors import NotFound, ProviderUnavailable
-from workers.outcomes import record_results
+from workers.ledger import load_batch, record_results, run_document
 from workers.poller import next_poll_delay_s, sweep
 from workers.providers.base import ItemResult
 from workers.providers.fake import FakeProvider
-from workers.store.batches import load_batch
-from workers.store.runs import run_document
-from workers.submit import Deps, submit_batch
+from workers.submit import submit_batch
 
 
 @pytest.fixture
@@ -133,21 +132,20 @@ def test_two_concurrent_sweeps_never_poll_a_job_twice(
 def test_claims_are_disjoint_even_without_the_lock(
     r: redis.Redis, raw_r: redis.Redis, sent: list[str]
 ) -> None:
-    from workers.poller import _CLAIM_DUE
-    from workers.store.lua import run_script
+    from workers import ledger
 
     r.zadd(keys.JOBS_DUE, {f"job{i}": 0 for i in range(1000)})
     got: list[list[str]] = []
 
     def claim() -> None:
-        got.append(run_script(r, _CLAIM_DUE, [keys.JOBS_DUE], [300, 60_000])[1])
+        got.append([bid for bid, _ in ledger.claim_due_jobs(r, limit=300, lease_s=60)[1]])
 
     threads = [threading.Thread(target=claim) for _ in range(5)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    claimed = [j for batch in got for j in batch[0::2]]  # each id is followed by its due time
+    claimed = [j for batch in got for j in batch]
     assert len(claimed) == len(set(claimed)) == 1000
 
 

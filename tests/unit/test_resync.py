@@ -14,9 +14,9 @@ from tests.unit.helpers import capture_submissions, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.connections import load_connections
+from workers.ledger import run_document
 from workers.providers.fake import FakeProvider
-from workers.resync import check_schedules
-from workers.store.runs import run_document
+from workers.scheduler import check_schedules
 
 
 @pytest.fixture

@@ -7,20 +7,19 @@ import threading
 import redis
 
 from workers import keys
+from workers import ledger as runs
+from workers.ledger import create_batch, load_batch, mark_submitted, settle_batch
 from workers.providers.base import OutboundItem
-from workers.store import runs
-from workers.store.batches import create_batch, load_batch, mark_submitted, settle_batch
 
 
 def make_run(r: redis.Redis, n_batches: int, size: int = 10) -> str:
     run_id = runs.new_run_id()
     runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
-    pipe = r.pipeline()
     for b in range(n_batches):
         items = [OutboundItem(f"{b}-{i}", "d", {"x": i}) for i in range(size)]
-        create_batch(pipe, batch_id=f"{run_id}-{b:05d}", run_id=run_id, connection="acme", target="t",
+        create_batch(r, batch_id=f"{run_id}-{b:05d}", run_id=run_id, connection="acme", target="t",
                      op="upsert", items=items, retention_s=3600, payload_ttl_s=3600)  # fmt: skip
-        runs.add_counts(pipe, run_id, batches=1, batched=size)
+    pipe = r.pipeline()
     runs.add_counts(pipe, run_id, total=n_batches * size)
     pipe.execute()
     return run_id

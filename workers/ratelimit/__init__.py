@@ -8,9 +8,13 @@ Celery's own ``rate_limit`` is per worker process, so N workers send N times the
 - **pauses**: when the provider says stop (a 429, ``ratelimit-remaining: 0``), one key pauses
   that budget for every worker until the provider's reset time;
 - **slots**: remote jobs that count against a provider's concurrency limit hold a slot (a
-  lease that expires, so a killed worker never leaks one) until the job ends.
+  lease that expires, so a killed worker never leaks one) until the job ends;
+- **bookings** (``bookings``): a request that must wait a moment spends the budget in advance;
+- **learned caps** (``feedback``): a concurrency limit the provider announced below the
+  configured one lowers how many batches are handed out at once (``dispatch_cap``).
 
-Each answer is "go" or "wait N seconds"; callers defer the batch instead of sleeping.
+This package is the only code that reads or writes any of that state. Each answer is "go" or
+"wait N seconds"; callers defer the batch instead of sleeping.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, NamedTuple
 from workers import keys
 from workers.connections import Connection
 from workers.ratelimit.backend import LimiterBackend, MemoryBackend
+from workers.ratelimit.bookings import take_request
 from workers.ratelimit.redis_backend import RedisBackend
 
 __all__ = ["Grant", "LimiterBackend", "Limits", "MemoryBackend", "RedisBackend"]
@@ -96,3 +101,21 @@ class Limits:
     def release_job_slot(self, connection: Connection, holder: str) -> None:
         if connection.spec.job_slots is not None:
             self.backend.release(keys.slots(connection.name, "jobs"), holder)
+
+    def take_request(self, connection: Connection, bucket: str, holder: str) -> float:
+        """0 when ``holder`` may send its request now, else seconds to wait (see ``bookings``)."""
+        return take_request(self, connection, bucket, holder)
+
+    def dispatch_cap(self, connection: Connection) -> int:
+        """How many of the connection's batches may be handed out at once: none while the
+        provider asked us to pause (they would only bounce), else ``max_in_flight`` or the lower
+        limit the provider announced."""
+        if self.paused_s(connection.name, connection.spec.submit_bucket) > 0:
+            return 0
+        learned = self.backend.value(keys.learned_cap(connection.name))
+        cap = connection.max_in_flight
+        return min(cap, int(learned)) if learned and int(learned) > 0 else cap
+
+    def learn_cap(self, connection: Connection, cap: int, *, ttl_s: float) -> None:
+        """The provider announced a concurrency limit below the configured one."""
+        self.backend.put(keys.learned_cap(connection.name), str(cap), ttl_ms=int(ttl_s * 1000))

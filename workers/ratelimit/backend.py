@@ -45,6 +45,16 @@ class LimiterBackend(Protocol):
 
     def release(self, key: str, holder: str) -> None: ...
 
+    def value(self, key: str) -> str | None:
+        """A small value the limiter keeps (a booking, a learned cap), or None."""
+        ...
+
+    def put(self, key: str, value: str, *, ttl_ms: int) -> None:
+        """Keep ``value`` under ``key`` for ``ttl_ms``."""
+        ...
+
+    def drop(self, key: str) -> None: ...
+
 
 class MemoryBackend:
     """The same primitives for one process, for unit tests and experiments."""
@@ -54,6 +64,7 @@ class MemoryBackend:
         self._tat: dict[str, float] = {}
         self._pauses: dict[str, float] = {}
         self._slots: dict[str, dict[str, float]] = {}
+        self._values: dict[str, tuple[str, float]] = {}
         self._clock = clock or (lambda: time.time() * 1000)
 
     def _now(self) -> float:
@@ -100,3 +111,16 @@ class MemoryBackend:
     def release(self, key: str, holder: str) -> None:
         with self._lock:
             self._slots.get(key, {}).pop(holder, None)
+
+    def value(self, key: str) -> str | None:
+        with self._lock:
+            found = self._values.get(key)
+            return found[0] if found is not None and found[1] > self._now() else None
+
+    def put(self, key: str, value: str, *, ttl_ms: int) -> None:
+        with self._lock:
+            self._values[key] = (value, self._now() + ttl_ms)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 
-from workers import keys
 from workers.connections import Connection
 from workers.metrics import count_pause, count_response
 from workers.providers.http import retry_after_s
@@ -63,7 +62,7 @@ def learn(limits: Limits, r: Any, connection: Connection, response: httpx.Respon
         log.warning("pausing connection=%r bucket=%s for %.1f s: %s", connection.name, bucket, wait, why)
     cap = _int(headers.get("concurrency-limit"))
     if cap is not None and 0 < cap < connection.max_in_flight:
-        r.set(keys.learned_cap(connection.name), cap, ex=LEARNED_CAP_TTL_S)
+        limits.learn_cap(connection, cap, ttl_s=LEARNED_CAP_TTL_S)
 
 
 def response_hook(r: Any, connection: Connection) -> Callable[[httpx.Response], None]:

@@ -5,63 +5,67 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from workers import dispatch
-from workers.deps import real_deps
+from schemas.messages import Tick
+from workers import ports
+from workers.dispatch import pump as run_pump
 from workers.doctor import examine
 from workers.health import forget_silent_workers
-from workers.outbox import drain_outbox
+from workers.ledger import trim_runs_index
+from workers.ledger.outbox import drain_outbox
 from workers.poller import sweep
-from workers.providers.registry import get_connections
-from workers.pump import pump as run_pump
-from workers.resync import check_schedules
-from workers.store.runs import trim_runs_index
-from workers.tasks.base import task
+from workers.providers.registry import get_connection, get_connections
+from workers.scheduler import check_schedules
+from workers.tasks.base import load, real_deps, task
 from workers.webhooks import webhook_target
 
 # A tick that starts late is useless: the next one is already on its way.
 _TICK = {"expires": 10, "soft_time_limit": 50, "time_limit": 60}
 
 
-@task(name="coursesync.pump", **_TICK)
-def pump() -> dict[str, Any]:
+@task(name=ports.PUMP, **_TICK)
+def pump(**kwargs: Any) -> dict[str, Any]:
     """Hand out batches, and the announcements of runs that ended (the webhook outbox)."""
+    load(Tick, kwargs)
     deps = real_deps()
-    stats = asdict(run_pump(deps, list(get_connections())))
+    stats = asdict(run_pump(deps.r, deps.settings, list(get_connections()), get_connection, deps.send))
     stats["announced"] = drain_outbox(
-        deps.r,
-        dispatch.send_task,
-        lambda run_id: webhook_target(deps.r, run_id) is not None,
+        deps.r, deps.send, lambda run_id: webhook_target(deps.r, run_id) is not None
     )
     return stats
 
 
-@task(name="coursesync.poll_jobs", **_TICK)
-def poll_jobs() -> dict[str, Any]:
+@task(name=ports.POLL_JOBS, **_TICK)
+def poll_jobs(**kwargs: Any) -> dict[str, Any]:
+    load(Tick, kwargs)
     return asdict(sweep(real_deps()))
 
 
-@task(name="coursesync.schedules", **_TICK)
-def schedules() -> dict[str, str]:
+@task(name=ports.SCHEDULES, **_TICK)
+def schedules(**kwargs: Any) -> dict[str, str]:
     """Start the scheduled resyncs that are due (skipping those whose last run still goes)."""
+    load(Tick, kwargs)
+    deps = real_deps()
 
-    def send(connection: str, run_id: str) -> None:
-        dispatch.send_task("coursesync.scheduled_sync", {"connection": connection, "run_id": run_id})
+    def start(connection: str, run_id: str) -> None:
+        deps.send(ports.SCHEDULED_SYNC, {"connection": connection, "run_id": run_id}, {})
 
-    return check_schedules(real_deps().r, list(get_connections().values()), send)
+    return check_schedules(deps.r, list(get_connections().values()), start)
 
 
-@task(name="coursesync.doctor", expires=60, soft_time_limit=100, time_limit=110)
-def doctor() -> dict[str, Any]:
+@task(name=ports.DOCTOR, expires=60, soft_time_limit=100, time_limit=110)
+def doctor(**kwargs: Any) -> dict[str, Any]:
     """Every open run can end: silent producers' runs ended, stranded batches put back."""
+    load(Tick, kwargs)
     deps = real_deps()
     report = examine(deps.r, deps.settings)
     return {**asdict(report), "healthy": report.healthy}
 
 
-@task(name="coursesync.cleanup", expires=3600)
-def cleanup() -> dict[str, Any]:
+@task(name=ports.CLEANUP, expires=3600)
+def cleanup(**kwargs: Any) -> dict[str, Any]:
     """Hourly: run records expire by TTL; their entries in the runs index go here, and so do
     the heartbeats of workers gone for a day (scaled down, renamed)."""
+    load(Tick, kwargs)
     deps = real_deps()
     return {
         "runs_forgotten": trim_runs_index(deps.r, deps.settings.run_retention_s),

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from schemas.messages import NotifyRun
 from workers.config import get_settings
 from workers.errors import ConfigError, PermanentError, ProviderUnavailable
-from workers.outbox import delivered, failed_delivery
+from workers.ledger import run_document
+from workers.ledger.outbox import delivered, failed_delivery
+from workers.ports import NOTIFY_RUN
 from workers.redis_client import get_redis
 from workers.retry import compute_backoff
-from workers.store.runs import run_document
-from workers.tasks.base import task
+from workers.tasks.base import load, task
 from workers.webhooks import deliver, webhook_target
 
 log = logging.getLogger(__name__)
 
 
 # Acknowledged on receipt: the outbox entry, not this message, is what makes delivery certain.
-@task(name="coursesync.notify_run", acks_late=False)
-def notify_run(run_id: str) -> str:
-    """Args: run_id. Delivers the final run document once; the outbox retries a failure."""
+@task(name=NOTIFY_RUN, acks_late=False)
+def notify_run(**kwargs: Any) -> str:
+    """Kwargs: run_id. Delivers the final run document once; the outbox retries a failure."""
+    run_id = load(NotifyRun, kwargs).run_id
     r = get_redis()
     try:
         target = webhook_target(r, run_id)

@@ -1,6 +1,6 @@
-"""Batches in Redis: a small hash of state plus a compressed payload blob.
+"""Batches: a small hash of state plus a compressed payload (``payloads``), and their transitions.
 
-The Celery message for a batch carries only its id; the payload is read from here. States::
+States::
 
     pending --submit--> submitted --poll--> completed
      |  ^                   |
@@ -10,9 +10,11 @@ The Celery message for a batch carries only its id; the payload is read from her
      |
      +--split--> split      (refused as a whole for validation: two halves take its place)
 
-``completed`` means the provider answered for every item (some may have failed);
-``failed`` means the batch as a whole could not be delivered or its remote job failed;
-``split`` means its items live on in two smaller batches (``<id>.0`` and ``<id>.1``).
+``completed`` means the provider answered for every item (some may have failed); ``failed``
+means the batch as a whole could not be delivered or its remote job failed; ``split`` means its
+items live on in two smaller batches (``<id>.0`` and ``<id>.1``). Every transition is one
+script of ``workers/lua`` that also moves the batch between the dispatch structures and counts
+it in its run, so nothing is ever half done.
 """
 
 from __future__ import annotations
@@ -20,24 +22,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import redis
 
-from workers import keys
+from workers import keys, lua
+from workers.ledger.payloads import decode_items, encode_items
+from workers.ledger.runs import ERRORS_MAX, now_iso, run_keys
 from workers.providers.base import ItemResult, OutboundItem
-from workers.store.lua import run_script
-from workers.store.runs import ERRORS_MAX, now_iso, run_keys
-from workers.store.scripts import MARK_SENDING, MARK_SUBMITTED, REOPEN, SETTLE_BATCH, SPLIT_BATCH
 
 __all__ = [
     "Batch",
+    "count_attempt",
+    "count_poll",
     "create_batch",
-    "decode_heads",
-    "decode_items",
     "load_batch",
     "load_blob",
     "load_items",
@@ -65,9 +64,6 @@ class Batch:
     polls: int
     created_ms: int
     early: tuple[ItemResult, ...] = ()
-    #: When set, the batch already paid for a request at this time (Redis ms) and sends without
-    #: asking the limiter again (see ``workers.budget``).
-    booked_ms: int | None = None
     #: Set while a worker sends the batch: found set by the next attempt, it means a worker
     #: stopped mid-send and the provider may have received the batch.
     sending: str | None = None
@@ -98,7 +94,6 @@ class Batch:
             polls=int(raw.get("polls", 0)),
             created_ms=int(raw.get("created_ms", 0)),
             early=tuple(ItemResult(*row) for row in json.loads(raw["early"])) if raw.get("early") else (),
-            booked_ms=int(raw["booked_ms"]) if raw.get("booked_ms") else None,
             sending=raw.get("sending") or None,
             throttles=int(raw.get("throttles", 0)),
             poll_errors=int(raw.get("poll_errors", 0)),
@@ -110,34 +105,8 @@ class Batch:
         )
 
 
-def encode_items(items: list[OutboundItem]) -> bytes:
-    # Two JSON documents on two lines, ids and digests first: recording a batch whose items all
-    # succeeded reads only the first line, never the payloads (most of the bytes). zlib level 1:
-    # catalogs compress 4-6x at a few hundred MB/s, which keeps a million-item backlog in Redis
-    # affordable. orjson never writes a raw newline, so the first one separates the two.
-    heads = orjson.dumps([[i.id, i.digest] for i in items])
-    payloads = orjson.dumps([i.payload for i in items])
-    return zlib.compress(heads + b"\n" + payloads, 1)
-
-
-def decode_items(blob: bytes) -> list[OutboundItem]:
-    heads, sep, payloads = zlib.decompress(blob).partition(b"\n")
-    if not sep:  # written before the two-line format: one list of [id, digest, payload]
-        return [OutboundItem(row[0], row[1], row[2]) for row in orjson.loads(heads)]
-    return [
-        OutboundItem(h[0], h[1], p) for h, p in zip(orjson.loads(heads), orjson.loads(payloads), strict=True)
-    ]
-
-
-def decode_heads(blob: bytes) -> list[tuple[str, str]]:
-    """(id, digest) of each item, in order, without parsing the payloads."""
-    # The older one-line format's rows start with id and digest too.
-    heads = zlib.decompress(blob).partition(b"\n")[0]
-    return [(row[0], row[1]) for row in orjson.loads(heads)]
-
-
 def create_batch(
-    pipe: Any,
+    r: redis.Redis,
     *,
     batch_id: str,
     run_id: str,
@@ -149,32 +118,38 @@ def create_batch(
     payload_ttl_s: int,
     kind: str = "catalog",
 ) -> None:
-    """Queue the batch's hash, its payload and its place in the connection's ready list.
+    """Store the batch, its payload, its place in the connection's ready list and its count in
+    the run, in one transaction: a crash or a full Redis never leaves a batch half made.
 
     ``kind`` is ``catalog`` (items of the catalog) or ``prune`` (deactivations of items the
-    catalog no longer has), which the run counts apart.
-    ``target`` is the run's target (``workers.targets``), which the items were diffed against.
+    catalog no longer has), which the run counts apart. ``target`` is the run's target
+    (``workers.targets``), which the items were diffed against.
     """
-    pipe.hset(
-        keys.batch(batch_id),
-        mapping={
-            "run_id": run_id,
-            "connection": connection,
-            "target": target,
-            "op": op,
-            "kind": kind,
-            "size": len(items),
-            "state": "pending",
-            "attempts": 0,
-            "created_ms": int(time.time() * 1000),
-        },
-    )
+    fields: dict[Any, Any] = {
+        "run_id": run_id,
+        "connection": connection,
+        "target": target,
+        "op": op,
+        "kind": kind,
+        "size": len(items),
+        "state": "pending",
+        "attempts": 0,
+        "created_ms": int(time.time() * 1000),
+    }
+    pipe = r.pipeline(transaction=True)
+    pipe.hset(keys.batch(batch_id), mapping=fields)
     pipe.expire(keys.batch(batch_id), retention_s)
     pipe.set(keys.batch_items(batch_id), encode_items(items), ex=payload_ttl_s)
     pipe.rpush(keys.run_batches(run_id), batch_id)
     pipe.expire(keys.run_batches(run_id), retention_s)
     pipe.rpush(keys.ready(connection), batch_id)
     pipe.sadd(keys.READY_CONNECTIONS, connection)
+    pipe.hincrby(keys.run(run_id), "b_total", 1)
+    pipe.hincrby(keys.run(run_id), "b_pending", 1)
+    if kind == "catalog":
+        # Items put in a batch: what a run counted but never batched was lost with its producer.
+        pipe.hincrby(keys.run(run_id), "c_batched", len(items))
+    pipe.execute()
 
 
 def load_batch(r: redis.Redis, batch_id: str) -> Batch | None:
@@ -189,14 +164,31 @@ def load_items(raw_r: redis.Redis, batch_id: str) -> list[OutboundItem] | None:
 
 
 def load_blob(raw_r: redis.Redis, batch_id: str) -> bytes | None:
-    """The batch's encoded items (see ``decode_items``, ``decode_heads``), or None like ``load_items``."""
+    """The batch's encoded items (``workers.ledger.payloads``), or None like ``load_items``."""
     blob: bytes | None = raw_r.get(keys.batch_items(batch_id))  # type: ignore[assignment]
     return blob or None
 
 
+def count_attempt(r: redis.Redis, batch_id: str, *, throttled: bool, reason: str) -> int:
+    """One more failed attempt (or throttle) of sending the batch; returns how many so far."""
+    pipe = r.pipeline(transaction=True)
+    pipe.hincrby(keys.batch(batch_id), "throttles" if throttled else "attempts", 1)
+    pipe.hset(keys.batch(batch_id), "last_error", reason)
+    return int(pipe.execute()[0])
+
+
+def count_poll(r: redis.Redis, batch: Batch, *, ok: bool) -> int:
+    """A poll of the batch's job answered (``ok``: its errors start again) or failed; returns
+    how many failed in a row."""
+    if ok:
+        r.hset(keys.batch(batch.id), mapping={"poll_errors": 0, "polls": batch.polls + 1})
+        return 0
+    return int(r.hincrby(keys.batch(batch.id), "poll_errors", 1))
+
+
 def mark_sending(r: redis.Redis, batch_id: str, token: str) -> bool:
     """Note that the batch's request is about to leave; False if it is no longer pending."""
-    return bool(run_script(r, MARK_SENDING, [keys.batch(batch_id)], [token]))
+    return bool(lua.run(r, "mark_sending", [keys.batch(batch_id)], [token]))
 
 
 def mark_submitted(
@@ -213,9 +205,9 @@ def mark_submitted(
     job's results when it ends.
     """
     early_json = json.dumps([dataclasses.astuple(e) for e in early]) if early else ""
-    done = run_script(
+    done = lua.run(
         r,
-        MARK_SUBMITTED,
+        "mark_submitted",
         [keys.batch(batch.id), keys.run(batch.run_id), keys.JOBS_DUE, keys.inflight(batch.connection)],
         [job_ref, int(first_poll_s * 1000), batch.id, early_json],
     )
@@ -225,16 +217,10 @@ def mark_submitted(
 def reopen(r: redis.Redis, batch: Batch, *, delay_s: float, reason: str) -> bool:
     """submitted -> pending, to be sent again after ``delay_s`` (its remote job failed for a
     transient reason). Counts an attempt. False if the batch was not submitted."""
-    done = run_script(
+    done = lua.run(
         r,
-        REOPEN,
-        [
-            keys.batch(batch.id),
-            keys.JOBS_DUE,
-            keys.DEFERRED,
-            keys.slots(batch.connection, "jobs"),
-            keys.run(batch.run_id),
-        ],
+        "reopen",
+        [keys.batch(batch.id), keys.JOBS_DUE, keys.DEFERRED, keys.run(batch.run_id)],
         [batch.id, int(delay_s * 1000), reason],
     )
     return bool(done)
@@ -254,9 +240,9 @@ def split_batch(
     Returns the two new batch ids, or None if the batch was no longer pending."""
     ids = (f"{batch.id}.0", f"{batch.id}.1")
     root = batch.root or batch.id
-    done = run_script(
+    done = lua.run(
         r,
-        SPLIT_BATCH,
+        "split_batch",
         [
             keys.batch(batch.id),
             keys.inflight(batch.connection),
@@ -287,6 +273,11 @@ def split_batch(
     return ids if done else None
 
 
+def split_extra(r: redis.Redis, batch: Batch) -> int:
+    """Extra requests the tree ``batch`` belongs to has cost in splits so far."""
+    return int(r.hget(keys.batch(batch.root or batch.id), "split_extra") or 0)
+
+
 def settle_batch(
     r: redis.Redis,
     batch: Batch,
@@ -297,17 +288,16 @@ def settle_batch(
     errors: list[dict[str, Any]],
     retention_s: int,
 ) -> str | None:
-    """Count the batch's outcome once, taking it out of every dispatch structure and freeing its
-    job slot in the same step. Returns None if already settled, 'open' if the run goes on, or
-    the run's final state when this batch ended it."""
-    result = run_script(
+    """Count the batch's outcome once, taking it out of every dispatch structure in the same
+    step. Returns None if already settled, 'open' if the run goes on, or the run's final state
+    when this batch ended it."""
+    result = lua.run(
         r,
-        SETTLE_BATCH,
+        "settle_batch",
         [
             keys.batch(batch.id),
             keys.JOBS_DUE,
             keys.inflight(batch.connection),
-            keys.slots(batch.connection, "jobs"),
             keys.batch_items(batch.id),
             *run_keys(batch.run_id, batch.connection),
         ],

@@ -1,4 +1,9 @@
-"""Run records in Redis and the run document of product.md."""
+"""Run records: created by the producer, counted by batch transitions, sealed, ended once.
+
+A run's hash holds its identity (connection, provider, target), its options, its state and its
+exact counters (``c_*`` items, ``b_*`` batches, ``p_*`` prune, ``s_*`` splits). The counters
+change only inside the ledger's atomic scripts (``workers/lua``), so they always add up.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,22 @@ from typing import Any
 
 import redis
 
-from workers import keys
-from workers.redis_client import strs
-from workers.store.lua import run_script
-from workers.store.scripts import FINALIZE_RUN, HEARTBEAT, PUSH_CAPPED, SEAL_RUN
+from workers import keys, lua
 
 __all__ = [
+    "BATCH_STATES",
+    "COUNTS",
     "ERRORS_MAX",
     "FINAL_STATES",
     "add_counts",
     "create_run",
     "finalize_run",
-    "get_run",
     "heartbeat",
-    "list_runs",
     "new_run_id",
+    "note",
+    "now_iso",
     "record_item_errors",
-    "run_document",
+    "record_prune_plan",
     "run_keys",
     "seal_run",
     "trim_runs_index",
@@ -36,8 +40,8 @@ __all__ = [
 ERRORS_MAX = 100
 FINAL_STATES = frozenset({"completed", "completed_with_errors", "failed"})
 
-_COUNTS = ("total", "invalid", "unchanged", "submitted", "succeeded", "failed")
-_BATCH_STATES = ("total", "pending", "submitted", "completed", "failed", "split")
+COUNTS = ("total", "invalid", "unchanged", "submitted", "succeeded", "failed")
+BATCH_STATES = ("total", "pending", "submitted", "completed", "failed", "split")
 #: How SEAL_RUN words the items a producer counted but never put in a batch (%d: how many).
 _NEVER_SENT = (
     "%d items were read but never sent: the producer stopped before it could batch them; "
@@ -84,8 +88,8 @@ def create_run(
         "target": target,
         "target_label": target_label,
     }
-    fields.update({f"c_{c}": 0 for c in _COUNTS})
-    fields.update({f"b_{b}": 0 for b in _BATCH_STATES})
+    fields.update({f"c_{c}": 0 for c in COUNTS})
+    fields.update({f"b_{b}": 0 for b in BATCH_STATES})
     pipe = r.pipeline()
     pipe.hset(keys.run(run_id), mapping=fields)
     pipe.expire(keys.run(run_id), retention_s)
@@ -95,7 +99,7 @@ def create_run(
 
 
 def run_keys(run_id: str, connection: str) -> list[str]:
-    """The keys a script that may end the run needs, in ``scripts.RUN_KEYS`` order."""
+    """The keys a script that may end the run needs (``workers/lua/_finalize.lua``), in order."""
     return [
         keys.run(run_id),
         keys.run_errors(run_id),
@@ -113,7 +117,7 @@ def run_keys(run_id: str, connection: str) -> list[str]:
 def heartbeat(r: Any, run_id: str) -> None:
     """The producer of ``run_id`` is alive; a run whose producer falls silent is ended by the
     doctor (``workers.doctor``) instead of staying open for ever."""
-    run_script(r, HEARTBEAT, [keys.OPEN_RUNS], [run_id])
+    lua.run(r, "heartbeat", [keys.OPEN_RUNS], [run_id])
 
 
 def add_counts(pipe: Any, run_id: str, **deltas: int) -> None:
@@ -139,7 +143,7 @@ def record_item_errors(
     pipe.hset(keys.run_item_errors(run_id), mapping={k: json.dumps(v) for k, v in errors.items()})
     pipe.expire(keys.run_item_errors(run_id), retention_s)
     flat = [json.dumps(e) for errs in errors.values() for e in errs]
-    run_script(pipe, PUSH_CAPPED, [keys.run_errors(run_id)], [ERRORS_MAX, *flat[:ERRORS_MAX]])
+    lua.run(pipe, "push_capped", [keys.run_errors(run_id)], [ERRORS_MAX, *flat[:ERRORS_MAX]])
     pipe.expire(keys.run_errors(run_id), retention_s)
 
 
@@ -149,77 +153,24 @@ def seal_run(
     """The producer is done (or was found dead, with ``fatal`` saying so): end the run now if
     every batch has settled. Returns the final state if this call ended the run."""
     args = [now_iso(), retention_s, fatal, _NEVER_SENT]
-    result = run_script(r, SEAL_RUN, run_keys(run_id, connection), args)
+    result = lua.run(r, "seal_run", run_keys(run_id, connection), args)
     return str(result) if result else None
 
 
 def finalize_run(r: redis.Redis, run_id: str, connection: str, *, retention_s: int) -> str | None:
     """End the run if it is sealed and settled (idempotent). Returns the final state if it did."""
-    result = run_script(r, FINALIZE_RUN, run_keys(run_id, connection), [now_iso(), retention_s])
+    result = lua.run(r, "finalize_run", run_keys(run_id, connection), [now_iso(), retention_s])
     return str(result) if result else None
 
 
-def get_run(r: redis.Redis, run_id: str) -> dict[str, str] | None:
-    """The raw run hash, or None if there is no such run (or it expired)."""
-    raw = r.hgetall(keys.run(run_id))
-    return raw or None  # type: ignore[return-value]
+def record_prune_plan(r: redis.Redis, run_id: str, *, candidates: int, refused: str) -> None:
+    """What pruning found to deactivate, and why it refused to (``""``: it did not)."""
+    r.hset(keys.run(run_id), mapping={"p_candidates": candidates, "p_refused": refused})
 
 
-def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
-    """The run document of product.md."""
-    raw = get_run(r, run_id)
-    if raw is None:
-        return None
-    counts = {c: int(raw.get(f"c_{c}", 0)) for c in _COUNTS}
-    settled = counts["invalid"] + counts["unchanged"] + counts["succeeded"] + counts["failed"]
-    counts["pending"] = max(0, counts["total"] - settled)
-    batches = {b: int(raw.get(f"b_{b}", 0)) for b in _BATCH_STATES}
-    errors = [json.loads(e) for e in strs(r.lrange(keys.run_errors(run_id), 0, ERRORS_MAX - 1))]
-    doc: dict[str, Any] = {
-        "run_id": run_id,
-        "connection": raw.get("connection"),
-        "provider": raw.get("provider"),
-        "state": raw.get("state"),
-        "counts": counts,
-        "batches": batches,
-        "errors": errors,
-        "created_at": raw.get("created_at"),
-        "finished_at": raw.get("finished_at") or None,
-    }
-    if raw.get("target"):  # runs recorded before targets existed have none
-        doc["target"] = raw["target"]
-        doc["target_label"] = raw.get("target_label", "")
-    if raw.get("fatal"):
-        doc["reason"] = raw["fatal"]
-    if int(raw.get("b_split", 0)):
-        # A batch the provider refused as a whole was halved until its bad items stood alone.
-        doc["splits"] = {
-            "batches": int(raw["b_split"]),
-            "extra_requests": int(raw.get("s_extra_requests", 0)),
-        }
-    options = json.loads(raw.get("options") or "{}")
-    if options:
-        doc["options"] = options
-    if options.get("prune"):
-        doc["prune"] = {
-            "candidates": int(raw.get("p_candidates", 0)),
-            "submitted": int(raw.get("p_submitted", 0)),
-            "succeeded": int(raw.get("p_succeeded", 0)),
-            "failed": int(raw.get("p_failed", 0)),
-            "refused": raw.get("p_refused") or None,
-        }
-    return doc
-
-
-def list_runs(r: redis.Redis, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest runs first, as run documents without their error lists."""
-    docs = []
-    for run_id in strs(r.zrevrange(keys.RUNS_INDEX, 0, limit - 1)):
-        doc = run_document(r, str(run_id))
-        if doc is not None:
-            doc.pop("errors")
-            docs.append(doc)
-    return docs
+def note(r: redis.Redis, run_id: str, field: str, text: str) -> None:
+    """A line of news about a finished run (``webhook``: how its announcement went)."""
+    r.hset(keys.run(run_id), field, text)
 
 
 def trim_runs_index(r: redis.Redis, retention_s: int) -> int:

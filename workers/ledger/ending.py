@@ -2,7 +2,7 @@
 
 Everything a finished run *needs* (its final state, retention, the fleet-wide counter, the
 webhook outbox entry, freeing the scheduled-run claim) happens in the atomic step that ends it
-(``workers.store.scripts``'s ``finalize``), so a crash right after it loses none of that. What
+(``workers/lua/_finalize.lua``), so a crash right after it loses none of that. What
 is left here is best effort by nature: a log line and the ``run_finished`` signal.
 """
 
@@ -14,9 +14,9 @@ import redis
 
 from workers import keys
 from workers.config import Settings
+from workers.ledger.documents import run_document
 from workers.logs import log_event
 from workers.signals import run_finished as signal
-from workers.store.runs import run_document
 
 __all__ = ["run_finished"]
 

@@ -15,15 +15,14 @@ from typing import Any
 
 import redis
 
-from workers import keys
+from workers import keys, lua
 from workers.config import Settings
 from workers.crashpoints import crash_point
+from workers.ledger.batches import Batch, load_blob, load_items, settle_batch
+from workers.ledger.ending import run_finished
+from workers.ledger.payloads import decode_heads, decode_items
 from workers.logs import batch_event
 from workers.providers.base import ItemResult, OutboundItem
-from workers.runlife import run_finished
-from workers.store.batches import Batch, decode_heads, decode_items, load_blob, load_items, settle_batch
-from workers.store.lua import run_script
-from workers.store.scripts import HSET_MANY
 
 __all__ = ["NO_RESULT", "fail_batch", "merge_results", "record_results"]
 
@@ -175,7 +174,7 @@ def _remember_confirmed(
         args.append(len(mapping))
         for pair in mapping.items():
             args.extend(pair)
-    run_script(r, HSET_MANY, [key for key, _ in hashes], args)
+    lua.run(r, "hset_many", [key for key, _ in hashes], args)
 
 
 def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | None:

@@ -9,8 +9,8 @@ cannot fire the same schedule twice.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +19,9 @@ from celery.schedules import crontab
 
 from workers import keys
 from workers.connections import Connection
+from workers.ledger import FINAL_STATES, get_run, new_run_id
+from workers.locks import lock
 from workers.schedules import Schedule
-from workers.store.runs import FINAL_STATES, get_run, new_run_id
 
 __all__ = ["SCHEDULED_RUN_CLAIM_S", "check_schedules", "is_due", "schedule_state"]
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 #: A scheduled run blocks the next one at most this long, even if its worker vanished.
 SCHEDULED_RUN_CLAIM_S = 24 * 3600
-SCHEDULED_SYNC_TASK = "coursesync.scheduled_sync"
 
 
 def is_due(schedule: Schedule, last_fired_s: float | None, now_s: float) -> bool:
@@ -63,46 +63,49 @@ def _still_running(r: redis.Redis, connection: str) -> str | None:
 
 
 def check_schedules(
-    r: redis.Redis, connections: list[Connection], send: Any, now_s: float | None = None
+    r: redis.Redis,
+    connections: list[Connection],
+    start: Callable[[str, str], None],
+    now_s: float | None = None,
 ) -> dict[str, str]:
-    """Fire due schedules (``send(connection_name, run_id)`` starts one); returns what happened."""
-    token = secrets.token_hex(8)
-    if not r.set(keys.SCHEDULES_LOCK, token, nx=True, px=30_000):
-        return {}
-    outcomes: dict[str, str] = {}
-    try:
+    """Fire due schedules (``start(connection_name, run_id)`` starts one); returns what happened."""
+    with lock(r, keys.SCHEDULES_LOCK, ttl_s=30.0) as held:
+        if not held:
+            return {}
         now = time.time() if now_s is None else now_s
-        for conn in connections:
-            if conn.schedule is None:
-                continue
-            state_key = keys.schedule_state(conn.name)
-            last = r.hget(state_key, "last_fired_s")
-            if not is_due(conn.schedule, float(last) if last is not None else None, now):
-                if conn.schedule.cron and last is None:
-                    r.hset(state_key, "last_fired_s", now)  # cron counts from first sight
-                continue
-            r.hset(state_key, "last_fired_s", now)
-            running = _still_running(r, conn.name)
-            if running is not None:
-                outcome = f"skipped: run {running} is still going"
-                r.hincrby(state_key, "skipped", 1)
-                log.warning(
-                    "scheduled resync skipped connection=%r: run %r is still going", conn.name, running
-                )
-            else:
-                run_id = new_run_id()
-                r.set(keys.active_run(conn.name), run_id, ex=SCHEDULED_RUN_CLAIM_S)
-                send(conn.name, run_id)
-                outcome = f"started {run_id}"
-                r.hincrby(state_key, "fired", 1)
-                r.hset(state_key, "last_run_id", run_id)
-                log.info("scheduled resync started connection=%r run=%r", conn.name, run_id)
-            r.hset(state_key, mapping={"last_outcome": outcome, "last_outcome_at": now})
-            outcomes[conn.name] = outcome
-    finally:
-        if r.get(keys.SCHEDULES_LOCK) == token:
-            r.delete(keys.SCHEDULES_LOCK)
-    return outcomes
+        return {
+            conn.name: outcome
+            for conn in connections
+            if conn.schedule is not None and (outcome := _fire_if_due(r, conn, conn.schedule, start, now))
+        }
+
+
+def _fire_if_due(
+    r: redis.Redis, conn: Connection, schedule: Schedule, start: Callable[[str, str], None], now: float
+) -> str:
+    """What this tick did about ``conn``'s schedule ("" when it was not due)."""
+    state_key = keys.schedule_state(conn.name)
+    last = r.hget(state_key, "last_fired_s")
+    if not is_due(schedule, float(last) if last is not None else None, now):
+        if schedule.cron and last is None:
+            r.hset(state_key, "last_fired_s", now)  # cron counts from first sight
+        return ""
+    r.hset(state_key, "last_fired_s", now)
+    running = _still_running(r, conn.name)
+    if running is not None:
+        outcome = f"skipped: run {running} is still going"
+        r.hincrby(state_key, "skipped", 1)
+        log.warning("scheduled resync skipped connection=%r: run %r is still going", conn.name, running)
+    else:
+        run_id = new_run_id()
+        r.set(keys.active_run(conn.name), run_id, ex=SCHEDULED_RUN_CLAIM_S)
+        start(conn.name, run_id)
+        outcome = f"started {run_id}"
+        r.hincrby(state_key, "fired", 1)
+        r.hset(state_key, "last_run_id", run_id)
+        log.info("scheduled resync started connection=%r run=%r", conn.name, run_id)
+    r.hset(state_key, mapping={"last_outcome": outcome, "last_outcome_at": now})
+    return outcome
 
 
 def schedule_state(r: redis.Redis, connection: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import time
 import redis
 
 from workers import keys
-from workers.dispatch import promote_deferred, reap_expired
+from workers.ledger.queue import promote_deferred, reap_expired
 
 
 def batch(r: redis.Redis, batch_id: str, state: str = "pending") -> None:
@@ -22,11 +22,11 @@ def test_an_expired_lease_hands_a_pending_batch_out_again_and_frees_a_finished_o
     batch(r, "done", state="submitted")
     batch(r, "busy")
     r.zadd(keys.inflight("acme"), {"lost": past, "done": past, "busy": future})
-    assert reap_expired(r, "acme") == 1
+    assert reap_expired(r, "acme") == ["lost"]
     assert r.lrange(keys.ready("acme"), 0, -1) == ["lost"]
     assert r.zrange(keys.inflight("acme"), 0, -1) == ["busy"]
     assert r.sismember(keys.READY_CONNECTIONS, "acme")
-    assert reap_expired(r, "acme") == 0  # nothing is handed out twice
+    assert reap_expired(r, "acme") == []  # nothing is handed out twice
 
 
 def test_deferred_batches_go_back_to_the_front_of_their_ready_list_when_due(r: redis.Redis) -> None:

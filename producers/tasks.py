@@ -1,0 +1,37 @@
+"""The producer's Celery tasks: start a run from a catalog URL, or a connection's scheduled resync.
+
+They live with the producer, not in ``workers.tasks``: the worker package never imports the
+producer (the Celery app lists this module by name).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from producers.sync import SyncOptions, start_run
+from schemas.messages import ScheduledSync, SyncCatalog
+from workers.ports import SCHEDULED_SYNC, SYNC_CATALOG
+from workers.providers.registry import get_connection
+from workers.tasks.base import load, real_deps, task
+
+
+# Reading a large catalog can take minutes. These tasks acknowledge on receipt: a redelivery
+# after a crash would start a second run of the same catalog (a run whose producer died is
+# ended by the doctor, and the next sync sends what it did not).
+@task(name=SYNC_CATALOG, acks_late=False, ignore_result=False, soft_time_limit=3600, time_limit=3700)
+def sync_catalog(connection: str, source_url: str, **kwargs: Any) -> str:
+    """Args: connection, source_url (a catalog the workers can read). Returns the run id."""
+    msg: SyncCatalog = load(SyncCatalog, {"connection": connection, "source_url": source_url, **kwargs})
+    options = SyncOptions(full=msg.full, prune=msg.prune, trigger="celery")
+    return start_run(msg.connection, msg.source_url, options, send=real_deps().send)
+
+
+@task(name=SCHEDULED_SYNC, acks_late=False, soft_time_limit=3600, time_limit=3700)
+def scheduled_sync(**kwargs: Any) -> str:
+    """Kwargs: connection, run_id. A scheduled resync as its schedule says (source, prune, full)."""
+    msg: ScheduledSync = load(ScheduledSync, kwargs)
+    conn = get_connection(msg.connection)
+    if conn.schedule is None:
+        return "no schedule"
+    options = SyncOptions(full=conn.schedule.full, prune=conn.schedule.prune, trigger="schedule")
+    return start_run(msg.connection, conn.schedule.source, options, run_id=msg.run_id, send=real_deps().send)

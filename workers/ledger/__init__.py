@@ -1,0 +1,90 @@
+"""The run ledger: the only code that writes runs, batches, their places and item outcomes.
+
+Everything a run promises (README, "The run ledger") is kept here: runs and their exact
+counters (``runs``; read back as the run document by ``documents``), batches and their state
+transitions (``batches``, payloads in ``payloads``), where a pending batch waits (``queue``),
+when a remote job is polled next (``jobs``), what became of each item (``outcomes``, read back
+by ``items``), the announcement of a run's end (``outbox``, ``ending``), and the doctor's check
+(``checks``). Every change of more than one key is one script of ``workers/lua``.
+
+Other code asks through the names below; keys are built by ``workers.keys``.
+"""
+
+from __future__ import annotations
+
+from workers.ledger.batches import (
+    Batch,
+    count_attempt,
+    count_poll,
+    create_batch,
+    load_batch,
+    load_items,
+    mark_sending,
+    mark_submitted,
+    reopen,
+    settle_batch,
+    split_batch,
+    split_extra,
+)
+from workers.ledger.checks import Reachability, check_batches
+from workers.ledger.documents import get_run, list_runs, run_document
+from workers.ledger.ending import run_finished
+from workers.ledger.items import item_errors, retry_items
+from workers.ledger.jobs import claim_due_jobs, forget_job, reschedule_poll
+from workers.ledger.outcomes import NO_RESULT, fail_batch, merge_results, record_results
+from workers.ledger.runs import (
+    ERRORS_MAX,
+    FINAL_STATES,
+    add_counts,
+    create_run,
+    finalize_run,
+    heartbeat,
+    new_run_id,
+    note,
+    record_item_errors,
+    record_prune_plan,
+    seal_run,
+    trim_runs_index,
+)
+
+__all__ = [
+    "ERRORS_MAX",
+    "FINAL_STATES",
+    "NO_RESULT",
+    "Batch",
+    "Reachability",
+    "add_counts",
+    "check_batches",
+    "claim_due_jobs",
+    "count_attempt",
+    "count_poll",
+    "create_batch",
+    "create_run",
+    "fail_batch",
+    "finalize_run",
+    "forget_job",
+    "get_run",
+    "heartbeat",
+    "item_errors",
+    "list_runs",
+    "load_batch",
+    "load_items",
+    "mark_sending",
+    "mark_submitted",
+    "merge_results",
+    "new_run_id",
+    "note",
+    "record_item_errors",
+    "record_prune_plan",
+    "record_results",
+    "reopen",
+    "reschedule_poll",
+    "retry_items",
+    "run_document",
+    "run_finished",
+    "seal_run",
+    "settle_batch",
+    "split_batch",
+    "split_extra",
+    "trim_runs_index",
+]

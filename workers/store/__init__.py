@@ -1,1 +1,0 @@
-"""Run, batch and dispatch state in Redis (keys in ``workers.keys``)."""
