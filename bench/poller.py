@@ -40,7 +40,9 @@ def submit_many(deps: Any, n: int, prefix: str) -> list[tuple[str, float]]:
     from workers.submit import submit_batch
 
     items = [{"id": f"{prefix}-{i}", "title": "T", "url": "https://a.example"} for i in range(n)]
-    run_id = start_run("bench", items, SyncOptions(full=True), r=deps.r, settings=deps.settings, send=deps.send)
+    run_id = start_run(
+        "bench", items, SyncOptions(full=True), r=deps.r, settings=deps.settings, send=deps.send
+    )
     assert get_run(deps.r, run_id) is not None
     out = []
     for batch_id in deps.r.lrange(keys.run_batches(run_id), 0, -1):
