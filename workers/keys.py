@@ -19,7 +19,7 @@ RUNS_INDEX = PREFIX + "runs"
 
 #: ZSET run_id -> last sign of life of its producer (Redis time, ms): every run not yet ended.
 #: Writers: the producer (created, then a heartbeat every few seconds while it reads), the
-#: finalize step of ``workers.store.scripts`` (removes it). Reader: the doctor, which ends runs
+#: finalize step (``workers/lua/_finalize.lua``; removes it). Reader: the doctor, which ends runs
 #: whose producer fell silent and checks that every pending batch of an open run is reachable.
 OPEN_RUNS = PREFIX + "runs:open"
 
@@ -39,7 +39,7 @@ def run(run_id: str) -> str:
     """HASH of one run: connection, provider, state, timestamps and exact counters.
 
     Writers: producer (creation, counts of read/invalid/unchanged, seal) and the Lua scripts
-    of ``workers.store.scripts`` (batch transitions, final state). TTL: run retention.
+    of ``workers/lua`` (batch transitions, final state). TTL: run retention.
     """
     return f"{PREFIX}run:{run_id}"
 

@@ -16,12 +16,9 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from workers.config import get_settings
-
-if TYPE_CHECKING:
-    from workers.ledger import Batch
 
 __all__ = ["JsonFormatter", "batch_event", "log_event", "setup_logging"]
 
@@ -66,7 +63,20 @@ def log_event(logger: logging.Logger, level: int, event: str, /, **fields: Field
     logger.log(level, "%s %s", event, text, extra={_FIELDS: {"event": event, **present}})
 
 
-def batch_event(logger: logging.Logger, level: int, event: str, batch: Batch, /, **fields: Field) -> None:
+class _Batch(Protocol):
+    """What a batch event names (``workers.ledger.Batch`` has it; logging needs no more)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def connection(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+def batch_event(logger: logging.Logger, level: int, event: str, batch: _Batch, /, **fields: Field) -> None:
     """``log_event`` with the batch's connection, run, id and attempt (1 for the first send)."""
     log_event(
         logger,

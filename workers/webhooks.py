@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 
 from workers.errors import PermanentError, ProviderUnavailable
+from workers.ledger import get_run
+from workers.providers.registry import get_connection
 
 __all__ = ["SIGNATURE_HEADER", "deliver", "sign", "verify", "webhook_target"]
 
@@ -49,9 +51,6 @@ def webhook_target(r: Any, run_id: str) -> tuple[str, str | None] | None:
     The secret is the connection's ``webhook_secret`` (usually ``env:...``), else the
     COURSESYNC_WEBHOOK_SECRET variable; it is read here, never carried in a message.
     """
-    from workers.ledger import get_run
-    from workers.providers.registry import get_connection
-
     raw = get_run(r, run_id) or {}
     url = json.loads(raw.get("options") or "{}").get("webhook_url")
     connection = get_connection(raw["connection"]) if raw.get("connection") else None

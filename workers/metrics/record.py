@@ -3,7 +3,7 @@
 Many worker processes on many machines count into the same hash, so a scrape sees the whole
 fleet, whichever process serves it. Each function queues its increments on what the caller
 passes: a pipeline it sends anyway (no extra round trip) or a client. Item and batch outcomes
-are counted by the settle script itself (``workers.store.scripts.SETTLE_BATCH``), in the same
+are counted by the settle script itself (``workers/lua/settle_batch.lua``), in the same
 atomic step as the run's counters, so the two always agree.
 
 Field names of ``keys.conn_metrics`` (the collector reads the same ones)::
