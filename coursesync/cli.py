@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 def _redis() -> Any:
     from workers.config import get_settings
     from workers.logs import setup_logging
-    from workers.redis_client import get_redis
+    from workers.redact import redact_url
+    from workers.redis_client import check_no_eviction, get_redis
 
     os.environ.setdefault("COURSESYNC_LOG_LEVEL", "WARNING")
     setup_logging()
@@ -64,10 +65,11 @@ def _redis() -> Any:
     try:
         r.ping()
     except Exception as exc:  # redis.ConnectionError and friends; the message says it all
-        url = get_settings().redis_url
+        url = redact_url(get_settings().redis_url)  # it may carry the Redis password
         raise CliError(
             f"cannot reach Redis at {url} ({exc}); start Redis or set COURSESYNC_REDIS_URL"
         ) from None
+    check_no_eviction(r)
     return r
 
 

@@ -26,6 +26,8 @@ DEMO_SECRETS = {
     "COURSESYNC_DEMO_L360_CLIENT_ID": "sandbox-360-client",
     "COURSESYNC_DEMO_L360_CLIENT_SECRET": "sandbox-360-secret",
     "COURSESYNC_DEMO_TI_KEY": "ti_test_sandbox",
+    # The sandbox's asset store is on loopback, where customers' URLs may not go by default.
+    "COURSESYNC_OUTBOUND_ALLOW": "loopback",
 }
 
 #: provider -> the demo's connection name.

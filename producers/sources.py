@@ -14,6 +14,8 @@ import httpx
 
 from producers.readers import FORMATS, Record, read_csv, read_json_array, read_jsonl
 from workers.errors import CatalogError
+from workers.outbound import OutboundRefused, open_stream, outbound_policy
+from workers.redact import redact_text, redact_url
 
 __all__ = ["detect_format", "is_url", "open_source", "read_records"]
 
@@ -71,14 +73,17 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
     """A binary stream of the catalog at ``source``; errors name the source and the fix."""
     gz = source.lower().split("?")[0].endswith(".gz")
     if is_url(source):
+        shown = redact_url(source)  # a catalog URL may carry credentials or a signature
         try:
-            with httpx.stream("GET", source, timeout=_URL_TIMEOUT, follow_redirects=True) as resp:
+            with open_stream(source, outbound_policy(), timeout=_URL_TIMEOUT) as resp:
                 if resp.status_code >= 400:
-                    raise CatalogError(f"catalog URL {source} answered HTTP {resp.status_code}")
+                    raise CatalogError(f"catalog URL {shown} answered HTTP {resp.status_code}")
                 raw: IO[bytes] = io.BufferedReader(_ChunkReader(resp.iter_bytes()), 1 << 16)
                 yield gzip.GzipFile(fileobj=raw) if gz else raw  # type: ignore[misc]
+        except OutboundRefused as exc:
+            raise CatalogError(f"catalog URL refused: {exc}") from None
         except httpx.HTTPError as exc:
-            raise CatalogError(f"cannot download catalog {source}: {exc}") from None
+            raise CatalogError(f"cannot download catalog {shown}: {redact_text(str(exc))}") from None
         return
     path = Path(source)
     if not path.exists():

@@ -23,7 +23,9 @@ from workers.errors import CatalogError, ConfigError
 from workers.ports import Send
 from workers.providers.base import OutboundItem
 from workers.providers.registry import get_connection
+from workers.redact import redact_url
 from workers.redis_client import get_redis
+from workers.sealing import seal
 
 __all__ = ["SyncOptions", "dry_run", "start_retry_run", "start_run"]
 
@@ -122,8 +124,12 @@ def _run(
         "trigger": options.trigger,
         **extra,
     }
+    webhook = ""
     if options.webhook_url:
-        recorded["webhook_url"] = options.webhook_url
+        # The run document shows the URL redacted; the worker that announces the run's end
+        # reads it back whole, sealed when it carries credentials or a signed query.
+        shown = recorded["webhook_url"] = redact_url(options.webhook_url)
+        webhook = options.webhook_url if shown == options.webhook_url else seal(options.webhook_url)
     ledger.create_run(
         r,
         run_id=run_id,
@@ -133,6 +139,7 @@ def _run(
         options=recorded,
         target=producer.target.id,
         target_label=producer.target.label,
+        webhook_url=webhook,
     )
     retention_s = settings.run_retention_s
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from producers.sync import SyncOptions, start_run
 from schemas.messages import ScheduledSync, SyncCatalog
+from workers.connections import resolve_value
 from workers.ports import SCHEDULED_SYNC, SYNC_CATALOG
 from workers.providers.registry import get_connection
 from workers.tasks.base import load, real_deps, task
@@ -34,4 +35,6 @@ def scheduled_sync(**kwargs: Any) -> str:
     if conn.schedule is None:
         return "no schedule"
     options = SyncOptions(full=conn.schedule.full, prune=conn.schedule.prune, trigger="schedule")
-    return start_run(msg.connection, conn.schedule.source, options, run_id=msg.run_id, send=real_deps().send)
+    # A signed source URL stays out of the TOML file: "env:NAME" or "file:/run/secrets/NAME".
+    source = str(resolve_value(conn.schedule.source, f"connections.{msg.connection}.schedule.source"))
+    return start_run(msg.connection, source, options, run_id=msg.run_id, send=real_deps().send)

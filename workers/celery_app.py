@@ -12,6 +12,7 @@ from celery import Celery, signals
 from workers import broker, keys, ports, traces
 from workers.config import get_settings
 from workers.logs import setup_logging
+from workers.redis_client import check_no_eviction, get_redis
 
 __all__ = ["app", "send"]
 
@@ -89,6 +90,13 @@ ports.install(send)
 def _configure_logging(**_: Any) -> None:
     # Connecting this signal stops Celery from configuring logging itself.
     setup_logging()
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+@signals.beat_init.connect  # type: ignore[untyped-decorator]
+def _refuse_an_evicting_redis(**_: Any) -> None:
+    # At start-up, before any batch is taken: an evicting Redis would lose them silently.
+    check_no_eviction(get_redis())
 
 
 # Traces for `coursesync health` and the metrics: who last finished a task, when beat ticked.

@@ -74,9 +74,16 @@ class Settings:
     #: Logs as one JSON object per line instead of plain text.
     log_json: bool = False
     log_level: str = "INFO"
+    #: What a customer's URL (catalog source, webhook, HTTP asset store) may reach besides public
+    #: addresses: ``loopback``, ``private``, ``link-local`` and/or CIDR ranges, comma-separated
+    #: (``workers.outbound``). Empty: public addresses only.
+    outbound_allow: str = ""
     #: ``user:password`` (several: comma-separated) for `coursesync metrics`, in the format of
     #: Flower's FLOWER_BASIC_AUTH. Unset: the endpoint serves loopback only. Kept out of repr.
     metrics_auth: str = field(default="", repr=False)
+    #: Seals the few secrets that must sit in Redis (``workers.sealing``): the same long random
+    #: value for every process. Kept out of repr.
+    secret_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

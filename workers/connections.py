@@ -2,8 +2,8 @@
 
 A connection is validated when the file is loaded: unknown provider, missing or unknown keys and
 wrong types are ConfigErrors that name the connection and the key. Secrets stay as references
-(``"env:NAME"``) until a provider client asks for them with ``Connection.secret``, so they are
-never copied into Celery messages, Redis or logs.
+(``"env:NAME"``, ``"file:/run/secrets/NAME"``) until a provider client asks for them with
+``Connection.secret``, so they are never copied into Celery messages, Redis or logs.
 """
 
 from __future__ import annotations
@@ -80,13 +80,26 @@ class Connection:
 
 
 def resolve_value(value: Any, where: str) -> Any:
-    """Replace an ``"env:NAME"`` string with the variable's value; missing is a ConfigError."""
+    """Read a reference at the moment of use: ``"env:NAME"`` from the environment variable NAME,
+    ``"file:/path"`` from that file (Docker and Kubernetes mount secrets as files: trailing
+    whitespace and newlines are dropped). A missing one is a ConfigError naming it."""
     if isinstance(value, str) and value.startswith("env:"):
         var = value[4:]
         resolved = os.environ.get(var)
         if resolved is None or resolved == "":
             raise ConfigError(f"{where} refers to environment variable {var}, which is not set")
         return resolved
+    # "file:/path" is a reference; "file:///dir" is a URL (a Thought Industries asset store).
+    if isinstance(value, str) and value.startswith("file:/") and not value.startswith("file://"):
+        path = Path(value[5:])
+        try:
+            text = path.read_text(encoding="utf-8").rstrip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"{where} refers to file {str(path)!r}, which cannot be read: {why}") from None
+        if not text:
+            raise ConfigError(f"{where} refers to file {str(path)!r}, which is empty")
+        return text
     return value
 
 

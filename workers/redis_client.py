@@ -13,8 +13,9 @@ from typing import Any
 import redis
 
 from workers.config import get_settings
+from workers.errors import ConfigError
 
-__all__ = ["get_raw_redis", "get_redis", "strs"]
+__all__ = ["check_no_eviction", "get_raw_redis", "get_redis", "strs"]
 
 
 @lru_cache(maxsize=8)
@@ -42,3 +43,21 @@ def get_raw_redis() -> redis.Redis:
 def strs(reply: Any) -> list[str]:
     """A multi-bulk reply (ZRANGE, SMEMBERS...) as a list of str, whatever the client decodes."""
     return [m.decode() if isinstance(m, bytes) else str(m) for m in reply]
+
+
+def check_no_eviction(r: redis.Redis) -> None:
+    """Refuse a Redis that evicts keys when full: it would silently drop batches, runs and queued
+    messages (the ledger would lose items it cannot even name). Read from ``INFO memory``, which
+    managed services that disable CONFIG still answer.
+
+    Raises:
+        ConfigError: the policy is not ``noeviction``, with the fix.
+    """
+    policy = str(r.info("memory").get("maxmemory_policy", "noeviction"))
+    if policy != "noeviction":
+        raise ConfigError(
+            f"Redis evicts keys when full (maxmemory-policy {policy}), which would silently drop "
+            "coursesync's batches, runs and queued tasks; set it to noeviction "
+            "(`redis-cli CONFIG SET maxmemory-policy noeviction`, and `maxmemory-policy noeviction` "
+            "in redis.conf, or your provider's parameter group)"
+        )

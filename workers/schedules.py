@@ -52,7 +52,10 @@ def parse_schedule(where: str, table: Any) -> Schedule:
         )
     source = table.get("source")
     if not isinstance(source, str) or not source:
-        raise ConfigError(f"{where}.source must be a file path or an http(s) URL")
+        raise ConfigError(
+            f"{where}.source must be a file path, an http(s) URL, or a reference to one "
+            '("env:NAME" or "file:/run/secrets/NAME")'
+        )
     if ("every" in table) == ("cron" in table):
         raise ConfigError(f'{where}: set exactly one of every (e.g. "6h") or cron (e.g. "0 */6 * * *")')
     for flag in ("prune", "full"):

@@ -3,35 +3,21 @@
 Celery puts ``repr(args)`` in every message header (``argsrepr``) and event, and Flower shows
 it. Our own tasks carry ids only, but ``coursesync.sync_catalog`` carries a catalog URL, which
 may hold credentials (``https://user:pw@host/...``) or a signature in its query string (a
-pre-signed S3 link). This AMQP class shows such URLs without either. Messages from clients in
-other languages carry their own ``argsrepr`` (or none: then Flower shows nothing).
+pre-signed S3 link). This AMQP class shows such URLs without either (``workers.redact``).
+Messages from clients in other languages carry their own ``argsrepr`` (or none: then Flower
+shows nothing).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from celery.app.amqp import AMQP
 from celery.utils.saferepr import saferepr
 
+from workers.redact import redact
+
 __all__ = ["RedactingAMQP", "redact"]
-
-_URL = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/@]*@)?(?P<rest>[^?#]*)(?P<tail>[?#].*)?$")
-
-
-def redact(value: Any) -> Any:
-    """``value`` with every URL string inside it stripped of user info and query/fragment."""
-    if isinstance(value, str):
-        m = _URL.match(value)
-        if m is None:
-            return value
-        return m["scheme"] + m["rest"] + ("?..." if m["tail"] else "")
-    if isinstance(value, list | tuple):
-        return type(value)(redact(v) for v in value)
-    if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
-    return value
 
 
 class RedactingAMQP(AMQP):  # type: ignore[misc]

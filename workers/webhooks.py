@@ -19,7 +19,10 @@ import httpx
 
 from workers.errors import PermanentError, ProviderUnavailable
 from workers.ledger import get_run
+from workers.outbound import OutboundRefused, PolicyTransport, outbound_policy
 from workers.providers.registry import get_connection
+from workers.redact import redact_text, redact_url
+from workers.sealing import unseal
 
 __all__ = ["SIGNATURE_HEADER", "deliver", "sign", "verify", "webhook_target"]
 
@@ -52,7 +55,9 @@ def webhook_target(r: Any, run_id: str) -> tuple[str, str | None] | None:
     COURSESYNC_WEBHOOK_SECRET variable; it is read here, never carried in a message.
     """
     raw = get_run(r, run_id) or {}
-    url = json.loads(raw.get("options") or "{}").get("webhook_url")
+    # A run's own webhook URL is kept sealed when it carries credentials (producers.sync).
+    sealed = raw.get("webhook_url")
+    url = unseal(sealed) if sealed else None
     connection = get_connection(raw["connection"]) if raw.get("connection") else None
     if not url and connection is not None:
         url = connection.option("webhook_url")
@@ -65,18 +70,30 @@ def webhook_target(r: Any, run_id: str) -> tuple[str, str | None] | None:
 
 
 def deliver(url: str, document: dict[str, Any], secret: str | None) -> None:
-    """POST ``document`` to ``url``; raises ProviderUnavailable (retry) or PermanentError."""
+    """POST ``document`` to ``url`` (where the outbound policy allows, no redirect followed);
+    raises ProviderUnavailable (retry) or PermanentError."""
     body = json.dumps(document, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "X-Coursesync-Delivery": str(document.get("run_id"))}
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
-    ctx: dict[str, Any] = {"provider": "webhook", "url": url}
+    shown = redact_url(url)
+    ctx: dict[str, Any] = {"provider": "webhook", "url": shown}
+    transport = PolicyTransport(outbound_policy())
     try:
-        resp = httpx.post(url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_S)
+        with httpx.Client(transport=transport, timeout=WEBHOOK_TIMEOUT_S, follow_redirects=False) as client:
+            resp = client.post(url, content=body, headers=headers)
+    except OutboundRefused as exc:
+        raise PermanentError(f"webhook refused: {exc}", **ctx) from None
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise PermanentError(f"webhook URL {url!r} cannot be used: {exc}", **ctx) from exc
+        raise PermanentError(f"webhook URL {shown} cannot be used: {redact_text(str(exc))}", **ctx) from None
     except httpx.HTTPError as exc:
-        raise ProviderUnavailable(f"webhook receiver unreachable: {exc}", **ctx) from exc
+        raise ProviderUnavailable(f"webhook receiver unreachable: {redact_text(str(exc))}", **ctx) from None
+    if resp.is_redirect:
+        raise PermanentError(
+            f"webhook receiver answered a redirect (HTTP {resp.status_code}); configure its final URL",
+            status_code=resp.status_code,
+            **ctx,
+        )
     if resp.status_code >= 300:
         raise ProviderUnavailable(
             f"webhook receiver answered HTTP {resp.status_code}", status_code=resp.status_code, **ctx

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.integration
 
 #: Fast ticks so tests do not wait on production-sized intervals.
 FAST_ENV = {
+    # Catalog servers, webhook receivers and asset stores of the tests live on loopback.
+    "COURSESYNC_OUTBOUND_ALLOW": "loopback",
     "COURSESYNC_TICK_INTERVAL_S": "0.5",
     "COURSESYNC_POLL_INITIAL_DELAY_S": "0.5",
     "COURSESYNC_POLL_MAX_INTERVAL_S": "2",

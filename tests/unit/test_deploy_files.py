@@ -57,3 +57,11 @@ def test_flower_and_metrics_get_their_credentials_from_the_environment() -> None
     assert metrics_auth.startswith("${COURSESYNC_METRICS_AUTH:?")
     # and the rest of their environment is the shared one
     assert services["flower"]["environment"]["COURSESYNC_REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_nothing_unauthenticated_is_published_beyond_this_host() -> None:
+    services = compose()["services"]
+    # The sandbox answers anyone: loopback only. Redis is not published at all.
+    assert all(str(p).startswith("127.0.0.1:") for p in services["sandbox"].get("ports", []))
+    assert "ports" not in services["redis"]
+    assert "noeviction" in services["redis"]["command"]

@@ -6,9 +6,16 @@ from workers.celery_app import app
 from workers.taskrepr import redact
 
 
-def test_urls_lose_credentials_and_query_strings() -> None:
-    assert redact("https://u:pw@cdn.example/c.jsonl?X-Amz-Signature=abc") == "https://cdn.example/c.jsonl?..."
+def test_urls_lose_credentials_and_query_values() -> None:
+    assert (
+        redact("https://u:pw@cdn.example/c.jsonl?X-Amz-Signature=abc&X-Amz-Expires=60#frag")
+        == "https://***@cdn.example/c.jsonl?X-Amz-Signature=***&X-Amz-Expires=***"
+    )
     assert redact(["acme", "s3://bucket/c.jsonl"]) == ["acme", "s3://bucket/c.jsonl"]
+    assert (
+        redact("cannot download https://u:pw@h/c.json: refused")
+        == "cannot download https://***@h/c.json: refused"
+    )
     assert redact({"run_id": "r_1", "n": 3}) == {"run_id": "r_1", "n": 3}
 
 

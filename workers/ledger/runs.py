@@ -69,6 +69,7 @@ def create_run(
     options: dict[str, Any] | None = None,
     target: str = "",
     target_label: str = "",
+    webhook_url: str = "",
 ) -> None:
     """Record a new run in state ``queued`` with zeroed counters.
 
@@ -87,6 +88,8 @@ def create_run(
         "options": json.dumps(options or {}),
         "target": target,
         "target_label": target_label,
+        # The run's own webhook (``sync --webhook``): as given, or sealed if it holds a secret.
+        "webhook_url": webhook_url,
     }
     fields.update({f"c_{c}": 0 for c in COUNTS})
     fields.update({f"b_{b}": 0 for b in BATCH_STATES})
