@@ -88,6 +88,12 @@ def sweep(deps: Deps, *, limit: int = MAX_CLAIM) -> SweepStats:
 
 
 def _reschedule(deps: Deps, batch: Batch, delay_s: float) -> None:
+    """Poll again after ``delay_s``, but never after the job's deadline: a provider's hint of an
+    hour (or a backoff) must not keep a job that is past it from failing on time."""
+    if batch.submitted_ms is not None:
+        now_ms = Limits.on(deps.r).now_ms()
+        left_s = (batch.submitted_ms + deps.settings.job_deadline_s * 1000 - now_ms) / 1000
+        delay_s = max(0.0, min(delay_s, left_s + 0.001))
     ledger.reschedule_poll(deps.r, batch.id, delay_s)
 
 

@@ -185,3 +185,21 @@ def test_retry_sends_exactly_the_failed_items_again(
     assert sorted(i for _, ids in provider.submissions[before:] for i in ids) == ["c140", "c3"]
     assert second["counts"]["total"] == 2 and second["counts"]["succeeded"] == 2
     assert second["state"] == "completed" and second["options"]["retry_of"] == first["run_id"]
+
+
+def test_a_hint_longer_than_the_deadline_is_cut_to_it(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
+    from workers.errors import RateLimited
+
+    provider = FakeProvider(pending_polls=1)
+    deps = make_deps(r, raw_r, provider, job_deadline_s=30.0)
+    submitted_run(deps, sent, 5)
+    # Given a provider that asks to be left alone for an hour
+    provider.errors.append(RateLimited("slow down", status_code=429, retry_after_s=3600.0))
+    make_all_due(r)
+    assert sweep(deps).outcomes == {"throttled": 1}
+    # Then the job is due again no later than its deadline, 30 s after it was submitted
+    ((_, due_ms),) = r.zrange(keys.JOBS_DUE, 0, -1, withscores=True)
+    seconds, micros = r.time()
+    assert due_ms - (seconds * 1000 + micros // 1000) <= 31_000
