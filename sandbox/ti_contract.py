@@ -1,7 +1,7 @@
 """What the sandbox's Thought Industries expects and answers, written from providers.md §4.
 
 The sandbox owns these choices and imports nothing from ``workers``: a fake that shared the
-client's guesses (``workers.providers.ti_assumptions``) would agree with every one of them,
+client's guesses (``workers.providers.thoughtindustries.assumptions``) would agree with every one of them,
 right or wrong. ``tests/unit/test_contract_thoughtindustries.py`` checks that the two agree
 where they must (the asset's columns, the dry-run field).
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-from schemas.mapping import Mapper
+from workers.providers.mapping import Mapper
 
 __all__ = ["MAPPERS", "get_mapper"]
 
 MAPPERS: dict[str, str] = {
-    "kombo": "schemas.kombo",
-    "stackone": "schemas.stackone",
-    "360learning": "schemas.learning360",
-    "thoughtindustries": "schemas.thoughtindustries",
+    "kombo": "workers.providers.kombo.mapping",
+    "stackone": "workers.providers.stackone.mapping",
+    "360learning": "workers.providers.learning360.mapping",
+    "thoughtindustries": "workers.providers.thoughtindustries.mapping",
 }
 
 

@@ -76,7 +76,7 @@ def current_target(kv: redis.Redis, connection: Connection) -> Target:
     if connection.provider == "360learning" and "integration_id" not in parts:
         # Imported here: its OAuth helpers load cryptography (~7 MB), which producers of the
         # other providers have no use for.
-        from workers.providers.learning360_integration import created_integration
+        from workers.providers.learning360.integration import created_integration
 
         created, generation = created_integration(kv, connection.name)
         if created:

@@ -17,7 +17,7 @@ import redis
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline
-from workers.providers.ti_assumptions import DEACTIVATION_UNSUPPORTED
+from workers.providers.thoughtindustries.assumptions import DEACTIVATION_UNSUPPORTED
 from workers.store.items import item_errors
 
 pytestmark = pytest.mark.integration

@@ -32,7 +32,7 @@ import redis
 from coursesync.demo import DEMO_SECRETS, PROVIDERS, demo_config, expected_counts
 from coursesync.sample import write_sample
 from tests.integration.conftest import Pipeline
-from workers.providers.learning360_auth import TokenCache
+from workers.providers.learning360.auth import TokenCache
 from workers.providers.registry import get_connection
 from workers.store.items import item_errors
 

@@ -25,11 +25,11 @@ from workers import keys
 from workers.connections import Connection
 from workers.errors import CoursesyncError
 from workers.providers.base import ItemResult, OutboundItem
-from workers.providers.kombo import KomboProvider
-from workers.providers.learning360 import Learning360Provider
+from workers.providers.kombo.client import KomboProvider
+from workers.providers.learning360.client import Learning360Provider
 from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import StackOneProvider
-from workers.providers.thoughtindustries import ThoughtIndustriesProvider
+from workers.providers.stackone.client import StackOneProvider
+from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
 
 #: Reproducible in CI, and modest so the unit suite stays fast.
 PROPERTY = settings(

@@ -18,12 +18,12 @@ import pytest
 from coursesync.sample import sample_items
 from sandbox import SandboxServer, SandboxSettings
 from schemas.course import Course, validate_item
-from schemas.learning360 import LANGS, MAPPER, lang_360
-from schemas.mapping import MappingError
 from schemas.provider_specs import schema, validator
 from workers.connections import Connection
 from workers.providers.base import OutboundItem
-from workers.providers.learning360 import Learning360Provider
+from workers.providers.learning360.client import Learning360Provider
+from workers.providers.learning360.mapping import LANGS, MAPPER, lang_360
+from workers.providers.mapping import MappingError
 from workers.providers.specs import PROVIDER_SPECS
 
 OPTIONS: dict[str, Any] = {"client_id": "cid", "client_secret": "secret"}

@@ -15,14 +15,21 @@ import pytest
 from coursesync.sample import sample_items
 from sandbox import SandboxServer
 from schemas.course import Course, validate_item
-from schemas.mapping import MappingError, content_digest
 from schemas.provider_specs import validator
-from schemas.stackone import CONTENT_TYPES, DEFAULT_REGION, LOCALES, MAPPER, iso_duration, locale
 from workers.connections import Connection
 from workers.errors import ProviderRejected
 from workers.providers.base import OutboundItem
+from workers.providers.mapping import MappingError, content_digest
 from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import StackOneProvider
+from workers.providers.stackone.client import StackOneProvider
+from workers.providers.stackone.mapping import (
+    CONTENT_TYPES,
+    DEFAULT_REGION,
+    LOCALES,
+    MAPPER,
+    iso_duration,
+    locale,
+)
 
 
 def course(**fields: Any) -> Course:

@@ -26,14 +26,12 @@ from sandbox import SandboxServer, SandboxSettings
 from sandbox import ti_contract as sandbox_ti
 from sandbox.ti_contract import INVALID_ROW_SHAPES
 from schemas.course import Course, validate_item
-from schemas.mapping import MappingError
-from schemas.thoughtindustries import MAPPER, to_csv
 from workers.connections import Connection
 from workers.errors import UNVERIFIED
 from workers.providers.base import OutboundItem
+from workers.providers.mapping import MappingError
 from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.thoughtindustries import ThoughtIndustriesProvider
-from workers.providers.ti_assumptions import (
+from workers.providers.thoughtindustries.assumptions import (
     COLUMNS,
     CONTENTS,
     DEACTIVATION_UNSUPPORTED,
@@ -44,6 +42,8 @@ from workers.providers.ti_assumptions import (
     REQUIRED_COLUMNS,
     ROW_ERROR_FIELD,
 )
+from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
+from workers.providers.thoughtindustries.mapping import MAPPER, to_csv
 
 UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 ISO_8601 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"

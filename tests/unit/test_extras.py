@@ -11,14 +11,14 @@ import redis
 
 import workers.dispatch as dispatch_mod
 from producers.sync import SyncOptions, start_run
-from schemas import kombo
 from schemas.course import Course, validate_item
-from schemas.mapping import MappingError
 from schemas.provider_specs import describe_errors
 from tests.unit.helpers import make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.providers.fake import FakeProvider
+from workers.providers.kombo import mapping as kombo
+from workers.providers.mapping import MappingError
 from workers.store.batches import load_items
 from workers.store.items import item_errors
 

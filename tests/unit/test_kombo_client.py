@@ -25,8 +25,8 @@ from workers.errors import (
     UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
-from workers.providers.kombo import KomboProvider
-from workers.providers.kombo_answers import CODES
+from workers.providers.kombo.answers import CODES
+from workers.providers.kombo.client import KomboProvider
 from workers.targets import current_target
 
 ITEM = OutboundItem(

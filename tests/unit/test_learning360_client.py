@@ -34,7 +34,7 @@ from workers.errors import (
     UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
-from workers.providers.learning360 import Learning360Provider
+from workers.providers.learning360.client import Learning360Provider
 from workers.providers.specs import PROVIDER_SPECS
 
 BASE = "https://app.360learning.com"

@@ -16,7 +16,7 @@ from workers.connections import Connection
 from workers.errors import AuthError, NotFound, PermanentError, RateLimited
 from workers.providers.base import OutboundItem
 from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import StackOneProvider
+from workers.providers.stackone.client import StackOneProvider
 
 KEY = "sandbox-stackone-key"
 ACCOUNT = "sandbox-account"

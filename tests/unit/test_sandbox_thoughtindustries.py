@@ -13,7 +13,7 @@ import pytest
 from sandbox import SandboxServer, SandboxSettings
 from sandbox.ti_contract import COLUMNS, JOB_RUNNING
 from sandbox.ti_store import TiStore
-from schemas.thoughtindustries import to_csv
+from workers.providers.thoughtindustries.mapping import to_csv
 
 KEY = "ti_test_sandbox"
 PENDING_S = 0.2

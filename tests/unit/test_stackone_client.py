@@ -24,7 +24,7 @@ from workers.errors import (
 )
 from workers.providers.base import OutboundItem
 from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import ITEM_REJECTED, StackOneProvider
+from workers.providers.stackone.client import ITEM_REJECTED, StackOneProvider
 
 BASE_URL = "http://127.0.0.1:9/stackone"
 

@@ -11,7 +11,7 @@ import pytest
 
 from workers.connections import Connection
 from workers.errors import ConfigError
-from workers.providers.learning360_integration import Integrations
+from workers.providers.learning360.integration import Integrations
 from workers.providers.specs import PROVIDER_SPECS
 from workers.targets import Target, current_target
 

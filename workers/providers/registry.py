@@ -36,10 +36,10 @@ ProviderFactory = Callable[[Connection, httpx.Client, redis.Redis], Provider]
 
 #: Provider modules are imported when a connection first needs them.
 PROVIDER_CLASSES: dict[str, str] = {
-    "kombo": "workers.providers.kombo:KomboProvider",
-    "stackone": "workers.providers.stackone:StackOneProvider",
-    "360learning": "workers.providers.learning360:Learning360Provider",
-    "thoughtindustries": "workers.providers.thoughtindustries:ThoughtIndustriesProvider",
+    "kombo": "workers.providers.kombo.client:KomboProvider",
+    "stackone": "workers.providers.stackone.client:StackOneProvider",
+    "360learning": "workers.providers.learning360.client:Learning360Provider",
+    "thoughtindustries": "workers.providers.thoughtindustries.client:ThoughtIndustriesProvider",
 }
 
 

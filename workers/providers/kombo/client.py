@@ -3,7 +3,7 @@
 Kombo asks clients to branch on ``error.code`` rather than on the HTTP status (it moved codes
 between statuses before), so the code table below decides first and the status only where the
 code is unknown. Item results are correlated by ``origin_id``, which is our item id. What an
-answer proves is read in ``kombo_answers`` (the code table lives there too).
+answer proves is read in ``answers`` (the code table lives there too).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import redis
 from workers import keys
 from workers.connections import Connection
 from workers.errors import AuthError, NotFound, ProviderError, TransientError
-from workers.providers import kombo_answers as answers
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
 from workers.providers.http import dumps, error_for_status, json_body, map_errors, retry_after_s
+from workers.providers.kombo import answers
 from workers.targets import current_target
 
 __all__ = ["KomboProvider"]

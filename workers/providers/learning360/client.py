@@ -7,7 +7,7 @@ is ``completed`` or ``error``, then reads ``{location}/results`` and maps each r
 ``input.externalId`` proves its course succeeded; an entry naming no externalId is skipped (the
 core fails items without a result), and an operation or result list that cannot be read is
 ``UnverifiedAnswer``. Every call carries a Bearer token (shared by the
-fleet, see ``learning360_auth``) and ``360-api-version: v2.0``; a 401 refreshes the token once
+fleet, see ``auth``) and ``360-api-version: v2.0``; a 401 refreshes the token once
 and repeats the call once. The token only ever goes to ``base_url``'s own origin.
 """
 
@@ -24,8 +24,8 @@ from workers.connections import Connection
 from workers.errors import UNVERIFIED, NotFound, PermanentError, ProviderError, UnverifiedAnswer
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
 from workers.providers.http import dumps, error_for_status, json_body, map_errors
-from workers.providers.learning360_auth import TokenCache
-from workers.providers.learning360_integration import Integrations
+from workers.providers.learning360.auth import TokenCache
+from workers.providers.learning360.integration import Integrations
 
 __all__ = ["Learning360Provider"]
 

@@ -4,8 +4,8 @@ A batch becomes one CSV asset, stored through the connection's ``asset_store``; 
 ``POST /incoming/v2/content/{content}/bulk`` with ``{"bulkImportAssetPath": path}`` (first as a
 dry run when ``dry_run_first``, whose invalid rows fail at once and stay out of the import),
 then ``GET /incoming/v2/jobs/{id}`` until the job ends. Whatever Thought Industries does not
-document is an assumption of ``ti_assumptions`` (A1..A9), which this module follows; its answers
-are read in ``ti_answers``. An invalid row that cannot be matched to an item stops the batch:
+document is an assumption of ``assumptions`` (A1..A9), which this module follows; its answers
+are read in ``answers``. An invalid row that cannot be matched to an item stops the batch:
 no row of it counts as succeeded, and nothing more is imported or polled.
 """
 
@@ -20,15 +20,15 @@ from urllib.parse import quote
 import httpx
 import redis
 
-from schemas.thoughtindustries import to_csv
 from workers import keys
 from workers.connections import Connection
 from workers.errors import AuthError, NotFound, ProviderError, TransientError, UnverifiedAnswer
-from workers.providers.asset_store import AssetStore, asset_name, open_asset_store
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
 from workers.providers.http import clamp_hint, dumps, error_for_status, json_body, map_errors
-from workers.providers.ti_answers import Rows, data_object, job_status, read_rows
-from workers.providers.ti_assumptions import CONTENTS, DEACTIVATION_UNSUPPORTED, DRY_RUN_FIELD
+from workers.providers.thoughtindustries.answers import Rows, data_object, job_status, read_rows
+from workers.providers.thoughtindustries.asset_store import AssetStore, asset_name, open_asset_store
+from workers.providers.thoughtindustries.assumptions import CONTENTS, DEACTIVATION_UNSUPPORTED, DRY_RUN_FIELD
+from workers.providers.thoughtindustries.mapping import to_csv
 
 __all__ = ["JOB_ROWS_TTL_S", "ThoughtIndustriesProvider"]
 

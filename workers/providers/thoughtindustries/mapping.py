@@ -3,7 +3,7 @@
 The payload of an item is its CSV row as a dict (column -> text), so it can be fingerprinted,
 chunked and stored like any other payload; ``to_csv`` writes a batch of rows as the asset.
 Columns, key, list separator and the lack of deactivation are assumptions A2-A4 and A9 of
-``workers.providers.ti_assumptions`` (nothing of it is documented publicly).
+``assumptions`` (nothing of it is documented publicly).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from schemas.course import Course
-from schemas.mapping import Mapper, MappingError, Options
-from workers.providers.ti_assumptions import (
+from workers.providers.mapping import Mapper, MappingError, Options
+from workers.providers.thoughtindustries.assumptions import (
     COLUMNS,
     CSV_DELIMITER,
     DEACTIVATION_UNSUPPORTED,

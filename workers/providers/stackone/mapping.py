@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.course import Course, Translation
-from schemas.mapping import Mapper, MappingError, Options, without_none
 from schemas.stackone_locales import LOCALES, problems
+from workers.providers.mapping import Mapper, MappingError, Options, without_none
 
 __all__ = [
     "CONTENT_TYPES",

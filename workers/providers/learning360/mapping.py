@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.course import Course
-from schemas.extras import check_merged
-from schemas.mapping import Mapper, MappingError, Options, without_none
+from workers.providers.extras import check_merged
+from workers.providers.mapping import Mapper, MappingError, Options, without_none
 
 __all__ = ["LANGS", "MAPPER", "lang_360", "to_deactivation", "to_payload", "to_prune"]
 

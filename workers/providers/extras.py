@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.mapping import MappingError
+from workers.providers.mapping import MappingError
 
 __all__ = ["MAX_REASON_CHARS", "check_merged"]
 

@@ -5,10 +5,10 @@ Thought Industries documents its content bulk imports only as far as the request
 ``{"data": {"<ResponseKey>": {dryRun, validRows, invalidRows, backgroundJob}}}`` and the job
 poll ``GET /incoming/v2/jobs/{id}`` (providers.md §4, sources [T1]-[T11], marked [C*]: the
 developer pages look templated). Everything below is NOT documented publicly. Each point is
-one assumption, named A1..A9; the client (``workers.providers.thoughtindustries`` and
-``ti_answers``) and the CSV mapping (``schemas.thoughtindustries``) import these constants. The
-sandbox (``sandbox.thoughtindustries``) keeps its own, written from providers.md §4, so a wrong
-guess here is not silently shared by the fake that tests it.
+one assumption, named A1..A9; the client (``client`` and ``answers`` of this package) and the
+CSV mapping (``mapping``) import these constants. The sandbox (``sandbox.thoughtindustries``)
+keeps its own, written from providers.md §4, so a wrong guess here is not silently shared by
+the fake that tests it.
 
 A1  Upload. ``bulkImportAssetPath`` is a location Thought Industries can read: the absolute
     file path of a ``file://`` asset store, or the URL of an http(s) asset store we PUT the

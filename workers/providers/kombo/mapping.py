@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.course import Course
-from schemas.extras import check_merged
-from schemas.mapping import Mapper, Options, without_none
+from workers.providers.extras import check_merged
+from workers.providers.mapping import Mapper, Options, without_none
 
 __all__ = ["MAPPER", "to_deactivation", "to_payload", "to_prune"]
 

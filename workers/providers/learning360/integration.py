@@ -27,7 +27,7 @@ from workers import keys
 from workers.connections import Connection
 from workers.errors import AuthError, ConfigError, ProviderRejected, ProviderUnavailable
 from workers.providers.http import json_body
-from workers.providers.learning360_auth import single_flight
+from workers.providers.learning360.auth import single_flight
 
 __all__ = ["Integrations", "created_integration", "integration_body"]
 

@@ -1,6 +1,6 @@
 """Provider payload mappings: canonical ``Course`` -> one item of a provider's bulk request.
 
-Each provider has one module in ``schemas/`` exposing a ``MAPPER``. A mapping raises
+Each provider's folder has a ``mapping`` module exposing a ``MAPPER``. A mapping raises
 ``MappingError`` for an item the provider cannot take (a language it does not know...), which
 makes that item invalid with a reason and never stops the others. Bump ``version`` whenever a
 mapping's output changes: content digests include it, so every item is sent once more.

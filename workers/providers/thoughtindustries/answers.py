@@ -1,7 +1,7 @@
 """Reading Thought Industries' answers: which rows an import refused, and how its job ended.
 
 The shape of an ``invalidRows`` entry is undocumented (the docs show ``[{}]``), so a row is
-matched to our items by every plausible means listed in ``ti_assumptions`` (A6). A refusal that
+matched to our items by every plausible means listed in ``assumptions`` (A6). A refusal that
 cannot be matched could be any row: then no row of that answer may count as succeeded (see
 ``Rows.fail_all``). Answers that cannot be read at all are ``UnverifiedAnswer``.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from workers.errors import UNVERIFIED, UnverifiedAnswer
 from workers.providers.base import ItemResult, JobStatus, OutboundItem
-from workers.providers.ti_assumptions import (
+from workers.providers.thoughtindustries.assumptions import (
     ID_FIELDS,
     JOB_DONE_STATUSES,
     JOB_FAILED_STATUSES,

@@ -1,0 +1,3 @@
+"""kombo."""
+
+__all__: list[str] = []

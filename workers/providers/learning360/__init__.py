@@ -1,0 +1,3 @@
+"""learning360."""
+
+__all__: list[str] = []

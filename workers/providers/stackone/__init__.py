@@ -1,0 +1,3 @@
+"""stackone."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""thoughtindustries."""
+
+__all__: list[str] = []
