@@ -24,13 +24,13 @@ import redis
 from producers.chunking import Batch, Chunker
 from producers.prepare import ItemError, Prepared, prepare
 from producers.readers import Record
-from schemas.mappers import get_mapper
 from workers import keys
 from workers.config import Settings
 from workers.connections import Connection
 from workers.crashpoints import crash_point
 from workers.dispatch import dispatch
 from workers.metrics import count_items
+from workers.providers.installed import get_mapper
 from workers.store import runs
 from workers.store.batches import create_batch
 from workers.targets import current_target

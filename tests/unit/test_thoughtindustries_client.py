@@ -28,7 +28,7 @@ from workers.errors import (
 )
 from workers.providers.base import OutboundItem
 from workers.providers.http import MAX_HINT_S
-from workers.providers.specs import PROVIDER_SPECS
+from workers.providers.installed import get_plugin
 from workers.providers.thoughtindustries.asset_store import FileAssetStore, asset_name
 from workers.providers.thoughtindustries.assumptions import COLUMNS, DEACTIVATION_UNSUPPORTED
 from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
@@ -50,7 +50,7 @@ ITEMS = [item("a"), item("b"), item("c")]
 
 def connection(store: str, **options: Any) -> Connection:
     opts = {"api_key": "ti_live_secret", "content": "courseGroup/webinar", "asset_store": store, **options}
-    return Connection("acme-ti", "thoughtindustries", BASE, opts, None, PROVIDER_SPECS["thoughtindustries"])
+    return Connection("acme-ti", "thoughtindustries", BASE, opts, None, get_plugin("thoughtindustries").spec)
 
 
 def job(status: str = "running", error: str = "") -> dict[str, Any]:

@@ -1,14 +1,13 @@
 """Connections and provider clients for worker processes, cached per process.
 
 The connections file is re-read when it changes on disk, so a worker picks up a new connection
-without a restart. Each connection gets one ``httpx.Client`` (keep-alive pool) per process.
+without a restart. Each connection gets one ``httpx.Client`` (keep-alive pool) per process, and
+one client of its provider, the class its registration names (``workers.providers.installed``).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -19,36 +18,10 @@ from workers.connections import Connection, load_connections
 from workers.errors import ConfigError
 from workers.providers.base import Provider
 from workers.providers.deadline import DeadlineTransport
+from workers.providers.installed import get_plugin
 from workers.redis_client import get_redis
 
-__all__ = [
-    "PROVIDER_CLASSES",
-    "get_connection",
-    "get_connections",
-    "get_provider",
-    "make_http_client",
-    "provider_class",
-]
-
-#: A provider class is built with its connection, the HTTP client all its calls go through,
-#: and Redis for the little state a provider keeps fleet-wide (OAuth tokens, created ids).
-ProviderFactory = Callable[[Connection, httpx.Client, redis.Redis], Provider]
-
-#: Provider modules are imported when a connection first needs them.
-PROVIDER_CLASSES: dict[str, str] = {
-    "kombo": "workers.providers.kombo.client:KomboProvider",
-    "stackone": "workers.providers.stackone.client:StackOneProvider",
-    "360learning": "workers.providers.learning360.client:Learning360Provider",
-    "thoughtindustries": "workers.providers.thoughtindustries.client:ThoughtIndustriesProvider",
-}
-
-
-def provider_class(provider: str) -> ProviderFactory:
-    """The client class of ``provider`` (imported on first use)."""
-    module, _, name = PROVIDER_CLASSES[provider].partition(":")
-    factory: ProviderFactory = getattr(importlib.import_module(module), name)
-    return factory
-
+__all__ = ["get_connection", "get_connections", "get_provider", "make_http_client"]
 
 _config_cache: dict[tuple[str, float], dict[str, Connection]] = {}
 _provider_cache: dict[tuple[int, str, float], Provider] = {}
@@ -103,7 +76,7 @@ def get_provider(name: str) -> Provider:
     key = (os.getpid(), name, _mtime(path))
     provider = _provider_cache.get(key)
     if provider is None:
-        factory = provider_class(connection.provider)
+        factory = get_plugin(connection.provider).load_client()
         provider = _provider_cache[key] = factory(
             connection, make_http_client(connection, get_redis()), get_redis()
         )

@@ -12,10 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-import secrets
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import redis
@@ -27,17 +25,14 @@ from workers import keys
 from workers.connections import Connection
 from workers.errors import AuthError, ProviderError, ProviderUnavailable
 from workers.providers.http import dumps, error_for_status, json_body, map_errors
+from workers.providers.learning360.single_flight import single_flight
 
-__all__ = ["TokenCache", "single_flight", "usable_lifetime_s"]
-
-T = TypeVar("T")
+__all__ = ["TokenCache", "usable_lifetime_s"]
 
 PROVIDER = "360learning"
 TOKEN_PATH = "/api/v2/oauth2/token"  # noqa: S105 (a path, not a password)
 #: A token is given up this long before 360Learning says it expires (clock skew, slow requests).
 REFRESH_MARGIN_S = 60.0
-#: How often a worker waiting for another one's token (or integration) looks for it.
-WAIT_POLL_S = 0.05
 _HKDF_SALT = b"coursesync/360learning/oauth-token/v1"
 
 
@@ -48,52 +43,6 @@ def usable_lifetime_s(expires_in_s: float) -> float:
 
 def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def single_flight(
-    kv: redis.Redis,
-    lock_key: str,
-    read: Callable[[], T | None],
-    make: Callable[[], T],
-    *,
-    lock_s: float,
-    what: str,
-    connection: str,
-) -> T:
-    """``read()``, else ``make()`` in exactly one worker of the fleet while the others wait.
-
-    The holder of ``lock_key`` (SET NX PX ``lock_s``) reads again, then makes the value; every
-    other caller waits up to ``lock_s`` for ``read()`` to find it. The wait is bounded by one
-    request timeout, and only ever happens while a token or integration is being created.
-
-    Raises:
-        ProviderUnavailable: the holder did not finish in time (it may have died; retry later).
-    """
-    found = read()
-    if found is not None:
-        return found
-    holder = secrets.token_hex(8)
-    deadline = time.monotonic() + lock_s
-    while True:
-        if kv.set(lock_key, holder, nx=True, px=int(lock_s * 1000)):
-            try:
-                found = read()  # the previous holder may have finished just now
-                return found if found is not None else make()
-            finally:
-                # Release only our own lock: a slow request may have outlived it.
-                if _text(kv.get(lock_key)) == holder:
-                    kv.delete(lock_key)
-        time.sleep(WAIT_POLL_S)
-        found = read()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise ProviderUnavailable(
-                f"another worker is still fetching the {what}; trying again later",
-                provider=PROVIDER,
-                connection=connection,
-                retry_after_s=1.0,
-            )
 
 
 def _positive_finite(value: Any) -> bool:

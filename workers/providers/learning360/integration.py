@@ -27,9 +27,9 @@ from workers import keys
 from workers.connections import Connection
 from workers.errors import AuthError, ConfigError, ProviderRejected, ProviderUnavailable
 from workers.providers.http import json_body
-from workers.providers.learning360.auth import single_flight
+from workers.providers.learning360.single_flight import single_flight
 
-__all__ = ["Integrations", "created_integration", "integration_body"]
+__all__ = ["Integrations", "created_integration", "integration_body", "target_parts"]
 
 #: Keys of the connection's ``integration`` table -> fields of 360Learning's BaseIntegrationDTO.
 TABLE_FIELDS = {
@@ -77,6 +77,18 @@ def created_integration(kv: redis.Redis, connection: str) -> tuple[str | None, i
     pipe.get(keys.integration_generation(connection))
     found, generation = (v.decode() if isinstance(v, bytes) else v for v in pipe.execute())
     return found or None, int(generation or 0)
+
+
+def target_parts(kv: redis.Redis, connection: Connection, parts: dict[str, str]) -> dict[str, str]:
+    """The registration's ``target`` hook: without ``integration_id``, the target is the
+    integration coursesync created (or found), else "none created yet" with the generation
+    (``workers.targets`` says why both)."""
+    if "integration_id" in parts:
+        return parts
+    created, generation = created_integration(kv, connection.name)
+    if created:
+        return {**parts, "integration_id": created}
+    return {**parts, "integration": f"none created yet, generation {generation}"}
 
 
 class Integrations:
