@@ -12,7 +12,7 @@ import pytest
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline
-from workers.providers.stackone.client import ITEM_REJECTED
+from workers.providers.stackone.answers import ITEM_REJECTED
 from workers.store.items import item_errors
 
 pytestmark = pytest.mark.integration

@@ -25,8 +25,8 @@ from workers.errors import (
     UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
-from workers.providers.kombo.answers import CODES
 from workers.providers.kombo.client import KomboProvider
+from workers.providers.kombo.errors import CODES
 from workers.targets import current_target
 
 ITEM = OutboundItem(

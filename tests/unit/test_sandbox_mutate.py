@@ -31,7 +31,8 @@ from workers.providers.base import ItemResult, OutboundItem, Provider
 from workers.providers.installed import get_plugin
 from workers.providers.kombo.client import KomboProvider
 from workers.providers.learning360.client import Learning360Provider
-from workers.providers.stackone.client import StackOneProvider, batch_results
+from workers.providers.stackone.answers import batch_results
+from workers.providers.stackone.client import StackOneProvider
 from workers.providers.thoughtindustries.answers import data_object, read_rows
 from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
 

@@ -24,7 +24,8 @@ from workers.errors import (
 )
 from workers.providers.base import OutboundItem
 from workers.providers.installed import get_plugin
-from workers.providers.stackone.client import ITEM_REJECTED, StackOneProvider
+from workers.providers.stackone.answers import ITEM_REJECTED
+from workers.providers.stackone.client import StackOneProvider
 
 BASE_URL = "http://127.0.0.1:9/stackone"
 

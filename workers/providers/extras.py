@@ -15,10 +15,22 @@ from typing import Any
 
 from workers.providers.mapping import MappingError
 
-__all__ = ["MAX_REASON_CHARS", "check_merged"]
+__all__ = ["MAX_REASON_CHARS", "check_merged", "merge_checked"]
 
 #: Characters of a reason kept: an enum failure quotes every value (360Learning has 80 languages).
 MAX_REASON_CHARS = 200
+
+
+def merge_checked(
+    provider: str, item: dict[str, Any], extra: dict[str, Any] | None, *, schema: str, request: Any, at: str
+) -> None:
+    """Merge ``extra`` (``extra.<provider>``, if any) into ``item``, then ``check_merged`` it.
+
+    ``request`` is the one-item request body that holds ``item`` at path ``at``.
+    """
+    if extra:
+        item.update(extra)
+        check_merged(provider, schema, request, item_path=at, extra=extra)
 
 
 def check_merged(provider: str, schema: str, request: Any, *, item_path: str, extra: dict[str, Any]) -> None:

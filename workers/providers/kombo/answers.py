@@ -1,90 +1,27 @@
-"""Reading Kombo's answers: its error codes, and what a bulk task or a deactivation proves.
+"""Reading Kombo's answers: what a bulk task or a deactivation proves.
 
-Kombo asks clients to branch on ``error.code`` (providers.md §1.5), so every code its spec lists
-for the course endpoints is decided once, in ``CODES``. An answer proves an item succeeded only
-in the documented shapes (see ``task_status`` and ``deactivation``); anything that cannot be read
-is ``UnverifiedAnswer`` for the whole answer, or an ``UNVERIFIED`` result for one item.
+An answer proves an item succeeded only in the documented shapes (see ``task_status`` and
+``deactivation``); anything that cannot be read is ``UnverifiedAnswer`` for the whole answer,
+or an ``UNVERIFIED`` result for one item. A task that FAILED with a transient code of ``errors``
+(Kombo's code table) is sent again.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, NamedTuple
+from typing import Any
 
-from workers.errors import (
-    UNVERIFIED,
-    AuthError,
-    ConcurrencyLimited,
-    NotFound,
-    PermanentError,
-    ProviderError,
-    ProviderRejected,
-    ProviderUnavailable,
-    RateLimited,
-    TransientError,
-    UnverifiedAnswer,
-)
+from workers.errors import UNVERIFIED, TransientError, UnverifiedAnswer
 from workers.providers.base import ItemResult, JobStatus
+from workers.providers.kombo.errors import CODES
 
-__all__ = ["CODES", "Code", "code_class", "deactivation", "task_id", "task_status"]
+__all__ = ["deactivation", "task_id", "task_status"]
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "kombo"
 
-
-class Code(NamedTuple):
-    cls: type[ProviderError]
-    #: Seconds to wait before sending again when Kombo gives no hint (transient codes only).
-    wait_s: float | None
-    why: str
-
-
-#: Every code of Kombo's error enums that a course endpoint can return. Transient classes mean
-#: "send the same request again later"; a task that ends FAILED with one is sent again.
-CODES: dict[str, Code] = {
-    # --- transient
-    "PLATFORM.RATE_LIMIT_EXCEEDED": Code(RateLimited, None, "Kombo's quota; documented as retryable [K8]"),
-    "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED": Code(ConcurrencyLimited, None, "too many actions in flight [K6]"),
-    "REMOTE.RATE_LIMIT_EXCEEDED": Code(RateLimited, None, "the LMS's quota; documented as retryable [K8]"),
-    "REMOTE.SERVICE_UNAVAILABLE": Code(ProviderUnavailable, None, "the LMS is down; retryable [K8]"),
-    "PLATFORM.TASK_TIMED_OUT": Code(
-        ProviderUnavailable, None, "Kombo gave up on a slow task; nothing was done"
-    ),
-    "PLATFORM.UNKNOWN_ERROR": Code(ProviderUnavailable, None, "Kombo's own failure, not our input's"),
-    "INTEGRATION.SETUP_SYNC_PENDING": Code(
-        ProviderUnavailable, 60.0, "the first sync still runs and ends by itself; it takes minutes"
-    ),
-    # --- permanent: a person must change something
-    "PLATFORM.AUTHENTICATION_INVALID": Code(AuthError, None, "our API key is wrong"),
-    "PLATFORM.IP_NOT_WHITELISTED": Code(AuthError, None, "our address is not allowed for the key"),
-    "INTEGRATION.AUTHENTICATION_INVALID": Code(AuthError, None, "the customer's LMS credentials are wrong"),
-    "INTEGRATION.PERMISSION_MISSING": Code(AuthError, None, "the LMS account lacks a permission"),
-    "PLATFORM.INTEGRATION_NOT_FOUND": Code(NotFound, None, "integration_id names no integration"),
-    "PLATFORM.INPUT_INVALID": Code(
-        ProviderRejected, None, "our body breaks Kombo's schema; retry after a fix"
-    ),
-    "REMOTE.INPUT_INVALID": Code(ProviderRejected, None, "the LMS refused the data; retry after a fix"),
-    "LMS.COURSE_UPDATE_NOT_SUPPORTED": Code(ProviderRejected, None, "the LMS cannot update a course"),
-    "REMOTE.UNKNOWN_HTTP_ERROR": Code(
-        PermanentError, None, "not on Kombo's retryable list [K8]; may be our data; next sync resends"
-    ),
-    "INTEGRATION.QA_FAILED": Code(PermanentError, None, "the integration failed Kombo's QA; 409 since 2026"),
-    "INTEGRATION.SETUP_INCOMPLETE": Code(PermanentError, None, "the customer must finish the setup"),
-    "INTEGRATION.INACTIVE": Code(PermanentError, None, "the integration was deactivated"),
-    "INTEGRATION.MODEL_NOT_AVAILABLE": Code(PermanentError, None, "the LMS has no courses model"),
-    "INTEGRATION.MODEL_DISABLED": Code(PermanentError, None, "courses are disabled in the scope config"),
-    "INTEGRATION.ACTION_NOT_AVAILABLE": Code(PermanentError, None, "the LMS cannot upsert courses"),
-    "INTEGRATION.ACTION_DISABLED": Code(PermanentError, None, "'Upsert courses' is off in the scope config"),
-}
-
 _TASK_STATES = ("PENDING", "COMPLETED", "FAILED")
-
-
-def code_class(code: str | None) -> type[ProviderError] | None:
-    """The class ``code`` means whatever the HTTP status, or None for an unknown code."""
-    found = CODES.get(code) if isinstance(code, str) else None
-    return found.cls if found else None
 
 
 def _unverified(message: str, connection: str, url: str | None = None) -> UnverifiedAnswer:

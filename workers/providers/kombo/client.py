@@ -1,9 +1,9 @@
 """Kombo's unified LMS API: ``POST /lms/courses/bulk`` and ``GET /lms/courses/bulk/{task_id}``.
 
-Kombo asks clients to branch on ``error.code`` rather than on the HTTP status (it moved codes
-between statuses before), so the code table below decides first and the status only where the
-code is unknown. Item results are correlated by ``origin_id``, which is our item id. What an
-answer proves is read in ``answers`` (the code table lives there too).
+Kombo asks clients to branch on ``error.code`` rather than on the HTTP status, so its code
+table (``errors``) decides first and the status only where the code is unknown. Item results
+are correlated by ``origin_id``, which is our item id. What an answer proves is read in
+``answers``.
 """
 
 from __future__ import annotations
@@ -11,37 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-import redis
-
 from workers import keys
-from workers.connections import Connection
-from workers.errors import AuthError, NotFound, ProviderError, TransientError
+from workers.errors import NotFound
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
-from workers.providers.http import dumps, error_for_status, json_body, map_errors, retry_after_s
+from workers.providers.json_api import JsonClient
 from workers.providers.kombo import answers
+from workers.providers.kombo.errors import WORDS
 from workers.targets import current_target
 
 __all__ = ["KomboProvider"]
 
-_HINTS = {
-    AuthError: "check api_key (and the scope's 'Upsert courses' permission)",
-    NotFound: "check integration_id",
-}
 
-
-class KomboProvider:
+class KomboProvider(JsonClient):
     """Kombo bulk course upserts for one connection."""
 
     name = "kombo"
+    words = WORDS
     #: The same body returns the same task (kept byte-identical on resends), and upserts are
     #: keyed by origin_id: a second send makes neither a second task nor a second effect.
     resend_safe = True
-
-    def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
-        self._conn = connection
-        self._http = http
-        self._kv = kv
 
     def _headers(self) -> dict[str, str]:
         return {
@@ -53,45 +41,7 @@ class KomboProvider:
     def _request(self, method: str, path: str, body: Any = None) -> tuple[Any, str]:
         """The JSON of a 2xx answer (None if it has none) and the URL; else the error it means."""
         url = self._conn.base_url + path
-        with map_errors(self.name, self._conn.name, url):
-            content = dumps(body) if body is not None else None
-            response = self._http.request(method, url, headers=self._headers(), content=content)
-        if response.is_success:
-            return json_body(response), url
-        raise self._error(response)
-
-    def _error(self, response: httpx.Response) -> ProviderError:
-        body = json_body(response)
-        error = body.get("error") if isinstance(body, dict) else None
-        error = error if isinstance(error, dict) else {}
-        code = error.get("code") if isinstance(error.get("code"), str) else None
-        message = str(error.get("message") or error.get("title") or response.reason_phrase)
-        exc = error_for_status(
-            response,
-            provider=self.name,
-            connection=self._conn.name,
-            code=code,
-            message=message,
-            concurrency_codes=frozenset({"PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"}),
-        )
-        cls = answers.code_class(code)
-        if cls is not None and type(exc) is not cls:
-            kw: dict[str, Any] = {
-                "provider": exc.provider,
-                "connection": exc.connection,
-                "status_code": exc.status_code,
-                "code": code,
-                "url": exc.url,
-            }
-            if issubclass(cls, TransientError):
-                kw["retry_after_s"] = retry_after_s(response.headers)
-            exc = cls(message, **kw)
-        if isinstance(exc, TransientError) and exc.retry_after_s is None and code in answers.CODES:
-            exc.retry_after_s = answers.CODES[code].wait_s  # the code's own default wait, if any
-        hint = next((h for k, h in _HINTS.items() if isinstance(exc, k)), None)
-        if hint:
-            exc.message = f"{exc.message} (connection {self._conn.name!r}: {hint})"
-        return exc
+        return self._api.call(method, url, body, self._headers()), url
 
     def submit(self, op: Op, items: Sequence[OutboundItem]) -> Submission:
         if op == "deactivate":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.course import Course
-from workers.providers.extras import check_merged
+from workers.providers.extras import merge_checked
 from workers.providers.mapping import Mapper, Options, without_none
 
 __all__ = ["MAPPER", "to_deactivation", "to_payload", "to_prune"]
@@ -30,17 +30,9 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
         }
     )
     item = {"origin_id": course.id, "course": body}
-    extra = course.extra.get("kombo")
-    if extra:
-        body.update(extra)
-        # Kombo refuses the whole 1,000-item request for one bad course: refuse this item alone.
-        check_merged(
-            "kombo",
-            "PostLmsCoursesBulkRequestBody",
-            {"items": [item]},
-            item_path="items[0].course",
-            extra=extra,
-        )
+    # Kombo refuses the whole 1,000-item request for one bad course: refuse this item alone.
+    extra, schema = course.extra.get("kombo"), "PostLmsCoursesBulkRequestBody"
+    merge_checked("kombo", body, extra, schema=schema, request={"items": [item]}, at="items[0].course")
     return item
 
 

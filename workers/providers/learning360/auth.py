@@ -23,8 +23,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from workers import keys
 from workers.connections import Connection
-from workers.errors import AuthError, ProviderError, ProviderUnavailable
-from workers.providers.http import dumps, error_for_status, json_body, map_errors
+from workers.errors import ProviderUnavailable
+from workers.providers.http import dumps
+from workers.providers.json_api import JsonApi
+from workers.providers.learning360.errors import TOKEN_WORDS
 from workers.providers.learning360.single_flight import single_flight
 
 __all__ = ["TokenCache", "usable_lifetime_s"]
@@ -55,7 +57,7 @@ class TokenCache:
 
     def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
         self._conn = connection
-        self._http = http
+        self._api = JsonApi(http, PROVIDER, connection.name, TOKEN_WORDS)
         self._kv = kv
         self._fernet: Fernet | None = None
         self._memory: tuple[str, float] | None = None  # (token, usable until epoch s)
@@ -119,11 +121,7 @@ class TokenCache:
             "client_id": self._conn.secret("client_id"),
             "client_secret": self._conn.secret("client_secret"),
         }
-        with map_errors(PROVIDER, self._conn.name, url):
-            response = self._http.post(url, content=dumps(body), headers={"Content-Type": "application/json"})
-        doc = json_body(response)
-        if not response.is_success:
-            raise self._error(response, doc)
+        doc = self._api.call("POST", url, body)
         token = doc.get("access_token") if isinstance(doc, dict) else None
         expires_in_s: Any = doc.get("expires_in") if isinstance(doc, dict) else None
         # A token that is no string, or a lifetime that is no finite positive number (inf, -1,
@@ -140,14 +138,3 @@ class TokenCache:
         sealed = self._cipher().encrypt(dumps({"access_token": token, "usable_until_s": usable_until_s}))
         self._kv.set(keys.oauth_token(self._conn.name), sealed.decode(), px=max(1, int(lifetime_s * 1000)))
         return token, usable_until_s
-
-    def _error(self, response: httpx.Response, doc: Any) -> ProviderError:
-        code = doc.get("error") if isinstance(doc, dict) else None
-        code = code if isinstance(code, str) else None
-        message = f"the token request was refused ({code or response.reason_phrase})"
-        exc = error_for_status(
-            response, provider=PROVIDER, connection=self._conn.name, code=code, message=message
-        )
-        if isinstance(exc, AuthError) or code in ("invalid_client", "invalid_request"):
-            exc.message += f" (connection {self._conn.name!r}: check client_id and client_secret)"
-        return exc

@@ -14,6 +14,7 @@ and repeats the call once. The token only ever goes to ``base_url``'s own origin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,45 +22,32 @@ import httpx
 import redis
 
 from workers.connections import Connection
-from workers.errors import UNVERIFIED, NotFound, PermanentError, ProviderError, UnverifiedAnswer
-from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
-from workers.providers.http import dumps, error_for_status, json_body, map_errors
+from workers.errors import NotFound, PermanentError, UnverifiedAnswer
+from workers.providers.base import JobStatus, Op, OutboundItem, Submission
+from workers.providers.http import json_body
+from workers.providers.json_api import JsonClient
+from workers.providers.learning360.answers import item_result, shown
 from workers.providers.learning360.auth import TokenCache
+from workers.providers.learning360.errors import WORDS, hint
 from workers.providers.learning360.integration import Integrations
 
 __all__ = ["Learning360Provider"]
 
 API_VERSION = "v2.0"
+JSON = "application/json"
 _PENDING = frozenset({"pending", "queued", "running"})
-#: Bare-string errors (401, 429) carry no message of their own.
-_MESSAGES = {
-    "invalid_token": "the access token is missing, invalid, expired or revoked",
-    "tooManyRequests": "too many requests for this company",
-}
-_SCOPES = (
-    "integrations:bulk, bulkOperations:read and integrations:write"
-    " (integrations:read to find an integration that exists already)"
-)
-_HINTS = {
-    "invalid_token": "check client_id and client_secret; a freshly issued token was refused too",
-    "invalid_scope": f"give the API credentials the scopes {_SCOPES}",
-    "integrationNotFound": "check integration_id",
-    "inputTooLong": "lower batch_size: 360Learning takes 10,000 courses per upsert, 1,000 per archive",
-    "groupNotFound": "check integration.group_id",
-    "userNotFound": "check integration.author_id",
-}
 
 
-class Learning360Provider:
+class Learning360Provider(JsonClient):
     """360Learning bulk external-course upserts and archives for one connection."""
 
     name = "360learning"
+    words = WORDS
     #: A second PUT starts a second bulk operation (and takes a second of the 3 slots).
     resend_safe = False
 
     def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
-        self._conn = connection
-        self._http = http
+        super().__init__(connection, http, kv)
         self._tokens = TokenCache(connection, http, kv)
         lock_s = (http.timeout.read or 30.0) * 2 + 5.0  # a creation and a lookup, and a margin
         self._integrations = Integrations(connection, kv, self._call, lock_s=lock_s)
@@ -93,52 +81,21 @@ class Learning360Provider:
             )
         return url
 
-    def _send(self, method: str, url: str, content: bytes | None, token: str) -> httpx.Response:
-        headers = {
+    def _headers(self, token: str) -> dict[str, str]:
+        return {
             "Authorization": f"Bearer {token}",
             "360-api-version": API_VERSION,
             "Accept": "application/json",
         }
-        if content is not None:
-            headers["Content-Type"] = "application/json"
-        with map_errors(self.name, self._conn.name, url):
-            return self._http.request(method, url, headers=headers, content=content)
 
     def _call(self, method: str, ref: str, body: Any = None) -> httpx.Response:
         """One authenticated v2 call; a 2xx response, else the error it means."""
         url = self._url(ref)
-        content = dumps(body) if body is not None else None
         token = self._tokens.get()
-        response = self._send(method, url, content, token)
+        response = self._api.exchange(method, url, body, self._headers(token))
         if response.status_code == 401:  # expired or revoked early: one new token, one more try
-            response = self._send(method, url, content, self._tokens.refresh(token))
-        if response.is_success:
-            return response
-        raise self._error(response)
-
-    def _error(self, response: httpx.Response) -> ProviderError:
-        body = json_body(response)
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            code = error.get("code")
-            message = str(error.get("message") or code or response.reason_phrase)
-        else:
-            code = error if isinstance(error, str) else None
-            message = _MESSAGES.get(code or "", code or response.reason_phrase)
-        exc = error_for_status(
-            response,
-            provider=self.name,
-            connection=self._conn.name,
-            code=code,
-            message=message,
-            concurrency_codes=frozenset({"bulkOperationsConcurrencyLimitReached"}),
-        )
-        hint = _HINTS.get(code or "")
-        if code == "integrationNotFound" and self._integrations.created:
-            hint = "the integration coursesync created is gone; the next sync creates it again"
-        if hint:
-            exc.message = f"{exc.message} (connection {self._conn.name!r}: {hint})"
-        return exc
+            response = self._api.exchange(method, url, body, self._headers(self._tokens.refresh(token)))
+        return self._api.checked(response, partial(hint, created=self._integrations.created))
 
     # --- the Provider protocol
     def submit(self, op: Op, items: Sequence[OutboundItem]) -> Submission:
@@ -175,7 +132,7 @@ class Learning360Provider:
             index = progress.get("index") if isinstance(progress, dict) else None
             return JobStatus("pending", detail={"status": status, "index": index})
         if status not in ("completed", "error"):
-            raise self._unverified(f"the bulk operation has an unknown status {_raw(status)}", job_ref)
+            raise self._unverified(f"the bulk operation has an unknown status {shown(status)}", job_ref)
         error = operation.get("errorMessage")
         failed = JobStatus(
             "failed",
@@ -191,10 +148,10 @@ class Learning360Provider:
                 return failed
             raise
         if isinstance(results, list) and (results or status == "completed"):
-            return JobStatus("done", results=tuple(r for r in map(_item_result, results) if r is not None))
+            return JobStatus("done", results=tuple(r for r in map(item_result, results) if r is not None))
         if status == "error":
             return failed
-        raise self._unverified(f"the bulk operation's results are not a list: {_raw(results)}", job_ref)
+        raise self._unverified(f"the bulk operation's results are not a list: {shown(results)}", job_ref)
 
     def _unverified(self, message: str, url: str) -> UnverifiedAnswer:
         return UnverifiedAnswer(
@@ -205,27 +162,3 @@ class Learning360Provider:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _raw(value: Any) -> str:
-    return repr(value)[:300]
-
-
-def _item_result(raw: Any) -> ItemResult | None:
-    """One entry of ``/results``, keyed by its input's externalId (our item id); None if it has none."""
-    entry = raw.get("input") if isinstance(raw, dict) else None
-    external_id = entry.get("externalId") if isinstance(entry, dict) else None
-    if not isinstance(external_id, str):
-        return None
-    status = raw.get("status")
-    if status == "success":
-        resource = raw.get("resourceId")
-        return ItemResult(
-            external_id, ok=True, remote_id=resource if isinstance(resource, str) and resource else None
-        )
-    if status == "error":
-        message = raw.get("errorMessage")
-        text = str(message) if message else "360Learning reported an error for this course"
-        return ItemResult(external_id, ok=False, code="itemError", message=text)
-    why = f"360Learning's result for this course has an unknown status {_raw(status)}: {_raw(raw)}"
-    return ItemResult(external_id, ok=False, code=UNVERIFIED, message=why)

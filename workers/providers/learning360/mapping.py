@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.course import Course
-from workers.providers.extras import check_merged
+from workers.providers.extras import merge_checked
 from workers.providers.mapping import Mapper, MappingError, Options, without_none
 
 __all__ = ["LANGS", "MAPPER", "lang_360", "to_deactivation", "to_payload", "to_prune"]
@@ -123,16 +123,9 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
     extra = course.extra.get("360learning", {})
     if "externalId" in extra and extra["externalId"] != course.id:
         raise MappingError("extra.360learning.externalId", "may not differ from the item id (the upsert key)")
-    if extra:
-        body.update(extra)
-        # 360Learning refuses the whole bulk request for one bad course: refuse this item alone.
-        check_merged(
-            "360learning",
-            "UpsertExternalCoursesRequest",
-            {"input": [body]},
-            item_path="input[0]",
-            extra=extra,
-        )
+    # 360Learning refuses the whole bulk request for one bad course: refuse this item alone.
+    schema = "UpsertExternalCoursesRequest"
+    merge_checked("360learning", body, extra, schema=schema, request={"input": [body]}, at="input[0]")
     return body
 
 

@@ -15,13 +15,13 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from workers.errors import AuthError, PermanentError, ProviderUnavailable
-from workers.providers.http import error_for_status, json_body, map_errors
+from workers.errors import AuthError, PermanentError, ProviderError, ProviderUnavailable
+from workers.providers.json_api import ErrorWords, JsonApi
 
 __all__ = ["AssetStore", "FileAssetStore", "HttpAssetStore", "asset_name", "open_asset_store"]
 
@@ -88,32 +88,32 @@ class HttpAssetStore:
         self, prefix: str, http: httpx.Client, *, provider: str, connection: str, headers: dict[str, str]
     ) -> None:
         self.prefix = prefix.rstrip("/")
-        self._http = http
-        self._provider = provider
+        self._api = JsonApi(http, provider, connection, _WORDS)
         self._connection = connection
         self._headers = headers
 
     def put(self, name: str, content: bytes) -> str:
         url = f"{self.prefix}/{quote(name)}"
         headers = {**self._headers, "Content-Type": "text/csv; charset=utf-8"}
-        with map_errors(self._provider, self._connection, url):
-            response = self._http.put(url, content=content, headers=headers)
-        if response.is_success:
-            return url
-        body = json_body(response)
-        message = body.get("message") if isinstance(body, dict) else None
-        exc = error_for_status(
-            response,
-            provider=self._provider,
-            connection=self._connection,
-            code=None,
-            message=f"the asset store refused the upload: {message or response.reason_phrase}",
-        )
-        if isinstance(exc, PermanentError):
-            exc.message += f" (connection {self._connection!r}: check asset_store)"
-        if isinstance(exc, AuthError) and not self._headers:
-            exc.message += "; a foreign asset store gets no credentials from coursesync"
-        raise exc
+        try:
+            self._api.checked(self._api.exchange("PUT", url, headers=headers, content=content))
+        except AuthError as exc:
+            if not self._headers:
+                exc.message += "; a foreign asset store gets no credentials from coursesync"
+            raise
+        return url
+
+
+def _read(body: Any, response: httpx.Response) -> tuple[str | None, str]:
+    message = body.get("message") if isinstance(body, dict) else None
+    return None, f"the asset store refused the upload: {message or response.reason_phrase}"
+
+
+def _hint(exc: ProviderError) -> str | None:
+    return "check asset_store" if isinstance(exc, PermanentError) else None
+
+
+_WORDS = ErrorWords(read=_read, hint=_hint)
 
 
 def open_asset_store(

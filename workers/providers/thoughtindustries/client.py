@@ -14,20 +14,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-import redis
-
 from workers import keys
-from workers.connections import Connection
-from workers.errors import AuthError, NotFound, ProviderError, TransientError, UnverifiedAnswer
+from workers.errors import UnverifiedAnswer
 from workers.providers.base import ItemResult, JobStatus, Op, OutboundItem, Submission
-from workers.providers.http import clamp_hint, dumps, error_for_status, json_body, map_errors
+from workers.providers.json_api import JsonClient
 from workers.providers.thoughtindustries.answers import Rows, data_object, job_status, read_rows
 from workers.providers.thoughtindustries.asset_store import AssetStore, asset_name, open_asset_store
 from workers.providers.thoughtindustries.assumptions import CONTENTS, DEACTIVATION_UNSUPPORTED, DRY_RUN_FIELD
+from workers.providers.thoughtindustries.errors import WORDS, hint
 from workers.providers.thoughtindustries.mapping import to_csv
 
 __all__ = ["JOB_ROWS_TTL_S", "ThoughtIndustriesProvider"]
@@ -36,55 +34,22 @@ log = logging.getLogger(__name__)
 
 #: How long the item ids of an import job are kept for its poll: beyond the 24 h job deadline.
 JOB_ROWS_TTL_S = 7 * 86400
-_AUTH_HINTS = {
-    401: "check api_key",
-    403: "the API key's role lacks a permission the content import needs; check api_key's role",
-}
 
 
-class ThoughtIndustriesProvider:
+class ThoughtIndustriesProvider(JsonClient):
     """Thought Industries content bulk imports for one connection."""
 
     name = "thoughtindustries"
+    words = WORDS
     #: Nothing documents what a second import of the same asset does.
     resend_safe = False
 
-    def __init__(self, connection: Connection, http: httpx.Client, kv: redis.Redis) -> None:
-        self._conn = connection
-        self._http = http
-        self._kv = kv
-
     # --- HTTP
     def _request(self, method: str, path: str, body: Any = None, *, not_found: str) -> Any:
-        url = self._conn.base_url + path
+        """The JSON of a 2xx answer; else the error it means (``not_found``: the advice on a 404)."""
         headers = {"Authorization": f"Bearer {self._conn.secret('api_key')}"}
-        content = None
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-            content = dumps(body)
-        with map_errors(self.name, self._conn.name, url):
-            response = self._http.request(method, url, headers=headers, content=content)
-        if response.is_success:
-            return json_body(response)
-        raise self._error(response, not_found)
-
-    def _error(self, response: httpx.Response, not_found: str) -> ProviderError:
-        """The documented 429 body is ``{"error", "message", "retryAfter"}``; others are A9."""
-        body = json_body(response)
-        body = body if isinstance(body, dict) else {}
-        code = body.get("error") if isinstance(body.get("error"), str) else None
-        message = str(body.get("message") or code or response.reason_phrase)
-        exc = error_for_status(
-            response, provider=self.name, connection=self._conn.name, code=code, message=message
-        )
-        retry_after: Any = body.get("retryAfter")
-        if isinstance(exc, TransientError) and exc.retry_after_s is None and _number(retry_after):
-            exc.retry_after_s = clamp_hint(float(retry_after))  # the body's hint when no header came
-        hint = _AUTH_HINTS.get(response.status_code) if isinstance(exc, AuthError) else None
-        hint = not_found if isinstance(exc, NotFound) else hint
-        if hint:
-            exc.message = f"{exc.message} (connection {self._conn.name!r}: {hint})"
-        return exc
+        url = self._conn.base_url + path
+        return self._api.call(method, url, body, headers, hint=partial(hint, not_found=not_found))
 
     def _bulk(self, asset_path: str, *, dry_run: bool) -> dict[str, Any]:
         """One bulk import call; the ``data.<ResponseKey>`` object of its answer."""
@@ -171,10 +136,6 @@ class ThoughtIndustriesProvider:
         raw = self._kv.get(keys.ti_job_rows(self._conn.name, job_ref))
         ids: list[str] | None = json.loads(raw) if raw is not None else None
         return job_status(answer, job_ref, ids, self._conn.name)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 def _put(store: AssetStore, connection: str, items: Sequence[OutboundItem]) -> str:
