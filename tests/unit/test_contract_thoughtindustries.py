@@ -23,8 +23,8 @@ from jsonschema import Draft202012Validator
 
 from coursesync.sample import sample_items
 from sandbox import SandboxServer, SandboxSettings
-from sandbox import ti_contract as sandbox_ti
-from sandbox.ti_contract import INVALID_ROW_SHAPES
+from sandbox.providers.thoughtindustries import contract as sandbox_ti
+from sandbox.providers.thoughtindustries.contract import INVALID_ROW_SHAPES
 from schemas.course import Course, validate_item
 from workers.connections import Connection
 from workers.errors import UNVERIFIED

@@ -6,7 +6,7 @@ Thought Industries documents its content bulk imports only as far as the request
 poll ``GET /incoming/v2/jobs/{id}`` (providers.md §4, sources [T1]-[T11], marked [C*]: the
 developer pages look templated). Everything below is NOT documented publicly. Each point is
 one assumption, named A1..A9; the client (``client`` and ``answers`` of this package) and the
-CSV mapping (``mapping``) import these constants. The sandbox (``sandbox.thoughtindustries``)
+CSV mapping (``mapping``) import these constants. The sandbox (``sandbox/providers/thoughtindustries/``)
 keeps its own, written from providers.md §4, so a wrong guess here is not silently shared by
 the fake that tests it.
 

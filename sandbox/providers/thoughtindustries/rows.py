@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from sandbox.http import unresolvable_host
-from sandbox.ti_contract import (
+from sandbox.providers.thoughtindustries.contract import (
     COLUMNS,
     CSV_DELIMITER,
     GROUP_COLUMN,

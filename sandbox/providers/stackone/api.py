@@ -21,12 +21,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sandbox.http import Request, Response, Route, iso_utc, json_response, unresolvable_host
-from sandbox.stackone_store import StackOneStore, is_active
-from sandbox.state import State
+from sandbox.providers import FakeApi
+from sandbox.providers.stackone.store import StackOneStore, is_active
 from schemas.provider_specs import problems_text
 from schemas.stackone_locales import problems as schema_problems
 
-__all__ = ["COUNTERS", "PREFIX", "StackOneApi", "stackone_error"]
+__all__ = ["API", "COUNTERS", "PREFIX", "StackOneApi", "stackone_error"]
 
 PREFIX = "/stackone"
 #: Counters under ``stackone`` in ``/_sandbox/stats`` (besides ``distinct_ids``). ``deactivated``
@@ -56,15 +56,12 @@ def basic_user(req: Request) -> str | None:
     return decoded.partition(":")[0] or None
 
 
-class StackOneApi:
+class StackOneApi(FakeApi[StackOneStore]):
     """The StackOne routes over one sandbox :class:`State`."""
 
     name = "stackone"
     prefix = PREFIX
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-        state.declare(self.name, COUNTERS)
+    counters = COUNTERS
 
     def routes(self) -> Sequence[Route]:
         return [
@@ -76,12 +73,8 @@ class StackOneApi:
         headers = {"Retry-After": self._retry_after()} if status in (408, 429) else None
         return stackone_error(status, message, headers)
 
-    def held(self) -> list[str]:
-        return self.store.held(time.time())
-
-    @property
-    def store(self) -> StackOneStore:
-        return self.state.store(self.name, StackOneStore)
+    def new_store(self) -> StackOneStore:
+        return StackOneStore()
 
     def _retry_after(self) -> str:
         """Whole seconds until a token is back (StackOne always sends seconds)."""
@@ -157,3 +150,7 @@ def _item_errors(item: dict[str, Any]) -> list[str]:
     if host:
         errors.append(f"content_url: the LMS could not resolve the host {host!r}")
     return errors
+
+
+#: The class ``sandbox.providers.api_classes`` finds.
+API = StackOneApi

@@ -22,11 +22,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sandbox.http import Request, Response, Route, json_response
-from sandbox.learning360_store import L360Store, Operation, object_id
-from sandbox.state import State
+from sandbox.providers import FakeApi
+from sandbox.providers.learning360.store import L360Store, Operation, object_id
 from schemas.provider_specs import describe_errors, problems_text
 
-__all__ = ["COUNTERS", "PREFIX", "Learning360Api"]
+__all__ = ["API", "COUNTERS", "PREFIX", "Learning360Api"]
 
 PREFIX = "/360learning"
 #: Counters under ``360learning`` in ``/_sandbox/stats`` (besides ``distinct_ids``).
@@ -56,15 +56,12 @@ def bare_error(status: int, error: str) -> Response:
     return json_response(status, {"error": error})
 
 
-class Learning360Api:
+class Learning360Api(FakeApi[L360Store]):
     """The 360Learning routes over one sandbox :class:`State`."""
 
     name = "360learning"
     prefix = PREFIX
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-        state.declare(self.name, COUNTERS)
+    counters = COUNTERS
 
     def routes(self) -> Sequence[Route]:
         courses = "/api/v2/bulk/integrations/{integrationId}/courses"
@@ -91,14 +88,8 @@ class Learning360Api:
             return bare_error(429, "tooManyRequests")
         return l360_error(status, _STATUS_CODES.get(status, "error"), message)
 
-    def held(self) -> list[str]:
-        return self.store.held(time.time())
-
-    @property
-    def store(self) -> L360Store:
-        return self.state.store(
-            self.name, lambda: L360Store(lambda n: self.state.count(self.name, "archived", n))
-        )
+    def new_store(self) -> L360Store:
+        return L360Store(lambda n: self.state.count(self.name, "archived", n))
 
     # --- what every v2 request goes through
     def _guard(self, handler: L360Handler, scope: str) -> Callable[[Request], Response]:
@@ -280,3 +271,7 @@ def _bulk_input(req: Request, schema: str, limit: int) -> tuple[list[Any], Respo
 def _operation_not_found(req: Request) -> Response:
     message = f"No bulk operation with the ID {req.params['bulkOperationId']!r} exists."
     return l360_error(404, "bulkOperationNotFound", message)
+
+
+#: The class ``sandbox.providers.api_classes`` finds.
+API = Learning360Api

@@ -22,12 +22,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sandbox.http import Request, Response, Route, json_response, stable_id, unresolvable_host
-from sandbox.kombo_body import body_problem
-from sandbox.kombo_store import KomboStore, Result, Task
+from sandbox.providers import FakeApi
+from sandbox.providers.kombo.body import body_problem
+from sandbox.providers.kombo.store import KomboStore, Result, Task
 from sandbox.settings import SandboxSettings
-from sandbox.state import State
 
-__all__ = ["COUNTERS", "PREFIX", "KomboApi", "kombo_error"]
+__all__ = ["API", "COUNTERS", "PREFIX", "KomboApi", "kombo_error"]
 
 PREFIX = "/kombo/v1"
 #: Counters under ``kombo`` in ``/_sandbox/stats`` (besides ``distinct_ids``).
@@ -66,15 +66,12 @@ def _input_invalid(message: str) -> Response:
     return kombo_error(400, "PLATFORM.INPUT_INVALID", message)
 
 
-class KomboApi:
+class KomboApi(FakeApi[KomboStore]):
     """The Kombo routes over one sandbox :class:`State`."""
 
     name = "kombo"
     prefix = PREFIX
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-        state.declare(self.name, COUNTERS)
+    counters = COUNTERS
 
     def routes(self) -> Sequence[Route]:
         return [
@@ -87,12 +84,8 @@ class KomboApi:
     def error(self, status: int, message: str) -> Response:
         return kombo_error(status, _STATUS_CODES.get(status), message)
 
-    def held(self) -> list[str]:
-        return self.store.held(time.time())
-
-    @property
-    def store(self) -> KomboStore:
-        return self.state.store(self.name, KomboStore)
+    def new_store(self) -> KomboStore:
+        return KomboStore()
 
     # --- what every Kombo request goes through
     def _guard(self, handler: KomboHandler, *, action: bool) -> Callable[[Request], Response]:
@@ -251,3 +244,7 @@ def _new_task(
         failure = {"code": code, "title": _TITLES.get(code), "message": f"The task failed ({code}, sandbox)."}
     task_id = stable_id("task", body_key, *([str(attempt)] if attempt else []))
     return Task(task_id, integration, now, now + settings.kombo_pending_s, results, failure)
+
+
+#: The class ``sandbox.providers.api_classes`` finds.
+API = KomboApi

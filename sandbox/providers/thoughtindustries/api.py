@@ -4,12 +4,12 @@ Faithful where the docs speak [C*]: Bearer API keys, the four ``/incoming/v2/con
 routes taking ``{"bulkImportAssetPath"}`` and answering ``{"data": {<ResponseKey>: {dryRun,
 validRows, invalidRows, backgroundJob}}}``, ``GET /incoming/v2/jobs/{id}``, the
 ``X-RateLimit-*`` headers (reset as a Unix time) and the 429 body. Where they are silent it
-follows its own choices in ``sandbox.ti_contract`` (never the client's assumptions), including
-the shape of ``invalidRows`` entries (setting ``ti_invalid_rows_shape``). Sandbox-only
-choices: ``PUT /thoughtindustries/assets/{name}`` stores an asset (the http asset store of
-tests and the demo); an asset path is one of those URLs or an absolute ``.csv`` file path; an
-import of the same bytes for the same content returns the first import's job (a client
-retrying after a lost answer must not import twice); a dry run's job is complete at once.
+follows its own choices in ``contract`` (never the client's assumptions), including the shape
+of ``invalidRows`` entries (setting ``ti_invalid_rows_shape``). Sandbox-only choices:
+``PUT /thoughtindustries/assets/{name}`` stores an asset (the http asset store of tests and
+the demo); an asset path is one of those URLs or an absolute ``.csv`` file path; an import of
+the same bytes for the same content returns the first import's job (a client retrying after a
+lost answer must not import twice); a dry run's job is complete at once.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sandbox.http import Handler, Request, Response, Route, json_response
-from sandbox.state import State
-from sandbox.ti_contract import CONTENTS, DRY_RUN_FIELD, KEY_COLUMN
-from sandbox.ti_rows import AssetProblem, invalid_entry, judge_rows, parse_asset
-from sandbox.ti_store import Job, TiStore, job_id
+from sandbox.providers import FakeApi
+from sandbox.providers.thoughtindustries.contract import CONTENTS, DRY_RUN_FIELD, KEY_COLUMN
+from sandbox.providers.thoughtindustries.rows import AssetProblem, invalid_entry, judge_rows, parse_asset
+from sandbox.providers.thoughtindustries.store import Job, TiStore, job_id
 
-__all__ = ["COUNTERS", "PREFIX", "ThoughtIndustriesApi", "ti_error"]
+__all__ = ["API", "COUNTERS", "PREFIX", "ThoughtIndustriesApi", "ti_error"]
 
 PREFIX = "/thoughtindustries"
 #: Counters under ``thoughtindustries`` in ``/_sandbox/stats`` (besides ``distinct_ids``).
@@ -46,15 +46,12 @@ def ti_error(status: int, message: str, headers: dict[str, str] | None = None, *
     return json_response(status, {"error": _CODES.get(status, "error"), "message": message, **extra}, headers)
 
 
-class ThoughtIndustriesApi:
+class ThoughtIndustriesApi(FakeApi[TiStore]):
     """The Thought Industries routes over one sandbox :class:`State`."""
 
     name = "thoughtindustries"
     prefix = PREFIX
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-        state.declare(self.name, COUNTERS)
+    counters = COUNTERS
 
     def routes(self) -> Sequence[Route]:
         return [
@@ -68,12 +65,8 @@ class ThoughtIndustriesApi:
             return ti_error(429, message, {"Retry-After": "1"}, retryAfter=1)
         return ti_error(status, message)
 
-    def held(self) -> list[str]:
-        return self.store.held(time.time())
-
-    @property
-    def store(self) -> TiStore:
-        return self.state.store(self.name, TiStore)
+    def new_store(self) -> TiStore:
+        return TiStore()
 
     def _guard(self, handler: Handler, *, metered: bool = True) -> Handler:
         """API key, then (for the documented API) the per-key token bucket and its headers."""
@@ -198,3 +191,7 @@ def _body_problem(body: Any) -> str | None:
     if not isinstance(body.get(DRY_RUN_FIELD, False), bool):
         return f"{DRY_RUN_FIELD} must be true or false."
     return None
+
+
+#: The class ``sandbox.providers.api_classes`` finds.
+API = ThoughtIndustriesApi

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.http import iso_utc
-from sandbox.ti_contract import JOB_COMPLETE, JOB_RUNNING, KEY_COLUMN
-from sandbox.ti_rows import Row
+from sandbox.providers.thoughtindustries.contract import JOB_COMPLETE, JOB_RUNNING, KEY_COLUMN
+from sandbox.providers.thoughtindustries.rows import Row
 
 __all__ = ["Job", "TiStore", "job_id"]
 
