@@ -24,7 +24,7 @@ MAX_REASON_CHARS = 200
 def merge_checked(
     provider: str, item: dict[str, Any], extra: dict[str, Any] | None, *, schema: str, request: Any, at: str
 ) -> None:
-    """Merge ``extra`` (``extra.<provider>``, if any) into ``item``, then ``check_merged`` it.
+    """Merge ``extra`` (``extra.<provider>``) into ``item``, then ``check_merged`` it.
 
     ``request`` is the one-item request body that holds ``item`` at path ``at``.
     """

@@ -30,9 +30,11 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
         }
     )
     item = {"origin_id": course.id, "course": body}
-    # Kombo refuses the whole 1,000-item request for one bad course: refuse this item alone.
-    extra, schema = course.extra.get("kombo"), "PostLmsCoursesBulkRequestBody"
-    merge_checked("kombo", body, extra, schema=schema, request={"items": [item]}, at="items[0].course")
+    extra = course.extra.get("kombo")
+    if extra:  # tested first: every item of a catalog comes through here
+        # Kombo refuses the whole 1,000-item request for one bad course: refuse this item alone.
+        request, schema = {"items": [item]}, "PostLmsCoursesBulkRequestBody"
+        merge_checked("kombo", body, extra, schema=schema, request=request, at="items[0].course")
     return item
 
 

@@ -123,9 +123,10 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
     extra = course.extra.get("360learning", {})
     if "externalId" in extra and extra["externalId"] != course.id:
         raise MappingError("extra.360learning.externalId", "may not differ from the item id (the upsert key)")
-    # 360Learning refuses the whole bulk request for one bad course: refuse this item alone.
-    schema = "UpsertExternalCoursesRequest"
-    merge_checked("360learning", body, extra, schema=schema, request={"input": [body]}, at="input[0]")
+    if extra:  # tested first: every item of a catalog comes through here
+        # 360Learning refuses the whole bulk request for one bad course: refuse this item alone.
+        request, schema = {"input": [body]}, "UpsertExternalCoursesRequest"
+        merge_checked("360learning", body, extra, schema=schema, request=request, at="input[0]")
     return body
 
 
