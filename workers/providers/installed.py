@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from schemas.providers import PROVIDER_GROUP, provider_names
 from workers.errors import ConfigError
-from workers.providers.mapping import Mapper
 from workers.providers.plugin import ProviderPlugin
+
+if TYPE_CHECKING:
+    from workers.providers.mapping import Mapper
 
 __all__ = ["PROVIDER_GROUP", "get_mapper", "get_plugin", "plugins", "provider_names"]
 

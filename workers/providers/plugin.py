@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workers.errors import ConfigError
-from workers.providers.mapping import Mapper
 from workers.providers.spec import ProviderSpec
 
 if TYPE_CHECKING:
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
 
     from workers.connections import Connection
     from workers.providers.base import Provider
+    from workers.providers.mapping import Mapper
 
     #: A client class: built with its connection, the HTTP client all its calls go through, and
     #: Redis for the little state a provider keeps fleet-wide (OAuth tokens, created ids).
@@ -88,9 +88,12 @@ class ProviderPlugin:
 
     def load_mapper(self) -> Mapper:
         found = load_ref(self.mapper, f"{self.name}'s mapping")
-        if not isinstance(found, Mapper) or found.provider != self.name:
+        # Checked by its parts, not isinstance: importing the Mapper class here would make every
+        # reader of the registry (connection validation, targets) load marshmallow.
+        if getattr(found, "provider", None) != self.name or not callable(getattr(found, "prepare", None)):
             raise ConfigError(f"{self.name}'s mapping {self.mapper!r} is not a Mapper for {self.name!r}")
-        return found
+        mapper: Mapper = found
+        return mapper
 
     def load_target(self) -> TargetHook | None:
         if self.target is None:
