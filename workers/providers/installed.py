@@ -2,9 +2,10 @@
 
 Each provider registers one ``ProviderPlugin`` under the entry-point group
 ``coursesync.providers``, the way pytest (``pytest11``) and Celery find their plugins: the four
-built in, in coursesync's own ``pyproject.toml``; any other in the ``pyproject.toml`` of the
-package that ships it (``kombo = "workers.providers.kombo:PLUGIN"``). So there is one place to
-register a provider, and nothing below lists them again:
+built in with one line each in coursesync's own ``pyproject.toml``
+(``kombo = "workers.providers.kombo:PLUGIN"``), any other in the ``pyproject.toml`` of the
+package that ships it. So there is one place to register a provider, and nothing below lists
+them again:
 
 - connection validation (``workers.connections``): ``get_plugin(name).spec``;
 - the producer's payload mapping: ``get_mapper``; the target of a connection: ``plugin.target``;

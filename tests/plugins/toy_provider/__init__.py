@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from workers.providers.plugin import ProviderPlugin
-from workers.providers.spec import ProviderSpec
+from workers.providers.plugin import ProviderPlugin, ProviderSpec
 
 __all__ = ["PLUGIN"]
 

@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-from workers.providers.plugin import Demo, ProviderPlugin
-from workers.providers.spec import ProviderSpec
+from workers.providers.plugin import Demo, ProviderPlugin, ProviderSpec
 
 __all__ = ["PLUGIN"]
 

@@ -7,8 +7,7 @@ documents is assumed in ``assumptions`` (A1..A9).
 
 from __future__ import annotations
 
-from workers.providers.plugin import Demo, ProviderPlugin
-from workers.providers.spec import ProviderSpec
+from workers.providers.plugin import Demo, ProviderPlugin, ProviderSpec
 from workers.providers.thoughtindustries.assumptions import CONTENTS
 
 __all__ = ["PLUGIN"]
