@@ -1,8 +1,9 @@
 """``coursesync demo``: the whole pipeline on one machine, against the sandbox, no set-up.
 
-It starts (or reuses) Redis, the sandbox of all four provider APIs, a Celery worker and beat;
-syncs a generated sample catalog to every provider at once (or one); shows progress; checks
-each run ended exactly as the sample predicts; and stops everything it started.
+It starts (or reuses) Redis, the sandbox of the provider APIs, a Celery worker and beat; syncs a
+generated sample catalog to every provider at once (or one); shows progress; checks each run
+ended exactly as the sample predicts; and stops everything it started. Which providers, and
+how each is pointed at the sandbox, is the ``demo`` of each provider's registration.
 """
 
 from __future__ import annotations
@@ -11,82 +12,39 @@ import os
 import shutil
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from coursesync.sample import sample_items, write_sample
 from coursesync.stack import Stack
+from workers.errors import ConfigError
+from workers.providers.installed import get_mapper, plugins
+from workers.providers.plugin import Demo
 
 __all__ = ["DEMO_SECRETS", "PROVIDERS", "demo_config", "run_demo"]
 
-#: The sandbox's default credentials, handed to the workers through the environment only.
-DEMO_SECRETS = {
-    "COURSESYNC_DEMO_KOMBO_KEY": "sandbox-kombo-key",
-    "COURSESYNC_DEMO_STACKONE_KEY": "sandbox-stackone-key",
-    "COURSESYNC_DEMO_L360_CLIENT_ID": "sandbox-360-client",
-    "COURSESYNC_DEMO_L360_CLIENT_SECRET": "sandbox-360-secret",
-    "COURSESYNC_DEMO_TI_KEY": "ti_test_sandbox",
-    # The sandbox's asset store is on loopback, where customers' URLs may not go by default.
-    "COURSESYNC_OUTBOUND_ALLOW": "loopback",
-}
+
+def _demos() -> dict[str, Demo]:
+    """provider -> how the demo runs it: every installed provider whose registration has a demo."""
+    return {name: plugin.demo for name, plugin in plugins().items() if plugin.demo is not None}
+
 
 #: provider -> the demo's connection name.
-PROVIDERS = {
-    "kombo": "demo-kombo",
-    "stackone": "demo-stackone",
-    "360learning": "demo-360",
-    "thoughtindustries": "demo-ti",
-}
-
+PROVIDERS = {name: demo.connection for name, demo in _demos().items()}
+#: The sandbox's default credentials, handed to the workers through the environment only.
+DEMO_SECRETS = {key: value for demo in _demos().values() for key, value in demo.secrets.items()}
+#: The sandbox (an HTTP asset store among its fakes) is on loopback, where customers' URLs may
+#: not go by default (``workers.outbound``).
+_DEMO_ENV = {"COURSESYNC_OUTBOUND_ALLOW": "loopback"}
 #: The sandbox enforces each provider's documented limits; coursesync paces to them.
-SANDBOX_ARGS = [
-    "--kombo-pending-s", "1.5", "--kombo-rate-per-s", "20",
-    "--stackone-rate-per-s", "16",
-    "--l360-pending-s", "1.5", "--l360-write-rate-per-s", "10", "--l360-read-rate-per-s", "50",
-    "--ti-pending-s", "1.5", "--ti-rate-per-s", "2",
-]  # fmt: skip
+SANDBOX_ARGS = [arg for demo in _demos().values() for arg in demo.sandbox_args]
 
 
 def demo_config(sandbox_url: str) -> str:
     """A connections file pointing every provider at the sandbox."""
-    return f"""\
-# Written by `coursesync demo`: every connection points at the local sandbox.
-[connections.demo-kombo]
-provider = "kombo"
-base_url = "{sandbox_url}/kombo/v1"
-api_key = "env:COURSESYNC_DEMO_KOMBO_KEY"
-integration_id = "sandbox:coursesync-demo"
-batch_size = 250
-requests_per_minute = 1200        # the sandbox allows 20/s; the fleet paces to exactly that
-
-[connections.demo-stackone]
-provider = "stackone"
-base_url = "{sandbox_url}/stackone"
-api_key = "env:COURSESYNC_DEMO_STACKONE_KEY"
-account_id = "sandbox-account"
-batch_size = 100
-
-[connections.demo-360]
-provider = "360learning"
-base_url = "{sandbox_url}/360learning"
-client_id = "env:COURSESYNC_DEMO_L360_CLIENT_ID"
-client_secret = "env:COURSESYNC_DEMO_L360_CLIENT_SECRET"
-batch_size = 500                  # more bulk operations than the 3 360Learning runs at once
-default_subjects = ["General"]
-
-[connections.demo-360.integration]  # created once by the fleet; its id is kept in Redis
-external_platform = "coursesync-demo"
-group_id = "5f1a2b3c4d5e6f7a8b9c0d1e"
-author_id = "5f1a2b3c4d5e6f7a8b9c0d1f"
-
-[connections.demo-ti]
-provider = "thoughtindustries"
-base_url = "{sandbox_url}/thoughtindustries"
-api_key = "env:COURSESYNC_DEMO_TI_KEY"
-content = "courseGroup/webinar"
-asset_store = "{sandbox_url}/thoughtindustries/assets"
-dry_run_first = true
-"""
+    tables = "\n".join(demo.table(sandbox_url) for demo in _demos().values())
+    return f"# Written by `coursesync demo`: every connection points at the local sandbox.\n{tables}"
 
 
 def _say(text: str) -> None:
@@ -98,12 +56,12 @@ def expected_counts(provider: str, n: int) -> dict[str, int]:
     invalid too, and the sandbox's LMS rejects valid items whose URL host does not resolve."""
     from producers.prepare import Prepared, prepare
     from producers.readers import Record
-    from schemas.mappers import get_mapper
 
     records, _ = sample_items(n)
     mapper = get_mapper(provider)
     counts = {"total": n, "invalid": 0, "failed": 0, "succeeded": 0}
-    options = {"default_subjects": ["General"]}
+    # The mapping sees the demo connection's own settings (360Learning's default_subjects...).
+    options = tomllib.loads(demo_config("http://sandbox"))["connections"][PROVIDERS[provider]]
     for position, raw in enumerate(records, start=1):
         rec = Record(position, error="malformed JSON") if isinstance(raw, str) else Record(position, raw)
         if not isinstance(prepare(rec, mapper, options), Prepared):
@@ -118,7 +76,11 @@ def expected_counts(provider: str, n: int) -> dict[str, int]:
 def run_demo(*, items: int = 3000, keep: bool = False, providers: list[str] | None = None) -> bool:
     """Run the demo; True when every run ended exactly as the sample predicts."""
     chosen = providers or list(PROVIDERS)
-    stack = Stack(env=dict(DEMO_SECRETS))
+    without = [p for p in chosen if p not in PROVIDERS]
+    if without:
+        known = ", ".join(PROVIDERS)
+        raise ConfigError(f"provider {without[0]!r} has no demo in its registration; demos: {known}")
+    stack = Stack(env={**DEMO_SECRETS, **_DEMO_ENV})
     started = time.monotonic()
     try:
         redis_url = stack.start_redis()
@@ -129,7 +91,7 @@ def run_demo(*, items: int = 3000, keep: bool = False, providers: list[str] | No
         config.write_text(demo_config(sandbox_url))
         stack.env["COURSESYNC_CONFIG"] = str(config)
         os.environ.update(
-            {"COURSESYNC_REDIS_URL": redis_url, "COURSESYNC_CONFIG": str(config), **DEMO_SECRETS}
+            {"COURSESYNC_REDIS_URL": redis_url, "COURSESYNC_CONFIG": str(config), **DEMO_SECRETS, **_DEMO_ENV}
         )
         from workers.config import get_settings
 

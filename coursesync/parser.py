@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from schemas.providers import provider_names
+
 __all__ = ["build_parser"]
 
 _DESCRIPTION = """\
@@ -135,9 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--provider",
-        choices=["all", "kombo", "stackone", "360learning", "thoughtindustries"],
+        choices=["all", *provider_names()],
         default="all",
-        help="sync to one provider only (default: all four at once)",
+        help="sync to one provider only (default: all at once)",
     )
     from coursesync.ops import add_commands
 

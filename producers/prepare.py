@@ -8,8 +8,8 @@ from typing import Any
 from producers.readers import Record
 from schemas.course import Course
 from schemas.course_fast import validate_fast
-from schemas.mapping import Mapper, MappingError, canonical_json, content_digest
 from workers.providers.base import OutboundItem
+from workers.providers.mapping import Mapper, MappingError, canonical_json, content_digest
 
 __all__ = ["INACTIVE_MARK", "ItemError", "Prepared", "digest_and_size", "item_label", "prepare"]
 

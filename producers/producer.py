@@ -24,7 +24,6 @@ import redis
 from producers.chunking import Chunk, Chunker
 from producers.prepare import ItemError, Prepared, prepare
 from producers.readers import Record
-from schemas.mappers import get_mapper
 from workers import keys, ledger
 from workers.config import Settings
 from workers.connections import Connection
@@ -32,6 +31,7 @@ from workers.crashpoints import crash_point
 from workers.dispatch import dispatch
 from workers.metrics import count_items
 from workers.ports import Send
+from workers.providers.installed import get_mapper
 from workers.targets import current_target
 
 __all__ = ["UNATTRIBUTED_LINES_KEPT", "WINDOW_ITEMS", "Producer"]

@@ -21,10 +21,10 @@ from typing import Any
 import redis
 
 from producers.prepare import INACTIVE_MARK, Prepared, digest_and_size
-from schemas.mapping import Mapper
 from workers import keys
 from workers.connections import Connection
 from workers.providers.base import OutboundItem
+from workers.providers.mapping import Mapper
 
 __all__ = ["PrunePlan", "plan_prune"]
 

@@ -1,8 +1,9 @@
 """Plain values between the HTTP server and the fake providers, so handlers are easy to test.
 
-A provider is one module with one class satisfying :class:`Provider`: a URL prefix, a list of
-:class:`Route` and a way to shape the errors the framework itself produces (unknown route, body
-too large, injected faults). Handlers are ``Request -> Response`` functions.
+A provider is one folder of ``sandbox/providers/`` whose ``api.API`` class satisfies
+:class:`Provider`: a URL prefix, a list of :class:`Route` and a way to shape the errors the
+framework itself produces (unknown route, body too large, injected faults). Handlers are
+``Request -> Response`` functions.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable
 from contextlib import suppress
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,25 +23,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from sandbox.control import CONTROL_PREFIX, handle_control
 from sandbox.http import Handler, Provider, Request, Response, json_response
-from sandbox.kombo import KomboApi
-from sandbox.learning360 import Learning360Api
 from sandbox.mutate import mutate
+from sandbox.providers import api_classes
 from sandbox.settings import SandboxSettings
-from sandbox.stackone import StackOneApi
 from sandbox.state import State
-from sandbox.thoughtindustries import ThoughtIndustriesApi
 
-__all__ = ["PROVIDERS", "SandboxServer"]
+__all__ = ["SandboxServer"]
 
 log = logging.getLogger(__name__)
 
-#: Every fake provider; a new one is one module plus one entry here.
-PROVIDERS: tuple[Callable[[State], Provider], ...] = (
-    KomboApi,
-    StackOneApi,
-    Learning360Api,
-    ThoughtIndustriesApi,
-)
 #: (HTTP status, message) for a request answered without running its handler (e.g. 413).
 Refusal = tuple[int, str] | None
 #: Seconds an idle keep-alive connection is kept (its thread waits that long for a request).
@@ -57,7 +46,7 @@ class SandboxServer:
     ) -> None:
         self.settings = settings or SandboxSettings()
         self.state = State(self.settings)
-        self.providers: dict[str, Provider] = {p.name: p for p in (cls(self.state) for cls in PROVIDERS)}
+        self.providers: dict[str, Provider] = {p.name: p for p in (cls(self.state) for cls in api_classes())}
         self._routes = {name: list(p.routes()) for name, p in self.providers.items()}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

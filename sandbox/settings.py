@@ -11,7 +11,7 @@ import types
 from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
 
-from sandbox.ti_contract import INVALID_ROW_SHAPES
+from sandbox.providers.thoughtindustries.contract import INVALID_ROW_SHAPES
 
 __all__ = ["CHOICES", "SandboxSettings"]
 
@@ -62,7 +62,7 @@ class SandboxSettings:
         "refuse: an unknown field in an item or its course fails the whole request (400 naming "
         "the item), as Kombo's validation does; ignore: accept it",
     )
-    # --- StackOne (sandbox/stackone.py)
+    # --- StackOne (sandbox/providers/stackone/)
     stackone_api_keys: tuple[str, ...] = _knob(
         ("sandbox-stackone-key",), "API keys StackOne accepts (the HTTP Basic user; the password is empty)"
     )
@@ -76,7 +76,7 @@ class SandboxSettings:
     stackone_rate_per_s: float | None = _knob(
         None, "StackOne requests/s per API key before 429 + Retry-After (real: 16.7; default: unlimited)"
     )
-    # --- 360Learning (sandbox/learning360.py)
+    # --- 360Learning (sandbox/providers/learning360/)
     l360_clients: tuple[str, ...] = _knob(
         ("sandbox-360-client:sandbox-360-secret",),
         "360Learning API credentials as CLIENT_ID:CLIENT_SECRET; each client is one company",
@@ -104,7 +104,7 @@ class SandboxSettings:
     l360_read_rate_per_s: float | None = _knob(
         None, "360Learning reads (GET) per second and company, then 429 (real: 50)"
     )
-    # --- Thought Industries (sandbox/thoughtindustries.py)
+    # --- Thought Industries (sandbox/providers/thoughtindustries/)
     ti_api_keys: tuple[str, ...] = _knob(
         ("ti_test_sandbox",), "API keys Thought Industries accepts as Bearer tokens"
     )

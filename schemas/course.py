@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
+from schemas.providers import provider_names
+
 __all__ = [
     "CONTENT_TYPES",
     "DIFFICULTIES",
-    "PROVIDER_NAMES",
     "Course",
     "FieldError",
     "Translation",
@@ -38,7 +39,6 @@ CONTENT_TYPES = (
     "other",
 )
 DIFFICULTIES = ("beginner", "intermediate", "advanced", "expert")
-PROVIDER_NAMES = ("kombo", "stackone", "360learning", "thoughtindustries")
 
 #: BCP 47 as the providers accept it: ``ll`` or ``ll-CC`` (Kombo's pattern, product.md).
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
@@ -49,6 +49,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 MAX_DURATION_MINUTES = 100_000
 #: Descriptions beyond this are almost always a data error (an embedded file, a runaway join).
 MAX_DESCRIPTION_CHARS = 100_000
+
+
+def _provider_name(value: str) -> None:
+    """An ``extra`` key must name an installed provider (``schemas.providers`` says how it knows)."""
+    names = provider_names()
+    if value not in names:
+        raise ValidationError(f"{value!r} is not a provider; use one of: {', '.join(names)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +195,7 @@ class CourseSchema(Schema):
     source = _text(max_len=255)
     active = fields.Bool(truthy={True}, falsy={False})
     updated_at = fields.Str(validate=_iso_datetime)
-    extra = fields.Dict(
-        keys=fields.Str(
-            validate=validate.OneOf(
-                PROVIDER_NAMES, error="{input!r} is not a provider; use one of: {choices}"
-            )
-        ),
-        values=fields.Dict(keys=fields.Str()),
-    )
+    extra = fields.Dict(keys=fields.Str(validate=_provider_name), values=fields.Dict(keys=fields.Str()))
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> Course:

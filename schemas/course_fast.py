@@ -22,12 +22,12 @@ from schemas.course import (
     LANGUAGE_TAG,
     MAX_DESCRIPTION_CHARS,
     MAX_DURATION_MINUTES,
-    PROVIDER_NAMES,
     Course,
     FieldError,
     Translation,
     validate_item,
 )
+from schemas.providers import provider_names
 
 __all__ = ["fast_course", "validate_fast"]
 
@@ -90,8 +90,9 @@ def _translation(value: Any, seen: list[str]) -> Translation:
 def _extra(value: Any) -> dict[str, dict[str, Any]]:
     if type(value) is not dict:
         raise _Reject
+    names = provider_names()
     for key, inner in value.items():
-        if key not in PROVIDER_NAMES or type(inner) is not dict or not all(type(k) is str for k in inner):
+        if key not in names or type(inner) is not dict or not all(type(k) is str for k in inner):
             raise _Reject
     return {key: dict(inner) for key, inner in value.items()}
 

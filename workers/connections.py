@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from workers.errors import ConfigError
-from workers.providers.specs import PROVIDER_SPECS, ProviderSpec
+from workers.providers.installed import get_plugin, provider_names
+from workers.providers.spec import ProviderSpec
 from workers.schedules import Schedule, parse_schedule
 
 __all__ = ["Connection", "load_connections", "resolve_value"]
@@ -38,8 +39,9 @@ class Connection:
     provider: str
     base_url: str
     options: dict[str, Any]
-    schedule: Schedule | None = None
-    spec: ProviderSpec = field(repr=False, default=PROVIDER_SPECS["kombo"])
+    schedule: Schedule | None
+    #: The provider's limits and settings, from its registration (``workers.providers.installed``).
+    spec: ProviderSpec = field(repr=False)
 
     @property
     def batch_size(self) -> int:
@@ -131,11 +133,11 @@ def _connection(name: str, table: Any) -> Connection:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     provider = table.get("provider")
-    if provider not in PROVIDER_SPECS:
+    if not isinstance(provider, str) or provider not in provider_names():
         raise ConfigError(
-            f"{where}.provider is {provider!r}; expected one of {', '.join(sorted(PROVIDER_SPECS))}"
+            f"{where}.provider is {provider!r}; expected one of {', '.join(sorted(provider_names()))}"
         )
-    spec = PROVIDER_SPECS[provider]
+    spec = get_plugin(provider).spec
     base_url = table.get("base_url")
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}.base_url must be an http(s) URL, e.g. {spec.example_base_url!r}")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from workers.config import get_settings
 from workers.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 __all__ = ["is_sealed", "seal", "unseal"]
 
@@ -23,6 +25,9 @@ _PREFIX = "sealed:v1:"
 
 
 def _fernet() -> Fernet:
+    # Imported here: most processes never seal anything, and cryptography is slow to load.
+    from cryptography.fernet import Fernet
+
     key = get_settings().secret_key
     if not key:
         raise ConfigError(
@@ -46,6 +51,8 @@ def unseal(value: str) -> str:
     """The text ``seal`` sealed; a ConfigError if this process's key cannot open it."""
     if not is_sealed(value):
         return value
+    from cryptography.fernet import InvalidToken
+
     try:
         return _fernet().decrypt(value[len(_PREFIX) :].encode()).decode()
     except InvalidToken:

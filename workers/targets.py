@@ -14,7 +14,8 @@ prune each other's courses, so each keeps its own memory of the place. Renaming 
 costs one full resend, as it always did.
 
 A 360Learning connection with an ``[integration]`` table writes into the integration coursesync
-created (or found), whose id only exists at run time. Its target is derived from that id, once
+created (or found), whose id only exists at run time (the ``target`` hook of its registration,
+``workers.providers.learning360.integration.target_parts``). Its target is derived from that id, once
 known, exactly as if it were configured (switching to ``integration_id = <that id>`` keeps the
 digests). Before it is known (the first run, or after 360Learning lost it and coursesync
 forgot it), the target is "no integration created yet, generation n", where n counts how
@@ -43,6 +44,7 @@ import orjson
 import redis
 
 from workers.connections import Connection
+from workers.providers.installed import get_plugin
 
 __all__ = ["Target", "current_target"]
 
@@ -65,25 +67,17 @@ def _target(connection: Connection, parts: dict[str, str]) -> Target:
 
 
 def current_target(kv: redis.Redis, connection: Connection) -> Target:
-    """The connection's target now: from its configuration, and for a 360Learning integration
-    coursesync creates, from what Redis holds of it (see the module docstring).
+    """The connection's target now: from its configuration, and where its provider's registration
+    has a ``target`` hook (a 360Learning integration coursesync creates), from what that hook
+    finds in Redis (see the module docstring).
 
     Raises:
         ConfigError: a target option refers to an environment variable that is not set.
     """
     values = {key: connection.option(key) for key in connection.spec.target_options}
     parts = {key: str(value) for key, value in values.items() if value not in (None, "")}
-    if connection.provider == "360learning" and "integration_id" not in parts:
-        # Imported here: its OAuth helpers load cryptography (~7 MB), which producers of the
-        # other providers have no use for.
-        from workers.providers.learning360_integration import created_integration
-
-        created, generation = created_integration(kv, connection.name)
-        if created:
-            parts["integration_id"] = created
-        else:
-            parts["integration"] = f"none created yet, generation {generation}"
-    return _target(connection, parts)
+    hook = get_plugin(connection.provider).load_target()
+    return _target(connection, parts if hook is None else hook(kv, connection, parts))
 
 
 def _without_credentials(url: str) -> str:

@@ -13,7 +13,7 @@ from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline
 from workers.ledger import item_errors
-from workers.providers.stackone import ITEM_REJECTED
+from workers.providers.stackone.answers import ITEM_REJECTED
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline
 from workers.ledger import item_errors
-from workers.providers.ti_assumptions import DEACTIVATION_UNSUPPORTED
+from workers.providers.thoughtindustries.assumptions import DEACTIVATION_UNSUPPORTED
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,12 @@ from workers.config import Settings
 from workers.connections import Connection
 from workers.deps import Deps
 from workers.providers.fake import FakeProvider
-from workers.providers.specs import PROVIDER_SPECS
+from workers.providers.installed import get_plugin
 
 
 def connection(name: str = "acme", **options: Any) -> Connection:
     opts = {"api_key": "k", "integration_id": "i", "requests_per_minute": 600_000, **options}
-    return Connection(name, "kombo", "http://127.0.0.1:9/kombo/v1", opts, None, PROVIDER_SPECS["kombo"])
+    return Connection(name, "kombo", "http://127.0.0.1:9/kombo/v1", opts, None, get_plugin("kombo").spec)
 
 
 def make_deps(

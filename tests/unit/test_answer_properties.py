@@ -18,18 +18,18 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.provider_specs import schema
+from schemas.vendored import schema
 from tests.unit.helpers import connection as kombo_connection
 from tests.unit.schema_strategies import GARBAGE_HEADERS, broken, from_schema, json_values
 from workers import keys
 from workers.connections import Connection
 from workers.errors import CoursesyncError
 from workers.providers.base import ItemResult, OutboundItem
-from workers.providers.kombo import KomboProvider
-from workers.providers.learning360 import Learning360Provider
-from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import StackOneProvider
-from workers.providers.thoughtindustries import ThoughtIndustriesProvider
+from workers.providers.installed import get_plugin
+from workers.providers.kombo.client import KomboProvider
+from workers.providers.learning360.client import Learning360Provider
+from workers.providers.stackone.client import StackOneProvider
+from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
 
 #: Reproducible in CI, and modest so the unit suite stays fast.
 PROPERTY = settings(
@@ -217,7 +217,7 @@ def test_stackone_accepts_only_the_documented_shape(status: int, doc: Any, heade
         "http://x/stackone",
         {"api_key": "k", "account_id": "a"},
         None,
-        PROVIDER_SPECS["stackone"],
+        get_plugin("stackone").spec,
     )
     with answering(status, doc, headers) as http:
         try:
@@ -284,7 +284,7 @@ def test_360learning_results_claim_only_explicit_successes(
 
     options = {"client_id": "c", "client_secret": "s", "integration_id": "64a1b2c3d4e5f6a7b8c9d0e1"}
     conn = Connection(
-        "acme", "360learning", "http://x/360learning", options, None, PROVIDER_SPECS["360learning"]
+        "acme", "360learning", "http://x/360learning", options, None, get_plugin("360learning").spec
     )
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:
         try:
@@ -426,7 +426,7 @@ def test_thought_industries_claims_only_rows_no_answer_refused(
         "dry_run_first": False,
     }
     conn = Connection(
-        "acme", "thoughtindustries", "http://x/ti", options, None, PROVIDER_SPECS["thoughtindustries"]
+        "acme", "thoughtindustries", "http://x/ti", options, None, get_plugin("thoughtindustries").spec
     )
     results: tuple[ItemResult, ...] = ()
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:

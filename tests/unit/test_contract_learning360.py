@@ -18,13 +18,13 @@ import pytest
 from coursesync.sample import sample_items
 from sandbox import SandboxServer, SandboxSettings
 from schemas.course import Course, validate_item
-from schemas.learning360 import LANGS, MAPPER, lang_360
-from schemas.mapping import MappingError
-from schemas.provider_specs import schema, validator
+from schemas.vendored import schema, validator
 from workers.connections import Connection
 from workers.providers.base import OutboundItem
-from workers.providers.learning360 import Learning360Provider
-from workers.providers.specs import PROVIDER_SPECS
+from workers.providers.installed import get_plugin
+from workers.providers.learning360.client import Learning360Provider
+from workers.providers.learning360.mapping import LANGS, MAPPER, lang_360
+from workers.providers.mapping import MappingError
 
 OPTIONS: dict[str, Any] = {"client_id": "cid", "client_secret": "secret"}
 GROUP, AUTHOR = "5f1a2b3c4d5e6f7a8b9c0d1e", "5f1a2b3c4d5e6f7a8b9c0d1f"
@@ -69,7 +69,7 @@ def send(courses: list[Course], options: dict[str, Any]) -> list[tuple[str, str,
     """Map ``courses`` and submit them as the pipeline does (upserts, then archives)."""
     capture = Capture()
     conn = Connection("acme", "360learning", "https://app.360learning.com", {**OPTIONS, **options}, None,
-                      PROVIDER_SPECS["360learning"])  # fmt: skip
+                      get_plugin("360learning").spec)  # fmt: skip
     p = Learning360Provider(conn, httpx.Client(transport=httpx.MockTransport(capture)), fakeredis.FakeRedis())
     prepared = [(c.id, *MAPPER.prepare(c, conn.options)) for c in courses]
     for op in ("upsert", "deactivate"):

@@ -15,14 +15,21 @@ import pytest
 from coursesync.sample import sample_items
 from sandbox import SandboxServer
 from schemas.course import Course, validate_item
-from schemas.mapping import MappingError, content_digest
-from schemas.provider_specs import validator
-from schemas.stackone import CONTENT_TYPES, DEFAULT_REGION, LOCALES, MAPPER, iso_duration, locale
+from schemas.vendored import validator
 from workers.connections import Connection
 from workers.errors import ProviderRejected
 from workers.providers.base import OutboundItem
-from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import StackOneProvider
+from workers.providers.installed import get_plugin
+from workers.providers.mapping import MappingError, content_digest
+from workers.providers.stackone.client import StackOneProvider
+from workers.providers.stackone.mapping import (
+    CONTENT_TYPES,
+    DEFAULT_REGION,
+    LOCALES,
+    MAPPER,
+    iso_duration,
+    locale,
+)
 
 
 def course(**fields: Any) -> Course:
@@ -47,7 +54,7 @@ def sent_bodies(batches: list[list[OutboundItem]], base_url: str = "http://stack
         return httpx.Response(202, json={"statusCode": 202, "errors": [[] for _ in body["items"]]})
 
     conn = Connection(
-        "c", "stackone", base_url, {"api_key": "k", "account_id": "a"}, None, PROVIDER_SPECS["stackone"]
+        "c", "stackone", base_url, {"api_key": "k", "account_id": "a"}, None, get_plugin("stackone").spec
     )
     client = StackOneProvider(
         conn, httpx.Client(transport=httpx.MockTransport(handler)), fakeredis.FakeRedis()
@@ -230,7 +237,7 @@ def test_the_sandbox_refuses_bodies_stackone_would_refuse_and_the_client_says_wh
     assert schema_errors({"items": [item]}) != []  # StackOne's own schema refuses it too
     conn = Connection(
         "c", "stackone", sandbox.url + "/stackone",
-        {"api_key": "sandbox-stackone-key", "account_id": "sandbox-account"}, None, PROVIDER_SPECS["stackone"],
+        {"api_key": "sandbox-stackone-key", "account_id": "sandbox-account"}, None, get_plugin("stackone").spec,
     )  # fmt: skip
     with httpx.Client(timeout=5) as http:
         client = StackOneProvider(conn, http, fakeredis.FakeRedis())

@@ -23,17 +23,15 @@ from jsonschema import Draft202012Validator
 
 from coursesync.sample import sample_items
 from sandbox import SandboxServer, SandboxSettings
-from sandbox import ti_contract as sandbox_ti
-from sandbox.ti_contract import INVALID_ROW_SHAPES
+from sandbox.providers.thoughtindustries import contract as sandbox_ti
+from sandbox.providers.thoughtindustries.contract import INVALID_ROW_SHAPES
 from schemas.course import Course, validate_item
-from schemas.mapping import MappingError
-from schemas.thoughtindustries import MAPPER, to_csv
 from workers.connections import Connection
 from workers.errors import UNVERIFIED
 from workers.providers.base import OutboundItem
-from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.thoughtindustries import ThoughtIndustriesProvider
-from workers.providers.ti_assumptions import (
+from workers.providers.installed import get_plugin
+from workers.providers.mapping import MappingError
+from workers.providers.thoughtindustries.assumptions import (
     COLUMNS,
     CONTENTS,
     DEACTIVATION_UNSUPPORTED,
@@ -44,6 +42,8 @@ from workers.providers.ti_assumptions import (
     REQUIRED_COLUMNS,
     ROW_ERROR_FIELD,
 )
+from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
+from workers.providers.thoughtindustries.mapping import MAPPER, to_csv
 
 UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 ISO_8601 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
@@ -244,7 +244,7 @@ def test_the_clients_requests_and_the_sandboxs_answers_fit_the_documented_shapes
     asset_store = f"file://{tmp_path}" if store == "file" else base + "/assets"
     options = {"api_key": "ti_test_sandbox", "content": "courseGroup/webinar", "asset_store": asset_store}
     conn = Connection(
-        "contract", "thoughtindustries", base, options, None, PROVIDER_SPECS["thoughtindustries"]
+        "contract", "thoughtindustries", base, options, None, get_plugin("thoughtindustries").spec
     )
     items = [OutboundItem(c.id, "d", MAPPER.prepare(c, options)[1]) for c in courses()]
     items.append(OutboundItem("bad", "d", {"externalId": "bad", "title": "B", "url": "https://x.invalid/"}))
@@ -353,7 +353,9 @@ def ti_client(
         "asset_store": f"file://{tmp_path}",
         "dry_run_first": dry_run_first,
     }
-    conn = Connection("shapes", "thoughtindustries", base, options, None, PROVIDER_SPECS["thoughtindustries"])
+    conn = Connection(
+        "shapes", "thoughtindustries", base, options, None, get_plugin("thoughtindustries").spec
+    )
     good = [
         OutboundItem(
             f"good-{n}", "d", {"externalId": f"good-{n}", "title": "G", "url": f"https://ok.example/{n}"}

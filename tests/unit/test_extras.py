@@ -10,15 +10,15 @@ import pytest
 import redis
 
 from producers.sync import SyncOptions, start_run
-from schemas import kombo
 from schemas.course import Course, validate_item
-from schemas.mapping import MappingError
-from schemas.provider_specs import describe_errors
+from schemas.vendored import describe_errors
 from tests.unit.helpers import capture_submissions, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.ledger import item_errors, load_items
 from workers.providers.fake import FakeProvider
+from workers.providers.kombo import mapping as kombo
+from workers.providers.mapping import MappingError
 
 
 def course(**fields: Any) -> Course:

@@ -10,7 +10,7 @@ import fakeredis
 import httpx
 import pytest
 
-from schemas.provider_specs import schema
+from schemas.vendored import schema
 from tests.unit.helpers import connection
 from workers.errors import (
     UNVERIFIED,
@@ -25,8 +25,8 @@ from workers.errors import (
     UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
-from workers.providers.kombo import KomboProvider
-from workers.providers.kombo_answers import CODES
+from workers.providers.kombo.client import KomboProvider
+from workers.providers.kombo.errors import CODES
 from workers.targets import current_target
 
 ITEM = OutboundItem(

@@ -34,8 +34,8 @@ from workers.errors import (
     UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
-from workers.providers.learning360 import Learning360Provider
-from workers.providers.specs import PROVIDER_SPECS
+from workers.providers.installed import get_plugin
+from workers.providers.learning360.client import Learning360Provider
 
 BASE = "https://app.360learning.com"
 INTEGRATION = "64a1b2c3d4e5f6a7b8c9d0e1"
@@ -59,7 +59,7 @@ def conn(base_url: str = BASE, name: str = "acme", **options: Any) -> Connection
     opts = {"client_id": CLIENT_ID, "client_secret": SECRET, **options}
     if "integration" not in opts:
         opts.setdefault("integration_id", INTEGRATION)
-    return Connection(name, "360learning", base_url, opts, None, PROVIDER_SPECS["360learning"])
+    return Connection(name, "360learning", base_url, opts, None, get_plugin("360learning").spec)
 
 
 class Api:
@@ -419,7 +419,7 @@ def on_sandbox(sandbox: SandboxServer) -> Iterator[Callable[..., Learning360Prov
             "integration": TABLE,
         }
         connection = Connection(
-            name, "360learning", sandbox.url + "/360learning", opts, None, PROVIDER_SPECS["360learning"]
+            name, "360learning", sandbox.url + "/360learning", opts, None, get_plugin("360learning").spec
         )
         clients.append(httpx.Client(timeout=5))
         return Learning360Provider(connection, clients[-1], kv)

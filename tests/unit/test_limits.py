@@ -15,7 +15,7 @@ import redis
 from tests.unit.helpers import connection
 from workers import keys
 from workers.connections import Connection
-from workers.providers.specs import PROVIDER_SPECS
+from workers.providers.installed import get_plugin
 from workers.ratelimit import Limits, MemoryBackend, RedisBackend
 from workers.ratelimit.feedback import learn, response_hook
 
@@ -65,7 +65,7 @@ def test_a_pause_stops_everyone_until_it_ends_and_is_never_shortened(limits: Lim
 
 
 def test_job_slots_cap_concurrent_jobs_and_free_up_when_released(limits: Limits) -> None:
-    conn = Connection("l360", "360learning", "http://x", {}, None, PROVIDER_SPECS["360learning"])
+    conn = Connection("l360", "360learning", "http://x", {}, None, get_plugin("360learning").spec)
     assert [limits.take_job_slot(conn, f"b{i}") for i in range(3)] == [0, 0, 0]
     assert limits.take_job_slot(conn, "b3") == 2.0  # look again soon: slots free up when jobs end
     assert limits.take_job_slot(conn, "b1") == 0  # a holder renews its own slot
@@ -76,7 +76,7 @@ def test_job_slots_cap_concurrent_jobs_and_free_up_when_released(limits: Limits)
 def test_a_dead_holders_slot_comes_back_when_its_lease_ends() -> None:
     now = [0.0]
     limits = Limits(MemoryBackend(clock=lambda: now[0]))
-    conn = Connection("l360", "360learning", "http://x", {}, None, PROVIDER_SPECS["360learning"])
+    conn = Connection("l360", "360learning", "http://x", {}, None, get_plugin("360learning").spec)
     for i in range(3):
         limits.take_job_slot(conn, f"b{i}")
     assert limits.take_job_slot(conn, "late") > 0
@@ -107,7 +107,7 @@ def test_quota_headers_and_429s_pause_the_connection_for_everyone(r: redis.Redis
 def test_360_polls_and_writes_spend_separate_budgets(r: redis.Redis) -> None:
     limits = Limits.on(r)
     conn = Connection(
-        "l360", "360learning", "http://x", {"requests_per_minute": 60}, None, PROVIDER_SPECS["360learning"]
+        "l360", "360learning", "http://x", {"requests_per_minute": 60}, None, get_plugin("360learning").spec
     )
     get = httpx.Request("GET", "http://x/api/v2/bulk/operations/1")
     learn(limits, r, conn, httpx.Response(429, headers={"retry-after": "4"}, request=get))

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from sandbox import SandboxServer, SandboxSettings
-from schemas.provider_specs import describe_errors, validator
+from schemas.vendored import describe_errors, validator
 
 KEY = "sandbox-kombo-key"
 INTEGRATION = "sandbox:coursesync-demo"

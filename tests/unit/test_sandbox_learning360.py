@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from sandbox import SandboxServer, SandboxSettings
-from schemas.provider_specs import validator
+from schemas.vendored import validator
 
 CLIENT = {
     "grant_type": "client_credentials",

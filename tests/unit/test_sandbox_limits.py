@@ -12,7 +12,7 @@ import pytest
 
 from sandbox import SandboxServer, SandboxSettings
 from sandbox.limits import ConcurrencyCounter, Fault, FaultInjector, TokenBucket
-from schemas.provider_specs import validator
+from schemas.vendored import validator
 
 HEADERS = {"Authorization": "Bearer sandbox-kombo-key", "X-Integration-Id": "sandbox:coursesync-demo"}
 

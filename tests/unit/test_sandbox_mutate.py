@@ -28,12 +28,13 @@ from sandbox.mutate import BODY_KINDS, HEADER_KINDS, mutate
 from workers.connections import Connection
 from workers.errors import CoursesyncError
 from workers.providers.base import ItemResult, OutboundItem, Provider
-from workers.providers.kombo import KomboProvider
-from workers.providers.learning360 import Learning360Provider
-from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import StackOneProvider, batch_results
-from workers.providers.thoughtindustries import ThoughtIndustriesProvider
-from workers.providers.ti_answers import data_object, read_rows
+from workers.providers.installed import get_plugin
+from workers.providers.kombo.client import KomboProvider
+from workers.providers.learning360.client import Learning360Provider
+from workers.providers.stackone.answers import batch_results
+from workers.providers.stackone.client import StackOneProvider
+from workers.providers.thoughtindustries.answers import data_object, read_rows
+from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
 
 SEEDS = range(400)
 
@@ -161,7 +162,7 @@ def connection(provider: str, base: str, tmp_path: Path) -> Connection:
         },
     }
     prefix = {"kombo": "/kombo/v1"}.get(provider, "/" + provider)
-    return Connection("fuzz", provider, base + prefix, options[provider], None, PROVIDER_SPECS[provider])
+    return Connection("fuzz", provider, base + prefix, options[provider], None, get_plugin(provider).spec)
 
 
 def payload(provider: str, item_id: str, good: bool) -> dict[str, Any]:

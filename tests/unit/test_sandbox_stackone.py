@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from sandbox import SandboxServer, SandboxSettings
-from schemas.provider_specs import validator
+from schemas.vendored import validator
 from workers.connections import Connection
 from workers.errors import AuthError, NotFound, PermanentError, RateLimited
 from workers.providers.base import OutboundItem
-from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import StackOneProvider
+from workers.providers.installed import get_plugin
+from workers.providers.stackone.client import StackOneProvider
 
 KEY = "sandbox-stackone-key"
 ACCOUNT = "sandbox-account"
@@ -233,7 +233,7 @@ def test_framework_errors_and_injected_faults_use_stackones_shape(
 
 def provider_for(sandbox: SandboxServer, http: httpx.Client, **options: Any) -> StackOneProvider:
     opts = {"api_key": KEY, "account_id": ACCOUNT, **options}
-    conn = Connection("s1", "stackone", sandbox.url + "/stackone", opts, None, PROVIDER_SPECS["stackone"])
+    conn = Connection("s1", "stackone", sandbox.url + "/stackone", opts, None, get_plugin("stackone").spec)
     return StackOneProvider(conn, http, fakeredis.FakeRedis())
 
 

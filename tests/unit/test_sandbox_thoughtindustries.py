@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from sandbox import SandboxServer, SandboxSettings
-from sandbox.ti_contract import COLUMNS, JOB_RUNNING
-from sandbox.ti_store import TiStore
-from schemas.thoughtindustries import to_csv
+from sandbox.providers.thoughtindustries.contract import COLUMNS, JOB_RUNNING
+from sandbox.providers.thoughtindustries.store import TiStore
+from workers.providers.thoughtindustries.mapping import to_csv
 
 KEY = "ti_test_sandbox"
 PENDING_S = 0.2

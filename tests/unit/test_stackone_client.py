@@ -23,8 +23,9 @@ from workers.errors import (
     UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
-from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.stackone import ITEM_REJECTED, StackOneProvider
+from workers.providers.installed import get_plugin
+from workers.providers.stackone.answers import ITEM_REJECTED
+from workers.providers.stackone.client import StackOneProvider
 
 BASE_URL = "http://127.0.0.1:9/stackone"
 
@@ -35,7 +36,7 @@ def items(*ids: str) -> list[OutboundItem]:
 
 def provider(handler: Any, **options: Any) -> StackOneProvider:
     opts = {"api_key": "secret-key", "account_id": "acct-1", **options}
-    conn = Connection("acme", "stackone", BASE_URL, opts, None, PROVIDER_SPECS["stackone"])
+    conn = Connection("acme", "stackone", BASE_URL, opts, None, get_plugin("stackone").spec)
     return StackOneProvider(
         conn, httpx.Client(transport=httpx.MockTransport(handler)), fakeredis.FakeRedis(decode_responses=True)
     )

@@ -11,8 +11,8 @@ import pytest
 
 from workers.connections import Connection
 from workers.errors import ConfigError
-from workers.providers.learning360_integration import Integrations
-from workers.providers.specs import PROVIDER_SPECS
+from workers.providers.installed import get_plugin
+from workers.providers.learning360.integration import Integrations
 from workers.targets import Target, current_target
 
 BASE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -51,7 +51,7 @@ def conn(
 ) -> Connection:
     opts = {**BASE_OPTIONS[provider], **options}
     return Connection(name, provider, base_url, {k: v for k, v in opts.items() if v is not None}, None,
-                      PROVIDER_SPECS[provider])  # fmt: skip
+                      get_plugin(provider).spec)  # fmt: skip
 
 
 def target(c: Connection) -> Target:

@@ -14,7 +14,6 @@ import fakeredis
 import httpx
 import pytest
 
-from schemas.thoughtindustries import to_csv
 from workers import keys
 from workers.connections import Connection
 from workers.errors import (
@@ -27,12 +26,13 @@ from workers.errors import (
     RateLimited,
     UnverifiedAnswer,
 )
-from workers.providers.asset_store import FileAssetStore, asset_name
 from workers.providers.base import OutboundItem
 from workers.providers.http import MAX_HINT_S
-from workers.providers.specs import PROVIDER_SPECS
-from workers.providers.thoughtindustries import ThoughtIndustriesProvider
-from workers.providers.ti_assumptions import COLUMNS, DEACTIVATION_UNSUPPORTED
+from workers.providers.installed import get_plugin
+from workers.providers.thoughtindustries.asset_store import FileAssetStore, asset_name
+from workers.providers.thoughtindustries.assumptions import COLUMNS, DEACTIVATION_UNSUPPORTED
+from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
+from workers.providers.thoughtindustries.mapping import to_csv
 
 BASE = "https://acme.thoughtindustries.com"
 BULK = "/incoming/v2/content/courseGroup/webinar/bulk"
@@ -50,7 +50,7 @@ ITEMS = [item("a"), item("b"), item("c")]
 
 def connection(store: str, **options: Any) -> Connection:
     opts = {"api_key": "ti_live_secret", "content": "courseGroup/webinar", "asset_store": store, **options}
-    return Connection("acme-ti", "thoughtindustries", BASE, opts, None, PROVIDER_SPECS["thoughtindustries"])
+    return Connection("acme-ti", "thoughtindustries", BASE, opts, None, get_plugin("thoughtindustries").spec)
 
 
 def job(status: str = "running", error: str = "") -> dict[str, Any]:

@@ -379,7 +379,7 @@ def test_script_keeps_an_inner_cycle_in_defs_and_wraps_nullable_refs() -> None:
     assert not v.is_valid({"b": {"c": {"b": {"c": 1}}}})
 
 
-# --- The quick check in front of jsonschema (schemas/provider_specs.py) ------------------------
+# --- The quick check in front of jsonschema (schemas/vendored/__init__.py) ------------------------
 
 _ODD_VALUES: list[Any] = [None, -1, 0, 1.5, True, "", "x" * 300, "javascript:alert(1)", "en_US", [], {}, [1]]
 
@@ -435,7 +435,7 @@ def _seeds() -> dict[tuple[str, str], list[Any]]:
 def test_the_quick_check_is_never_looser_than_jsonschema(provider: str, name: str) -> None:
     import random
 
-    from schemas.provider_specs import _quick_check, describe_errors
+    from schemas.vendored import _quick_check, describe_errors
 
     assert _quick_check(provider, name) is not None, "fastjsonschema could not compile it"
     examples = [*vendored(provider)["schemas"][name].get("examples", []), *_seeds().get((provider, name), [])]

@@ -1,9 +1,10 @@
 """The HTTP boundary shared by every provider client.
 
 ``map_errors`` is the one place where ``httpx`` exceptions become ``workers.errors`` exceptions;
-``error_for_status`` turns a non-2xx answer into the right branch of the tree. Provider modules
-only extract their own error code and message from the body and may override the class for
-codes they know (Kombo asks clients to branch on ``error.code``, not on the status).
+``error_for_status`` turns a non-2xx answer into the right branch of the tree. Clients call both
+through ``json_api.JsonApi``; a provider's ``errors`` module only reads its own error code and
+message from the body and may override the class for codes it knows (Kombo asks clients to
+branch on ``error.code``, not on the status).
 
 Transport failures split by what the provider may have done: when the request certainly was not
 processed (no connection, nothing or not all of it written) the error is ``ProviderUnavailable``;

@@ -11,10 +11,11 @@ from typing import Any
 
 from schemas.messages import MessageError, load_message
 from workers.celery_app import app, send
+from workers.clients import get_provider
 from workers.config import get_settings
 from workers.deps import Deps
 from workers.errors import PayloadError
-from workers.providers.registry import get_connection, get_provider
+from workers.providers.registry import get_connection
 from workers.redis_client import get_raw_redis, get_redis
 
 __all__ = ["load", "real_deps", "task"]

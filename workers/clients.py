@@ -1,0 +1,64 @@
+"""Provider clients for worker processes: one per connection and process, built with the HTTP
+client every call goes through.
+
+Each connection gets one ``httpx.Client`` (keep-alive pool) per process, with timeouts from the
+settings, a total deadline per request (``workers.providers.deadline``), and a response hook
+through which every answer teaches the fleet-wide limiter (``workers.ratelimit.feedback``);
+then one client of its provider, the class its registration names
+(``workers.providers.installed``). Clients are rebuilt when the connections file changes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import redis
+
+from workers.config import get_settings
+from workers.connections import Connection
+from workers.providers.base import Provider
+from workers.providers.deadline import DeadlineTransport
+from workers.providers.installed import get_plugin
+from workers.providers.registry import get_connection
+from workers.ratelimit.feedback import response_hook
+from workers.redis_client import get_redis
+
+__all__ = ["get_provider", "make_http_client"]
+
+_provider_cache: dict[tuple[int, str, float], Provider] = {}
+
+
+def make_http_client(connection: Connection, r: redis.Redis) -> httpx.Client:
+    """The HTTP client every call of ``connection`` goes through."""
+    timeout_s = get_settings().provider_timeout_s
+    pool = httpx.HTTPTransport(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+    return httpx.Client(
+        # Each read or write times out after timeout_s, and the whole request too (deadline.py).
+        transport=DeadlineTransport(pool, total_s=timeout_s),
+        event_hooks={"response": [response_hook(r, connection)]},
+        timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+        headers={"User-Agent": "coursesync/0.1"},
+        follow_redirects=False,
+    )
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return -1.0
+
+
+def get_provider(name: str) -> Provider:
+    """The provider client of connection ``name`` for this process."""
+    connection = get_connection(name)
+    key = (os.getpid(), name, _mtime(str(Path(get_settings().config))))
+    provider = _provider_cache.get(key)
+    if provider is None:
+        factory = get_plugin(connection.provider).load_client()
+        provider = _provider_cache[key] = factory(
+            connection, make_http_client(connection, get_redis()), get_redis()
+        )
+    return provider
