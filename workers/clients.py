@@ -18,6 +18,7 @@ import redis
 
 from workers.config import get_settings
 from workers.connections import Connection
+from workers.outbound import PolicyTransport, outbound_policy
 from workers.providers.base import Provider
 from workers.providers.deadline import DeadlineTransport
 from workers.providers.installed import get_plugin
@@ -34,9 +35,12 @@ def make_http_client(connection: Connection, r: redis.Redis) -> httpx.Client:
     """The HTTP client every call of ``connection`` goes through."""
     timeout_s = get_settings().provider_timeout_s
     pool = httpx.HTTPTransport(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+    # Anything but the provider's own host (an asset store elsewhere) is a customer's URL.
+    own = frozenset({httpx.URL(connection.base_url).host})
+    checked = PolicyTransport(outbound_policy(), pool, trusted=own)
     return httpx.Client(
         # Each read or write times out after timeout_s, and the whole request too (deadline.py).
-        transport=DeadlineTransport(pool, total_s=timeout_s),
+        transport=DeadlineTransport(checked, total_s=timeout_s),
         event_hooks={"response": [response_hook(r, connection)]},
         timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
         headers={"User-Agent": "coursesync/0.1"},

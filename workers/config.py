@@ -39,6 +39,10 @@ class Settings:
     #: A batch handed to a worker is handed out again if not settled within this lease. Never
     #: shorter than the batch lock and the submit task's time limit (``workers.timing``).
     batch_lease_s: float = 120.0
+    #: The longest wait a provider's hint (Retry-After, a reset header, a 429 body) may impose:
+    #: a misread or hostile header must not park a batch, or through the limiter a whole
+    #: connection, for days. Longer than any documented quota window (per minute).
+    max_provider_wait_s: float = 900.0
     #: A batch that failed transiently this many times fails for good, with its last reason.
     max_attempts: int = 8
     #: Exponential backoff between attempts: base * 2**attempt, capped, full jitter.

@@ -121,14 +121,28 @@ def outbound_policy(settings: Settings | None = None) -> OutboundPolicy:
 
 
 class PolicyTransport(httpx.BaseTransport):
-    """Connects only where ``policy`` allows, to the very address it checked."""
+    """Connects only where ``policy`` allows, to the very address it checked.
 
-    def __init__(self, policy: OutboundPolicy, inner: httpx.BaseTransport | None = None) -> None:
+    ``trusted`` hosts skip the check: a provider's own base URL is the operator's choice, not
+    a customer's (the sandbox of the tests and the demo is on loopback), while an asset store
+    on another host is checked like any customer URL.
+    """
+
+    def __init__(
+        self,
+        policy: OutboundPolicy,
+        inner: httpx.BaseTransport | None = None,
+        *,
+        trusted: frozenset[str] = frozenset(),
+    ) -> None:
         self._policy = policy
         self._inner = inner or httpx.HTTPTransport()
+        self._trusted = trusted
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
+        if host in self._trusted:
+            return self._inner.handle_request(request)
         address = self._policy.check(request.url)
         # Connect to the checked address, not to whatever the name resolves to a moment later;
         # the Host header and TLS (SNI, certificate) keep the name.

@@ -91,7 +91,7 @@ def _submit(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
     limits = Limits.on(r)
     # A job slot first (360Learning runs 3 bulk operations at once), then a request.
     wait_s = limits.take_job_slot(connection, batch.id) or limits.take_request(
-        connection, connection.spec.submit_bucket, batch.id
+        connection, connection.spec.submit_bucket, batch.id, cost=connection.spec.quota_per_submit
     )
     if wait_s > 0:
         count_limiter_wait(r, batch.connection, wait_s)

@@ -368,3 +368,25 @@ def ti_client(
     ]
     items = [good[0], bad[0], good[1], bad[1], good[2]]
     return ThoughtIndustriesProvider(conn, http, fakeredis.FakeRedis(decode_responses=True)), items
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_are_quoted_and_formula_keys_refused() -> None:
+    from schemas.course import Course, validate_item
+    from workers.providers.mapping import MappingError
+    from workers.providers.thoughtindustries.mapping import MAPPER
+
+    def course(**fields: object) -> Course:
+        found = validate_item({"id": "c-1", "title": "T", "url": "https://learn.example/c", **fields})
+        assert isinstance(found, Course), found
+        return found
+
+    _, row = MAPPER.prepare(
+        course(title='=HYPERLINK("https://evil.example","click")', description="-2+3", source="@SUM(A1)"),
+        {"content": "courseGroup/webinar"},
+    )
+    assert row["title"] == '\'=HYPERLINK("https://evil.example","click")'
+    assert row["description"] == "'-2+3" and row["source"] == "'@SUM(A1)"
+    assert row["url"] == "https://learn.example/c"  # untouched
+    with pytest.raises(MappingError) as info:
+        MAPPER.prepare(course(id="=cmd|' /C calc'!A0"), {"content": "courseGroup/webinar"})
+    assert info.value.field == "id" and "formula" in info.value.message

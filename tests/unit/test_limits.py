@@ -32,6 +32,15 @@ def test_a_burst_goes_at_once_then_requests_are_paced(limits: Limits) -> None:
     assert 0.08 < waits[4] <= 0.11
 
 
+def test_a_request_that_costs_several_pays_for_each(limits: Limits) -> None:
+    conn = connection(requests_per_minute=600)  # burst of 4, then one per 102 ms
+    # Given a submission making two API calls (Thought Industries' dry run and import)
+    assert limits.spend(conn, "requests", cost=2).wait_s == 0
+    assert limits.spend(conn, "requests", cost=2).wait_s == 0  # the burst of 4 is spent
+    # Then the next one waits for two emissions, not one
+    assert 0.18 < limits.spend(conn, "requests", cost=2).wait_s <= 0.22
+
+
 def test_many_threads_never_exceed_the_rate(limits: Limits) -> None:
     conn = connection(requests_per_minute=3000)  # 50/s
     granted: list[float] = []

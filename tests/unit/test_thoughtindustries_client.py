@@ -27,7 +27,7 @@ from workers.errors import (
     UnverifiedAnswer,
 )
 from workers.providers.base import OutboundItem
-from workers.providers.http import MAX_HINT_S
+from workers.providers.http import max_hint_s
 from workers.providers.installed import get_plugin
 from workers.providers.thoughtindustries.asset_store import FileAssetStore, asset_name
 from workers.providers.thoughtindustries.assumptions import COLUMNS, DEACTIVATION_UNSUPPORTED
@@ -485,4 +485,4 @@ def test_the_body_retry_hint_is_capped(tmp_path: Path) -> None:
     p = provider(Recorder(httpx.Response(429, json=body)), f"file://{tmp_path}")
     with pytest.raises(RateLimited) as info:
         p.poll(JOB)
-    assert info.value.retry_after_s == MAX_HINT_S
+    assert info.value.retry_after_s == max_hint_s()

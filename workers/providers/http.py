@@ -12,7 +12,8 @@ when it may have reached the provider and the answer was lost (read timeout, dro
 answer) it is ``AnswerLost``, because a remote job may exist that coursesync cannot name.
 
 Wait hints (``retry_after_s``) come from headers anyone can get wrong, so a hint that cannot be
-read is no hint, and none is ever negative, infinite or longer than ``MAX_HINT_S``.
+read is no hint, and none is ever negative, infinite or longer than ``max_hint_s()``
+(``COURSESYNC_MAX_PROVIDER_WAIT_S``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
+from workers.config import get_settings
 from workers.errors import (
     AnswerLost,
     AuthError,
@@ -40,19 +42,21 @@ from workers.errors import (
 )
 
 __all__ = [
-    "MAX_HINT_S",
     "clamp_hint",
     "dumps",
     "error_for_status",
     "json_body",
     "map_errors",
+    "max_hint_s",
     "retry_after_s",
 ]
 
-#: Longest wait a provider's hint may impose, in seconds: a misread or hostile header must not
-#: park a batch (or, through the limiter, a whole connection) for days. An hour is longer than
-#: any documented quota window (Kombo, StackOne, Thought Industries: per minute).
-MAX_HINT_S = 3600.0
+
+def max_hint_s() -> float:
+    """Longest wait a provider's hint may impose (``COURSESYNC_MAX_PROVIDER_WAIT_S``)."""
+    return get_settings().max_provider_wait_s
+
+
 #: Above this a reset header is epoch milliseconds (1e12 ms is 2001; 1e12 s is year 33658).
 _EPOCH_MS_THRESHOLD = 1_000_000_000_000
 #: Above this (and below the one above) a reset header is epoch seconds, below it a number of
@@ -98,10 +102,10 @@ def map_errors(provider: str, connection: str, url: str) -> Iterator[None]:
 
 
 def clamp_hint(seconds: float) -> float | None:
-    """``seconds`` as a usable wait: None when not finite, 0 when negative, at most MAX_HINT_S."""
+    """``seconds`` as a usable wait: None when not finite, 0 when negative, at most max_hint_s()."""
     if not math.isfinite(seconds):
         return None
-    return min(MAX_HINT_S, max(0.0, seconds))
+    return min(max_hint_s(), max(0.0, seconds))
 
 
 def _number(raw: str) -> float | None:
@@ -146,7 +150,7 @@ def retry_after_s(headers: Mapping[str, str], now_s: float | None = None) -> flo
     Looks at ``Retry-After`` (seconds or an HTTP date), ``retry-after-ms`` (Kombo), then
     ``ratelimit-reset`` / ``X-RateLimit-Reset`` (seconds, epoch seconds or epoch milliseconds).
     The first header that can be read wins; one that cannot is skipped. Never raises; the result
-    is finite, at least 0 and at most ``MAX_HINT_S``.
+    is finite, at least 0 and at most ``max_hint_s()``.
     """
     now = time.time() if now_s is None else now_s
     readers = (

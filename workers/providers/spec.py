@@ -53,6 +53,10 @@ class ProviderSpec:
     #: The most requests one submission may make (a token, an upload, a dry run...): the submit
     #: task's time limit, the batch lock and the lease are sized from it (``workers.timing``).
     requests_per_submit: int = 1
+    #: Requests one submission spends from the provider's own quota: they are all paid before
+    #: it starts (Thought Industries: a dry run and the import, both counted by its API key).
+    #: Uploads to a separate asset store are not counted.
+    quota_per_submit: int = 1
     #: The settings that, with base_url, name the remote place items land in (an integration,
     #: an account): what the connection's content digests prove (``workers.targets``).
     target_options: tuple[str, ...] = ()

@@ -58,8 +58,10 @@ class Limits:
     def on(cls, r: Any) -> Limits:
         return cls(RedisBackend(r))
 
-    def spend(self, connection: Connection, bucket: str, *, book_within_s: float = 0.0) -> Grant:
-        """Take one request from the budget.
+    def spend(
+        self, connection: Connection, bucket: str, *, book_within_s: float = 0.0, cost: int = 1
+    ) -> Grant:
+        """Take ``cost`` requests from the budget (one per API request the caller will make).
 
         ``Grant.wait_s`` is 0 to go now. Otherwise, when the wait is at most ``book_within_s``
         the request is booked (``Grant.booked``): go after the wait without asking again;
@@ -75,6 +77,7 @@ class Limits:
             # the unused half of the provider's bucket absorbs that jitter.
             burst=max(1, int(rate_per_s / 2)),
             reserve_ms=int(book_within_s * 1000),
+            cost=cost,
         )
         return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0, now_ms=now_ms)
 
@@ -102,9 +105,10 @@ class Limits:
         if connection.spec.job_slots is not None:
             self.backend.release(keys.slots(connection.name, "jobs"), holder)
 
-    def take_request(self, connection: Connection, bucket: str, holder: str) -> float:
-        """0 when ``holder`` may send its request now, else seconds to wait (see ``bookings``)."""
-        return take_request(self, connection, bucket, holder)
+    def take_request(self, connection: Connection, bucket: str, holder: str, *, cost: int = 1) -> float:
+        """0 when ``holder`` may send its ``cost`` requests now, else seconds to wait (see
+        ``bookings``)."""
+        return take_request(self, connection, bucket, holder, cost=cost)
 
     def dispatch_cap(self, connection: Connection) -> int:
         """How many of the connection's batches may be handed out at once: none while the

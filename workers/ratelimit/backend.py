@@ -15,9 +15,16 @@ __all__ = ["LimiterBackend", "MemoryBackend"]
 
 class LimiterBackend(Protocol):
     def gcra(
-        self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
+        self,
+        tat_key: str,
+        pause_key: str,
+        *,
+        emission_ms: float,
+        burst: int,
+        reserve_ms: int = 0,
+        cost: int = 1,
     ) -> tuple[int, int]:
-        """Take one request from a GCRA budget unless paused: 0 to go, else ms to wait; and the
+        """Take ``cost`` requests from a GCRA budget unless paused: 0 to go, else ms to wait; and the
         backend's clock (ms) at the decision, so a booking can name its moment on that clock.
 
         When the wait is at most ``reserve_ms`` the request is *booked*: the budget is spent for
@@ -71,19 +78,27 @@ class MemoryBackend:
         return float(self._clock())  # type: ignore[operator]
 
     def gcra(
-        self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
+        self,
+        tat_key: str,
+        pause_key: str,
+        *,
+        emission_ms: float,
+        burst: int,
+        reserve_ms: int = 0,
+        cost: int = 1,
     ) -> tuple[int, int]:
+        burst = max(burst, cost)
         with self._lock:
             now = self._now()
             paused = self._pauses.get(pause_key, 0) - now
             if paused > 0:
                 return int(paused) + 1, int(now)
             tat = max(self._tat.get(tat_key, now), now)
-            allow_at = tat - emission_ms * (burst - 1)
+            allow_at = tat - emission_ms * (burst - cost)
             wait = int(allow_at - now) + 1 if now < allow_at else 0
             if wait > reserve_ms:
                 return wait, int(now)
-            self._tat[tat_key] = tat + emission_ms
+            self._tat[tat_key] = tat + emission_ms * cost
             return -wait, int(now)
 
     def now_ms(self) -> int:

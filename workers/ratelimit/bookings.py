@@ -31,7 +31,7 @@ BOOKING_SLACK_MS = 50
 BOOKING_LATE_MS = 250
 
 
-def take_request(limits: Limits, connection: Connection, bucket: str, holder: str) -> float:
+def take_request(limits: Limits, connection: Connection, bucket: str, holder: str, *, cost: int = 1) -> float:
     """0 when ``holder`` (a batch) may send its request from ``bucket`` now, else seconds to wait.
 
     A batch has one request waiting at a time: a submission while it is pending, a poll once it
@@ -48,7 +48,7 @@ def take_request(limits: Limits, connection: Connection, bucket: str, holder: st
             limits.backend.drop(key)
             return paused_s  # 0: use the booking; > 0: the provider said stop since we booked
         limits.backend.drop(key)  # too late now: pay again
-    grant = limits.spend(connection, bucket, book_within_s=BOOK_WITHIN_S)
+    grant = limits.spend(connection, bucket, book_within_s=BOOK_WITHIN_S, cost=cost)
     if grant.booked and grant.wait_s > 0:
         wait_ms = int(grant.wait_s * 1000)
         limits.backend.put(key, str(grant.now_ms + wait_ms), ttl_ms=wait_ms + BOOKING_LATE_MS + 1000)

@@ -18,9 +18,16 @@ class RedisBackend:
         self.r = r
 
     def gcra(
-        self, tat_key: str, pause_key: str, *, emission_ms: float, burst: int, reserve_ms: int = 0
+        self,
+        tat_key: str,
+        pause_key: str,
+        *,
+        emission_ms: float,
+        burst: int,
+        reserve_ms: int = 0,
+        cost: int = 1,
     ) -> tuple[int, int]:
-        args = [emission_ms, max(1, burst), max(0, int(reserve_ms))]
+        args = [emission_ms, max(1, burst, cost), max(0, int(reserve_ms)), max(1, cost)]
         answer, now = lua.run(self.r, "gcra", [tat_key, pause_key], args)
         return int(answer), int(now)
 

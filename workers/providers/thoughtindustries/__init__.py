@@ -24,6 +24,9 @@ PLUGIN = ProviderPlugin(
         max_in_flight=2,
         # The asset upload, a dry run, the upload of the valid rows only, the import.
         requests_per_submit=4,
+        # Of those, the dry run and the import are requests to Thought Industries' API, each
+        # counted by its key (the asset store may be elsewhere): both are paid up front.
+        quota_per_submit=2,
         max_request_bytes=20_000_000,
         required=("api_key", "content", "asset_store"),
         options={"api_key": str, "content": str, "asset_store": str, "dry_run_first": bool},

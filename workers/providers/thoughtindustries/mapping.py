@@ -66,7 +66,29 @@ def to_payload(course: Course, options: Options) -> dict[str, str]:
             f"{_EXTRA}.{GROUP_COLUMN}",
             "a session import needs the externalId of its course group (which must be imported first)",
         )
-    return {k: v for k, v in row.items() if v}
+    return {k: _inert(k, v) for k, v in row.items() if v}
+
+
+#: A cell starting with one of these is run as a formula by spreadsheet programs that open the
+#: asset (CSV injection: ``=HYPERLINK(...)``, ``@SUM(...)``, ``-2+3``); OWASP's advice is to
+#: prefix it with a single quote, which shows the text as it was.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Keys are matched as they are written: a quote would change the item Thought Industries updates.
+_KEYS = frozenset({KEY_COLUMN, GROUP_COLUMN})
+
+
+def _inert(column: str, value: str) -> str:
+    """``value`` as a cell no spreadsheet runs as a formula."""
+    if not value.startswith(_FORMULA_STARTS):
+        return value
+    if column in _KEYS:
+        where = "id" if column == KEY_COLUMN else f"{_EXTRA}.{column}"
+        raise MappingError(
+            where,
+            f"starts with {value[0]!r}, which spreadsheet programs run as a formula; Thought "
+            "Industries' CSV import cannot take it as a key",
+        )
+    return "'" + value
 
 
 def to_deactivation(course: Course, options: Options) -> dict[str, Any]:
@@ -108,5 +130,9 @@ def _cell(field: str, value: Any) -> str | None:
 
 
 MAPPER = Mapper(
-    provider="thoughtindustries", version=1, to_payload=to_payload, to_deactivation=to_deactivation
+    # 2: formula-like cells are quoted (a new digest for those items: sent once more).
+    provider="thoughtindustries",
+    version=2,
+    to_payload=to_payload,
+    to_deactivation=to_deactivation,
 )
