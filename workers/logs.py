@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from workers.config import get_settings
+from workers.redact import redact_text
 
 __all__ = ["JsonFormatter", "batch_event", "log_event", "setup_logging"]
 
@@ -29,6 +30,20 @@ _configured = False
 _FIELDS = "cs_fields"
 
 Field = str | int | float | bool | None
+
+
+class _Redacting(logging.Filter):
+    """Every URL a log line quotes is shown redacted (``workers.redact``), whoever logged it:
+    a second net under the places that redact on purpose (a library's message, a traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        shown = redact_text(message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,8 +59,8 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, _FIELDS, None)
         if isinstance(fields, dict):
             doc.update({k: v for k, v in fields.items() if k not in doc})
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+        if record.exc_text or record.exc_info:
+            doc["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
@@ -102,6 +117,7 @@ def setup_logging() -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_Redacting())
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())

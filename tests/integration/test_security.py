@@ -20,8 +20,10 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,8 @@ WRONG = {
     "COURSESYNC_WRONG_KOMBO_KEY": "wrong-kombo-key-7f3a9c",
     "COURSESYNC_WRONG_L360_SECRET": "wrong-360-secret-b81e",
 }
+#: Seals the webhook URL that carries credentials (a secret itself).
+SECRET_KEY = "sealing-key-9d2c41e07b"
 #: Every value a leak would reveal (client ids are identifiers, not secrets).
 SECRETS = [v for k, v in {**DEMO_SECRETS, **WRONG}.items() if not k.endswith("CLIENT_ID")]
 
@@ -175,7 +179,8 @@ def leaks(blobs: Iterator[bytes], secrets: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def pipeline(start_pipeline: Callable[..., Pipeline]) -> Pipeline:
-    env = {**DEMO_SECRETS, **WRONG, "COURSESYNC_LOG_JSON": "1", "COURSESYNC_LOG_LEVEL": "DEBUG"}
+    env = {**DEMO_SECRETS, **WRONG, "COURSESYNC_LOG_JSON": "1", "COURSESYNC_LOG_LEVEL": "DEBUG",
+           "COURSESYNC_SECRET_KEY": SECRET_KEY}  # fmt: skip
     args = ["--kombo-pending-s", "0.5", "--l360-pending-s", "0.5", "--ti-pending-s", "0.5"]
     return start_pipeline(config, sandbox_args=args, workers=1, concurrency=4, env=env)
 
@@ -270,3 +275,90 @@ def test_the_sandbox_refuses_wrong_credentials_like_each_provider(pipeline: Pipe
     assert refused["kombo"].json()["error"]["code"] == "PLATFORM.AUTHENTICATION_INVALID"
     # And without any credentials at all, too
     assert httpx.get(f"{base}/stackone/unified/lms/content", timeout=10).status_code == 401
+
+
+class _CatalogServer(BaseHTTPRequestHandler):
+    """A customer's catalog host: a signed link that is gone, a redirect to the cloud metadata
+    service, a catalog behind basic auth; and a webhook receiver that keeps what it was sent."""
+
+    received: list[bytes] = []  # noqa: RUF012 - one test, one server
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/signed.jsonl"):
+            self.send_response(404)
+            self.end_headers()
+        elif self.path.startswith("/moved.jsonl"):
+            self.send_response(302)
+            self.send_header(
+                "Location", "http://169.254.169.254/latest/meta-data/iam?token=" + URL_SECRETS[2]
+            )
+            self.end_headers()
+        else:
+            ok = (
+                self.headers.get("Authorization")
+                == "Basic " + base64.b64encode(b"reader:" + URL_SECRETS[1].encode()).decode()
+            )
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            if ok:
+                self.wfile.write(b'{"id": "s-1", "title": "T", "url": "https://learn.example/s-1"}\n')
+
+    def do_POST(self) -> None:
+        self.received.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+#: A signature, a password, a token in a redirect, a webhook's password and token.
+URL_SECRETS = ["SIGabc123def456", "readerpw77", "REDIRTOKEN55", "HOOKPASS42", "HOOKTOKEN99"]
+
+
+def test_failing_redirected_and_signed_urls_leave_no_secret_anywhere(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = pipeline.use(monkeypatch)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CatalogServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"127.0.0.1:{server.server_address[1]}"
+    sources = [
+        f"http://{base}/signed.jsonl?X-Amz-Signature={URL_SECRETS[0]}&X-Amz-Expires=60",
+        f"http://reader:{URL_SECRETS[1]}@{base}/catalog.jsonl",
+        f"http://{base}/moved.jsonl",
+    ]
+    webhook = f"http://hook:{URL_SECRETS[3]}@{base}/hook?token={URL_SECRETS[4]}"
+    recorder = RedisRecorder(pipeline.env["COURSESYNC_REDIS_URL"])
+    try:
+        # When each is synced (through the command, with a webhook whose URL carries credentials)
+        started = [cli(pipeline, "sync", PROVIDERS["kombo"], url, "--webhook", webhook) for url in sources]
+        run_ids = [p.stdout.strip() for p in started]
+        assert all(run_ids), [p.stderr[-300:] for p in started]
+        docs = [pipeline.wait_for_run(r, run_id, timeout_s=60) for run_id in run_ids]
+        # Then the signed link and the redirect failed with a reason, the catalog behind basic
+        # auth was read, and every run's end reached the webhook (its URL kept sealed)
+        assert [d["state"] for d in docs] == ["failed", "completed", "failed"], [
+            d.get("reason") for d in docs
+        ]
+        assert "404" in docs[0]["reason"] and "169.254.169.254" in docs[2]["reason"]
+        deadline = time.monotonic() + 30
+        while len(_CatalogServer.received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_CatalogServer.received) == 3
+        shown = [cli(pipeline, "status", run_id, "--json").stdout for run_id in run_ids]
+        shown += [cli(pipeline, "runs", "--json").stdout, cli(pipeline, "status", run_ids[0]).stdout]
+    finally:
+        commands = recorder.stop()
+        server.shutdown()
+        server.server_close()
+    secrets = [*URL_SECRETS, SECRET_KEY]
+    # And no URL secret is in Redis (ever written, or left), a log, the webhook bodies or the output
+    assert not leaks((arg for c in commands for arg in c), secrets)
+    assert not leaks(redis_contents(redis.Redis.from_url(pipeline.env["COURSESYNC_REDIS_URL"])), secrets)
+    logs = [(p.stdout + p.stderr).encode() for p in started]
+    logs += [path.read_bytes() for path in pipeline.stack.workdir.glob("*.log")]
+    assert not leaks(iter(logs), secrets)
+    assert not leaks(iter(_CatalogServer.received), secrets)
+    assert not leaks((s.encode() for s in shown), secrets)
+    assert "X-Amz-Signature=***" in shown[0]

@@ -47,3 +47,28 @@ def test_event_fields_cannot_overwrite_the_standard_keys(caplog) -> None:  # typ
         log_event(log, logging.INFO, "odd", level="shadow", logger="shadow")
     doc = json.loads(JsonFormatter().format(caplog.records[-1]))
     assert doc["level"] == "INFO" and doc["logger"] == "coursesync.test"
+
+
+def test_a_url_in_any_log_line_or_traceback_is_shown_redacted() -> None:
+    import logging
+
+    from workers.logs import JsonFormatter, _Redacting
+
+    try:
+        raise ValueError("cannot read https://u:hunter2@cdn.example/c.jsonl?sig=TOPSECRET")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "x",
+            logging.ERROR,
+            __file__,
+            1,
+            "fetch %s failed",
+            ("https://u:hunter2@h/c?sig=S3CR3T",),
+            sys.exc_info(),
+        )
+    assert _Redacting().filter(record)
+    line = JsonFormatter().format(record)
+    assert "hunter2" not in line and "S3CR3T" not in line and "TOPSECRET" not in line
+    assert "https://***@h/c?sig=***" in line

@@ -11,6 +11,7 @@ from workers.errors import ConfigError, PermanentError, ProviderUnavailable
 from workers.ledger import run_document
 from workers.ledger.outbox import delivered, failed_delivery
 from workers.ports import NOTIFY_RUN
+from workers.redact import redact_url
 from workers.redis_client import get_redis
 from workers.retry import compute_backoff
 from workers.tasks.base import load, task
@@ -47,5 +48,5 @@ def notify_run(**kwargs: Any) -> str:
         log.error("webhook not delivered run=%r reason=%s", run_id, exc)
         return "failed"
     delivered(r, run_id)
-    log.info("webhook delivered run=%r url=%s", run_id, target[0])
+    log.info("webhook delivered run=%r url=%s", run_id, redact_url(target[0]))
     return "delivered"
