@@ -18,7 +18,7 @@ from coursesync.redis_server import PrivateRedis, redis_answers, start_private_r
 _SECRET_ENV_PREFIXES = ("COURSESYNC_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 #: Test-run settings, not the developer's shell leaking in: where Redis is, where fault tests
 #: write their figures.
-_KEPT = ("COURSESYNC_REDIS_URL", "COURSESYNC_RELIABILITY_REPORT")
+_KEPT = ("COURSESYNC_REDIS_URL", "COURSESYNC_RELIABILITY_REPORT", "COURSESYNC_FUZZ_EXAMPLES")
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ all-succeeded shape), as decided by a reference predicate written here, apart fr
 
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import Any
 
@@ -31,11 +32,14 @@ from workers.providers.learning360.client import Learning360Provider
 from workers.providers.stackone.client import StackOneProvider
 from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
 
-#: Reproducible in CI, and modest so the unit suite stays fast.
+#: Reproducible in CI, and modest so the unit suite stays fast. A long fuzzing session:
+#: ``COURSESYNC_FUZZ_EXAMPLES=200000 ./run test tests/unit/test_answer_properties.py``, which
+#: also draws new examples instead of the same ones (not derandomized).
+_LONG = int(os.environ.get("COURSESYNC_FUZZ_EXAMPLES", "0"))
 PROPERTY = settings(
-    max_examples=200,
-    database=None,  # derandomized: the same examples every run, nothing to remember
-    derandomize=True,
+    max_examples=_LONG or 200,
+    database=None,  # nothing to remember between runs
+    derandomize=not _LONG,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
