@@ -7,7 +7,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TOO_DEEP", "Record", "describe_json_error", "describe_unicode"]
+from producers.capped import Oversized, sniff_id, too_long
+
+__all__ = ["TOO_DEEP", "Record", "describe_json_error", "describe_unicode", "oversized_record"]
 
 
 # Not frozen: one is made per catalog item, and frozen dataclasses are several times slower
@@ -35,3 +37,9 @@ def describe_json_error(exc: ValueError) -> str:
         return f"malformed JSON: {exc.msg} (column {exc.colno})"
     # int() refuses literals of more than sys.get_int_max_str_digits() digits (CVE-2020-10735).
     return f"malformed JSON: a number has more than {sys.get_int_max_str_digits()} digits"
+
+
+def oversized_record(position: int, line: Oversized, what: str, cap: int) -> Record:
+    """A JSON line or item over the cap: invalid, named by its id when its first key gives it."""
+    item_id = sniff_id(line.head)
+    return Record(position, None if item_id is None else {"id": item_id}, error=too_long(what, cap))
