@@ -1,12 +1,18 @@
-"""CSV catalogs: a header row of canonical field names, then one item per row."""
+"""CSV catalogs: a header row of canonical field names, then one item per row.
+
+Rows are cut out of the stream by ``producers.csv_rows`` (capped; a broken record is one
+invalid record); here they become items: list fields ``;``-separated, JSON in translations and
+extra, numbers and booleans from their text.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+from producers.capped import line_cap
+from producers.csv_rows import CsvRows, has_bad_bytes
 from producers.records import TOO_DEEP, Record, describe_json_error
 from workers.errors import CatalogError
 
@@ -23,17 +29,7 @@ _KNOWN_COLUMNS = frozenset(
 )  # fmt: skip
 
 
-def read_csv(stream: IO[bytes]) -> Iterator[Record]:
-    """A header row of canonical field names; list fields ``;``-separated, JSON in translations/extra."""
-    lines = (line.decode("utf-8", "surrogateescape") for line in stream)
-    reader = csv.reader(lines)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
-    header = [h.strip() for h in header]
+def _check_header(header: list[str]) -> None:
     unknown = [h for h in header if h not in _KNOWN_COLUMNS]
     if len(unknown) == len(header):
         raise CatalogError(
@@ -51,24 +47,33 @@ def read_csv(stream: IO[bytes]) -> Iterator[Record]:
         )
     if len(set(header)) != len(header):
         raise CatalogError("CSV header names a column twice")
-    for row in reader:
-        lineno = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            yield Record(lineno, error=f"has {len(row)} cells but the header has {len(header)} columns")
-            continue
-        cells = dict(zip(header, row, strict=True))
-        bad = [name for name, cell in cells.items() if _has_bad_bytes(cell)]
-        if bad:
-            known = {"id": cells["id"]} if "id" not in bad else None  # names the item when it can
-            yield Record(lineno, known, error=f"{bad[0]}: not valid UTF-8")
-            continue
-        yield _csv_record(lineno, cells)
 
 
-def _has_bad_bytes(cell: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in cell)
+def read_csv(stream: IO[bytes], max_line_bytes: int | None = None) -> Iterator[Record]:
+    """A header row of canonical field names; list fields ``;``-separated, JSON in translations/extra.
+    ``max_line_bytes``: the cap on one record (default: the setting)."""
+    rows = CsvRows(stream, line_cap(max_line_bytes))
+    header = rows.header()
+    if header is None:
+        return
+    _check_header(header)
+    for row in rows.rows(len(header), header.index("id")):
+        record = row if isinstance(row, Record) else _row(row[0], header, row[1])
+        if record is not None:
+            yield record
+
+
+def _row(lineno: int, header: list[str], row: list[str]) -> Record | None:
+    if not any(cell.strip() for cell in row):
+        return None
+    if len(row) != len(header):
+        return Record(lineno, error=f"has {len(row)} cells but the header has {len(header)} columns")
+    cells = dict(zip(header, row, strict=True))
+    bad = [name for name, cell in cells.items() if has_bad_bytes(cell)]
+    if bad:
+        known = {"id": cells["id"]} if "id" not in bad else None  # names the item when it can
+        return Record(lineno, known, error=f"{bad[0]}: not valid UTF-8")
+    return _csv_record(lineno, cells)
 
 
 def _csv_record(lineno: int, row: dict[str, str]) -> Record:

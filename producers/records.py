@@ -16,7 +16,8 @@ __all__ = ["TOO_DEEP", "Record", "describe_json_error", "describe_unicode", "ove
 # to build (object.__setattr__ per field). Treat it as a value all the same.
 @dataclass(slots=True)
 class Record:
-    """One raw catalog entry. ``position`` is the line (JSONL, CSV) or array index + 1 (JSON)."""
+    """One raw catalog entry. ``position`` is the line (JSONL; CSV: the record's first line) or
+    array index + 1 (JSON)."""
 
     position: int
     data: Any = None

@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import pytest
 
-from producers.readers import Record, read_json_array, read_jsonl
+from producers.readers import Record, read_csv, read_json_array, read_jsonl
+from schemas.course import validate_item
 from workers.errors import CatalogError
 
 CAP = 256
@@ -153,3 +155,161 @@ def test_a_malformed_json_array_item_fails_at_once_without_reading_the_rest() ->
         list(read_json_array(stream, 1 << 20))
     # And it never read (and held) the rest of the file to find out
     assert stream.furthest < 1 << 17
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def test_a_csv_cell_over_the_csv_modules_131072_characters_is_read_when_under_the_cap() -> None:
+    # Given a translations cell of 200,000 characters (csv's own limit failed the whole run)
+    translations = json.dumps([{"language": "fr", "description": "d" * 200_000}])
+    data = CSV_HEAD.replace(b"\n", b",translations\n") + csv_rows(
+        ["a", "A", "https://a.example/a", "[]"], ["big", "B", "https://a.example/b", translations]
+    )
+    # When it is read with the default cap, then both items come out whole
+    recs = list(read_csv(io.BytesIO(data)))
+    assert [r.error for r in recs] == [None, None]
+    assert recs[1].data["translations"][0]["description"] == "d" * 200_000
+
+
+def test_a_csv_record_over_the_cap_is_one_invalid_item_named_by_its_id() -> None:
+    # Given a row with a 10 KB cell between valid rows
+    data = CSV_HEAD + csv_ok("a") + csv_rows(["big", "x" * 10_000, "https://b.example"]) + csv_ok("c")
+    # When it is read, then it is line 3, invalid and named; line 4 is read
+    recs = list(read_csv(io.BytesIO(data), CAP))
+    assert outcome(recs) == [(2, "a", None), (3, "big", f"the CSV record is {LINE_REASON}"), (4, "c", None)]
+
+
+def test_a_quote_that_never_closes_is_one_invalid_record_and_the_rows_it_swallowed_are_read_again() -> None:
+    # Given a stray quote on line 3 that would make the rest of the file one cell
+    data = CSV_HEAD + csv_ok("a") + b'b,"Intro,https://b.example\n' + csv_ok("c") + csv_ok("d")
+    # When it is read
+    recs = list(read_csv(io.BytesIO(data), 1 << 20))
+    # Then line 3 is invalid with the reason, and lines 4 and 5 are read as rows of their own
+    assert outcome(recs) == [
+        (2, "a", None),
+        (3, "b", "a quoted cell opened on this line never closes: the file ends inside it"),
+        (4, "c", None),
+        (5, "d", None),
+    ]
+
+
+def test_a_stray_quote_closed_rows_later_is_one_invalid_record_and_the_rows_between_are_read_again() -> None:
+    # Given a stray quote on line 2 that a legitimately quoted multi-line cell on line 5 "closes"
+    data = (
+        CSV_HEAD
+        + b'a,5" screen,https://a.example\n'  # a quote inside an unquoted cell is just a character
+        + b'b,"Open,https://b.example\n'
+        + csv_ok("c")
+        + csv_ok("d")
+        + b'e,"two\nlines",https://e.example\n'
+        + csv_ok("f")
+    )
+    # When it is read
+    recs = list(read_csv(io.BytesIO(data), 1 << 20))
+    # Then line 3 is invalid, naming how far its quote ran, and every row after it is read
+    assert outcome(recs)[0] == (2, "a", None) and recs[0].data["title"] == '5" screen'
+    assert outcome(recs)[1] == (
+        3,
+        "b",
+        "a quoted cell opened on this line runs on to line 6, and its 2 cells do not match the "
+        "header's 3 (a stray quote?)",
+    )
+    assert outcome(recs)[2:] == [(4, "c", None), (5, "d", None), (6, "e", None), (8, "f", None)]
+    assert recs[4].data["title"] == "two\nlines"  # a real multi-line cell, at its first line
+
+
+def test_an_unclosed_quote_running_past_the_cap_mid_file_is_invalid_and_the_rows_after_are_read() -> None:
+    # Given an unclosed quote on line 3 followed by 100 rows, more than the cap
+    rows = b"".join(csv_ok(f"r{i}") for i in range(100))
+    data = CSV_HEAD + csv_ok("a") + b'b,"Open,https://b.example\n' + rows
+    # When it is read
+    recs = list(read_csv(io.BytesIO(data), 1024))
+    # Then line 3 is one invalid record, and all 100 rows come out, at their own lines
+    assert outcome(recs)[:2] == [
+        (2, "a", None),
+        (
+            3,
+            "b",
+            "the CSV record is longer than 1,024 bytes (COURSESYNC_CATALOG_MAX_LINE_BYTES): skipped unread",
+        ),
+    ]
+    assert outcome(recs)[2:] == [(4 + i, f"r{i}", None) for i in range(100)]
+
+
+def test_a_carriage_return_inside_an_unquoted_csv_cell_is_part_of_the_cell() -> None:
+    # Given a bare CR inside an unquoted cell, as Python's csv.writer writes one when its lines
+    # end in "\n" (csv's reader refused it, and failed the whole run)
+    data = CSV_HEAD + csv_ok("a") + b"b,Ti\rtle,https://b.example\n" + b"c,C\r\r,https://c\r\n" + csv_ok("d")
+    # When it is read, then the CR is part of the cell, and the lines after are read
+    recs = list(read_csv(io.BytesIO(data), CAP))
+    assert outcome(recs) == [(2, "a", None), (3, "b", None), (4, "c", None), (5, "d", None)]
+    assert recs[1].data["title"] == "Ti\rtle" and recs[2].data["title"] == "C\r\r"
+
+
+def test_a_multi_line_cell_closed_by_a_quote_then_text_and_a_cr_is_one_invalid_record() -> None:
+    # Given a quoted cell over two lines whose closing quote has text and a bare CR after it
+    data = CSV_HEAD + csv_ok("a") + b'b,"two\nlines"x\ry,https://b.example\n' + csv_ok("c")
+    # When it is read
+    recs = list(read_csv(io.BytesIO(data), CAP))
+    # Then the record is invalid at its first line, its second line is read again on its own
+    # (and refused for its cells), and the next row is read
+    assert outcome(recs) == [
+        (2, "a", None),
+        (3, "b", "a quoted cell opened on this line runs on to line 4, where a closing quote is "
+         "followed by other text (a stray quote?)"),
+        (4, None, "has 2 cells but the header has 3 columns"),
+        (5, "c", None),
+    ]  # fmt: skip
+
+
+def test_nul_bytes_in_a_csv_cell_reach_validation_which_names_the_field() -> None:
+    # Given a NUL inside a title (older Pythons' csv failed the whole file on it)
+    data = CSV_HEAD + csv_ok("a") + b"b,Ti\x00tle,https://b.example\n" + csv_ok("c")
+    # When it is read and validated
+    recs = list(read_csv(io.BytesIO(data), CAP))
+    # Then only that item is invalid, naming the field and the character
+    assert [r.error for r in recs] == [None, None, None]
+    verdicts = [validate_item(r.data) for r in recs]
+    assert [(e.field, e.message) for e in verdicts[1]] == [("title", "contains control character U+0000")]  # type: ignore[union-attr]
+    assert not isinstance(verdicts[0], list) and not isinstance(verdicts[2], list)
+
+
+def test_a_csv_with_bare_cr_line_endings_fails_as_a_whole_naming_the_carriage_return() -> None:
+    # Given a file whose lines end in a bare CR (classic Mac tools): to us one long line
+    data = b"id,title,url\rb,T,https://b.example\r"
+    # When it is read, then the header row cannot be read, and the reason says why
+    with pytest.raises(CatalogError, match="header row cannot be read: malformed CSV: a carriage return"):
+        list(read_csv(io.BytesIO(data), CAP))
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (b"id,title,url," + b"x" * 300 + b"\n", "the CSV header row is longer than 256 bytes"),
+        (b'id,title,"url\n', "the CSV header row opens a quoted cell that never closes"),
+    ],
+)
+def test_a_csv_header_over_the_cap_or_with_an_open_quote_fails_the_catalog(
+    header: bytes, reason: str
+) -> None:
+    with pytest.raises(CatalogError, match=reason):
+        list(read_csv(io.BytesIO(header + csv_ok("a")), CAP))
+
+
+def test_thousands_of_stray_quotes_are_each_one_invalid_record_read_in_linear_time() -> None:
+    # Given 20,000 rows, each with a quote that opens a cell the next row's quote "closes"
+    data = CSV_HEAD + b"".join(b'r%d,"T,https://a.example/%d\n' % (i, i) for i in range(20_000))
+    # When it is read
+    started = time.perf_counter()
+    recs = list(read_csv(io.BytesIO(data), 1 << 20))
+    # Then every row is one invalid record at its own line (none swallowed into another's
+    # title), and no line was read a third time: it ends in linear time
+    assert [r.position for r in recs] == list(range(2, 20_002))
+    assert [r.data for r in recs[:2]] == [{"id": "r0"}, {"id": "r1"}]
+    assert recs[0].error == (
+        "a quoted cell opened on this line runs on to line 3, where a closing quote is followed by "
+        "other text (a stray quote?)"
+    )
+    assert recs[-1].error == "a quoted cell opened on this line never closes: the file ends inside it"
+    assert time.perf_counter() - started < 5
