@@ -1,20 +1,29 @@
 """Hostile catalog files: each kind is one invalid record (its line and reason) or one catalog error
 (its reason), and the valid items around it still come out.
 
-Line caps are given small here (``CAP``).
+Line caps are given small here (``CAP``); the stream caps come from the settings, set through the
+environment as an operator would.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import threading
 import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from producers.readers import Record, read_csv, read_json_array, read_jsonl
+from producers.sources import open_source, read_records
 from schemas.course import validate_item
+from workers.config import get_settings
 from workers.errors import CatalogError
 
 CAP = 256
@@ -313,3 +322,170 @@ def test_thousands_of_stray_quotes_are_each_one_invalid_record_read_in_linear_ti
     )
     assert recs[-1].error == "a quoted cell opened on this line never closes: the file ends inside it"
     assert time.perf_counter() - started < 5
+
+
+# --- The stream: size, gzip ratio, gzip damage; files and URLs alike -----------------------------
+
+
+def gz_bomb(path: Path, valid: bytes, megabytes: int, fill: bytes = b"\0", tail: bytes = b"") -> None:
+    """Valid lines, ``megabytes`` MB of ``fill``, then ``tail``, gzipped (written a MB at a time)."""
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(valid)
+        for _ in range(megabytes):
+            out.write(fill * (1 << 20))
+        out.write(tail)
+
+
+VALID = b"".join(jl(ok(f"v{i}")) for i in range(500))
+
+
+def read_all(source: str, fmt: str, into: list[Record]) -> None:
+    with open_source(source) as stream:
+        into.extend(read_records(stream, fmt))
+
+
+def test_a_gzip_bomb_stops_the_catalog_naming_the_ratio_and_its_setting(tmp_path: Path) -> None:
+    # Given 500 valid items followed by 50 MB of zeros in a 50 KB gzip
+    path = tmp_path / "bomb.jsonl.gz"
+    gz_bomb(path, VALID, 50)
+    # When it is read
+    recs: list[Record] = []
+    with pytest.raises(CatalogError) as caught:
+        read_all(str(path), "jsonl", recs)
+    # Then the catalog fails naming the cap and the setting that raises it, after the valid items
+    assert "expands more than 400-fold (COURSESYNC_CATALOG_MAX_GZIP_RATIO)" in str(caught.value)
+    assert [r.data["id"] for r in recs] == [f"v{i}" for i in range(500)]
+
+
+def test_a_catalog_over_the_size_cap_stops_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a plain catalog of 5000 items (300 KB) and a size cap that falls in its middle
+    catalog = b"".join(jl(ok(f"v{i}")) for i in range(5000))
+    monkeypatch.setenv("COURSESYNC_CATALOG_MAX_BYTES", str(len(catalog) // 2))
+    (tmp_path / "big.jsonl").write_bytes(catalog)
+    # When it is read
+    recs: list[Record] = []
+    with pytest.raises(CatalogError, match=r"larger than [\d,]+ bytes \(COURSESYNC_CATALOG_MAX_BYTES\)"):
+        read_all(str(tmp_path / "big.jsonl"), "jsonl", recs)
+    # Then the items before the cap were read, and none past it
+    assert 0 < len(recs) < 2500 and [r.data["id"] for r in recs] == [f"v{i}" for i in range(len(recs))]
+
+
+def test_corrupt_or_truncated_gzip_fails_the_catalog_naming_the_file(tmp_path: Path) -> None:
+    whole = gzip.compress(VALID * 4)
+    corrupt = whole[:200] + bytes(b ^ 0x5A for b in whole[200:260]) + whole[260:]
+    for name, data in (("corrupt.jsonl.gz", corrupt), ("cut.jsonl.gz", whole[: len(whole) // 2])):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CatalogError, match=f"catalog file '.*{name}' is not valid gzip"):
+            read_all(str(tmp_path / name), "jsonl", [])
+
+
+def test_a_gzip_stream_of_endless_empty_members_stops_at_the_size_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a gzip of only empty members (nothing decompressed to count) beyond the size cap
+    monkeypatch.setenv("COURSESYNC_CATALOG_MAX_BYTES", "100000")
+    (tmp_path / "empty.jsonl.gz").write_bytes(gzip.compress(b"") * 20_000)
+    # When it is read, it stops at the cap instead of reading on
+    with pytest.raises(CatalogError, match="COURSESYNC_CATALOG_MAX_BYTES"):
+        read_all(str(tmp_path / "empty.jsonl.gz"), "jsonl", [])
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[[str, bytes], str]]:
+    """A local HTTP server: ``serve(name, body)`` returns the URL that answers with ``body``."""
+    bodies: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies.get(self.path.lstrip("/"), b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def add(name: str, body: bytes) -> str:
+        bodies[name] = body
+        return f"http://127.0.0.1:{server.server_address[1]}/{name}"
+
+    yield add
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_caps_apply_to_catalogs_read_from_a_url(
+    serve: Callable[[str, bytes], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a gzip bomb and a catalog with a 2 MB line, both served over HTTP
+    gz_bomb(tmp_path / "bomb.jsonl.gz", VALID, 50)
+    bomb = serve("bomb.jsonl.gz", (tmp_path / "bomb.jsonl.gz").read_bytes())
+    long_line = serve(
+        "long.jsonl", jl(ok("a")) + jl(ok("big") | {"description": "x" * 2_000_000}) + jl(ok("c"))
+    )
+    # When each is read
+    recs: list[Record] = []
+    with pytest.raises(CatalogError, match="COURSESYNC_CATALOG_MAX_GZIP_RATIO"):
+        read_all(bomb, "jsonl", recs)
+    assert len(recs) == 500  # the valid items before the bomb came out
+    recs = []
+    read_all(long_line, "jsonl", recs)
+    # Then the bomb stops its catalog, and the long line is one invalid item, as for files
+    assert outcome(recs) == [
+        (1, "a", None),
+        (
+            2,
+            "big",
+            "the line is longer than 1,048,576 bytes (COURSESYNC_CATALOG_MAX_LINE_BYTES): skipped unread",
+        ),
+        (3, "c", None),
+    ]
+
+
+def peak_bytes_reading(source: str, fmt: str) -> tuple[int, list[Record], CatalogError | None]:
+    """Peak bytes Python allocated while reading ``source``, what came out, and the catalog error."""
+    recs: list[Record] = []
+    error = None
+    tracemalloc.start()
+    try:
+        read_all(source, fmt, recs)
+    except CatalogError as exc:
+        error = exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, recs, error
+
+
+def test_a_50_mb_gzip_bomb_is_stopped_early_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given, in each format, a valid item, 50 MB of one byte (a line, an item, a record), another
+    # valid item, gzipped into 50 KB
+    bombs = {
+        "jsonl": (jl(ok("a")), b"\0", b"\n" + jl(ok("z"))),
+        "json": (b'[{"id": "a"}, "', b"s", b'", {"id": "z"}]'),
+        "csv": (CSV_HEAD + csv_ok("a"), b"\0", b"\n" + csv_ok("z")),
+    }
+    for fmt, (head, fill, tail) in bombs.items():
+        gz_bomb(tmp_path / f"bomb.{fmt}.gz", head, 50, fill, tail)
+        # When it is read, then it stops at the ratio cap, having held at most a few MB
+        peak, recs, error = peak_bytes_reading(str(tmp_path / f"bomb.{fmt}.gz"), fmt)
+        assert error is not None and "COURSESYNC_CATALOG_MAX_GZIP_RATIO" in str(error), fmt
+        assert peak < 8 << 20 and outcome(recs) == [(1 if fmt != "csv" else 2, "a", None)], (fmt, peak)
+    # And with the ratio cap raised out of its way, each reader skips the 50 MB in bounded
+    # chunks: one invalid record, then the last item; memory a few times the 1 MiB line cap
+    monkeypatch.setenv("COURSESYNC_CATALOG_MAX_GZIP_RATIO", "100000")
+    get_settings.cache_clear()
+    for fmt in bombs:
+        peak, recs, error = peak_bytes_reading(str(tmp_path / f"bomb.{fmt}.gz"), fmt)
+        assert error is None and peak < 8 << 20, (fmt, error, peak)
+        assert [r.data.get("id") if r.data else None for r in recs] == ["a", None, "z"], fmt
+        assert recs[1].error is not None and "longer than 1,048,576 bytes" in recs[1].error
