@@ -3,20 +3,29 @@
 Each reader yields ``Record``s one at a time from a binary stream, so memory does not grow with
 the catalog. A record that cannot be parsed is yielded with ``error`` set (the item is invalid,
 the others go on); only a problem with the file as a whole (an unknown CSV column, a JSON array
-that breaks off) raises ``CatalogError``.
+that breaks off) raises ``CatalogError``. A line, CSV record or array item longer than
+``catalog_max_line_bytes`` is one invalid record, read past without being held
+(``producers.capped``); the caps on a catalog as a whole wrap the stream (``producers.sources``).
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
 
+from producers.capped import HEAD_BYTES, Oversized, bounded_lines, line_cap, sniff_id, too_long
+from producers.csv_reader import read_csv
+from producers.json_skip import JsonSkipper
+from producers.records import (
+    TOO_DEEP,
+    Record,
+    describe_json_error,
+    describe_unicode,
+    oversized_record,
+)
 from workers.errors import CatalogError
 
 __all__ = ["FORMATS", "Record", "read_csv", "read_json_array", "read_jsonl"]
@@ -25,35 +34,19 @@ FORMATS = ("jsonl", "json", "csv")
 
 _BOM = b"\xef\xbb\xbf"
 _CHUNK_BYTES = 1 << 16
-_LIST_FIELDS = ("languages", "tags", "skills", "categories")
-_JSON_FIELDS = ("translations", "extra")
-_KNOWN_COLUMNS = frozenset(
-    (
-        "id", "title", "url", "description", "short_description", "mobile_url", "thumbnail_url",
-        "duration_minutes", "languages", "content_type", "difficulty", "tags", "skills",
-        "categories", "translations", "source", "active", "updated_at", "extra",
-    )
-)  # fmt: skip
+#: A parse error this close to the end of the text read so far may only mean the text goes on
+#: (a cut ``tru``, ``-Infinity``, ``\u12``); one further back is in the text itself.
+_LOOKAHEAD_CHARS = 16
 
 
-# Not frozen: one is made per catalog item, and frozen dataclasses are several times slower
-# to build (object.__setattr__ per field). Treat it as a value all the same.
-@dataclass(slots=True)
-class Record:
-    """One raw catalog entry. ``position`` is the line (JSONL, CSV) or array index + 1 (JSON)."""
-
-    position: int
-    data: Any = None
-    error: str | None = None
-
-
-def _describe_unicode(exc: UnicodeDecodeError) -> str:
-    return f"not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at column {exc.start + 1})"
-
-
-def read_jsonl(stream: IO[bytes]) -> Iterator[Record]:
-    """One JSON object per line; blank lines are skipped."""
-    for lineno, line in enumerate(stream, start=1):
+def read_jsonl(stream: IO[bytes], max_line_bytes: int | None = None) -> Iterator[Record]:
+    """One JSON object per line; blank lines are skipped. ``max_line_bytes``: the line cap
+    (default: the setting)."""
+    cap = line_cap(max_line_bytes)
+    for lineno, line in enumerate(bounded_lines(stream, cap), start=1):
+        if isinstance(line, Oversized):
+            yield oversized_record(lineno, line, "the line", cap)
+            continue
         raw = line[len(_BOM) :] if lineno == 1 and line.startswith(_BOM) else line
         try:
             # orjson parses bytes directly and checks UTF-8 itself: the fast path.
@@ -69,32 +62,21 @@ def _slow_line(lineno: int, raw: bytes) -> Record:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Record(lineno, error=_describe_unicode(exc))
+        return Record(lineno, error=describe_unicode(exc))
     try:
         return Record(lineno, json.loads(text))
     except ValueError as exc:
-        return Record(lineno, error=_describe_json_error(exc))
+        return Record(lineno, error=describe_json_error(exc))
     except RecursionError:
-        return Record(lineno, error=_TOO_DEEP)
-
-
-#: Python's parser recurses per nesting level; nothing in a course is nested this deep.
-_TOO_DEEP = "malformed JSON: nested too deeply"
-
-
-def _describe_json_error(exc: ValueError) -> str:
-    """The stdlib parser's reason: a syntax error, or an integer too long to convert."""
-    if isinstance(exc, json.JSONDecodeError):
-        return f"malformed JSON: {exc.msg} (column {exc.colno})"
-    # int() refuses literals of more than sys.get_int_max_str_digits() digits (CVE-2020-10735).
-    return f"malformed JSON: a number has more than {sys.get_int_max_str_digits()} digits"
+        return Record(lineno, error=TOO_DEEP)
 
 
 class _JsonArrayStream:
     """Decodes a top-level JSON array element by element from a stream of UTF-8 bytes."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], cap: int) -> None:
         self._stream = stream
+        self._cap = cap
         self._decoder = json.JSONDecoder()
         self._buf = ""
         self._pos = 0
@@ -102,10 +84,11 @@ class _JsonArrayStream:
         self._offset = 0  # bytes read from the stream so far
         self.index = 0
 
-    def _fill(self) -> bool:
-        chunk = self._stream.read(_CHUNK_BYTES)
+    def _fill(self, size: int = 0) -> int:
+        """Reads at least ``size`` bytes (one chunk at least); returns how many, 0 at the end."""
+        chunk = self._stream.read(max(size, _CHUNK_BYTES))
         if not chunk:
-            return False
+            return 0
         data = self._pending + chunk
         start = self._offset - len(self._pending)  # where data[0] is in the file
         self._offset += len(chunk)
@@ -118,7 +101,7 @@ class _JsonArrayStream:
             text, self._pending = data[: exc.start].decode("utf-8"), data[exc.start :]
         self._buf = self._buf[self._pos :] + text
         self._pos = 0
-        return True
+        return len(chunk)
 
     def _peek(self) -> str:
         """The next non-whitespace character, or '' at the end of the stream."""
@@ -130,19 +113,55 @@ class _JsonArrayStream:
             if not self._fill():
                 return ""
 
-    def _value(self) -> Any:
+    def _item(self) -> Record:
+        """The next item. Reads grow with the item (so parsing it again after each read costs
+        no more than twice in all) until it is parsed, or longer than the cap and skipped."""
+        n = self.index + 1
+        held: int | None = None  # bytes of this item read so far, once it needs another read
         while True:
             try:
-                value, self._pos = self._decoder.raw_decode(self._buf, self._pos)
-                return value
+                value, end = self._decoder.raw_decode(self._buf, self._pos)
             except json.JSONDecodeError as exc:
-                if not self._fill():
+                goes_on = exc.msg.startswith("Unterminated") or exc.pos >= len(self._buf) - _LOOKAHEAD_CHARS
+                if not goes_on:  # more text cannot mend it: say so now, not after reading it all
+                    raise CatalogError(f"malformed JSON in item {n}: {exc.msg}") from None
+                if held is None:
+                    held = len(self._buf[self._pos :].encode()) + len(self._pending)
+                if held > self._cap:
+                    return self._skip(n)
+                got = self._fill(held)
+                if not got:
                     ended = exc.pos >= len(self._buf.rstrip()) or exc.msg.startswith("Unterminated")
                     why = "the file ends inside it (truncated?)" if ended else exc.msg
-                    raise CatalogError(f"malformed JSON in item {self.index + 1}: {why}") from None
+                    raise CatalogError(f"malformed JSON in item {n}: {why}") from None
+                held += got
+                continue
             except (ValueError, RecursionError) as exc:
-                reason = _TOO_DEEP if isinstance(exc, RecursionError) else _describe_json_error(exc)
-                raise CatalogError(f"item {self.index + 1}: {reason}") from None
+                reason = TOO_DEEP if isinstance(exc, RecursionError) else describe_json_error(exc)
+                raise CatalogError(f"item {n}: {reason}") from None
+            if end == len(self._buf) and _is_number(value) and self._fill():
+                continue  # a number cut by the read may go on in the next one
+            if self._over_cap(end):  # parsed already, but read whole: the same item must not
+                return self._skip(n)  # pass or fail with where the reads happened to fall
+            self._pos = end
+            return Record(n, value)
+
+    def _over_cap(self, end: int) -> bool:
+        chars = end - self._pos  # a character is 1 to 4 bytes: measure only when in doubt
+        return chars > self._cap or (
+            chars * 4 > self._cap and len(self._buf[self._pos : end].encode()) > self._cap
+        )
+
+    def _skip(self, n: int) -> Record:
+        head = self._buf[self._pos : self._pos + HEAD_BYTES].encode()
+        skipper = JsonSkipper(self._buf[self._pos])
+        while (end := skipper.feed(self._buf, self._pos)) is None:
+            self._buf, self._pos = "", 0
+            if not self._fill():
+                raise CatalogError(f"malformed JSON in item {n}: the file ends inside it (truncated?)")
+        self._pos = end
+        item_id = sniff_id(head)
+        return Record(n, None if item_id is None else {"id": item_id}, error=too_long("the item", self._cap))
 
     def __iter__(self) -> Iterator[Record]:
         first = self._peek()
@@ -162,92 +181,16 @@ class _JsonArrayStream:
                     raise CatalogError(f"malformed JSON after item {self.index}: expected ',' or ']'")
                 self._pos += 1
                 self._peek()
-            value = self._value()
+            record = self._item()
             self.index += 1
-            yield Record(self.index, value)
+            yield record
 
 
-def read_json_array(stream: IO[bytes]) -> Iterator[Record]:
-    """A top-level JSON array, decoded element by element without holding the whole file."""
-    return iter(_JsonArrayStream(stream))
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def read_csv(stream: IO[bytes]) -> Iterator[Record]:
-    """A header row of canonical field names; list fields ``;``-separated, JSON in translations/extra."""
-    lines = (line.decode("utf-8", "surrogateescape") for line in stream)
-    reader = csv.reader(lines)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
-    header = [h.strip() for h in header]
-    unknown = [h for h in header if h not in _KNOWN_COLUMNS]
-    if len(unknown) == len(header):
-        raise CatalogError(
-            f"the CSV file has no header row: its first row {header[:5]} names no known column; "
-            "the first row must name the columns, e.g. id,title,url"
-        )
-    if unknown:
-        raise CatalogError(
-            f"CSV header has unknown column(s) {unknown}; known columns: {sorted(_KNOWN_COLUMNS)}"
-        )
-    missing = [h for h in ("id", "title", "url") if h not in header]
-    if missing:
-        raise CatalogError(
-            f"CSV header lacks required column(s) {missing}; the first row must name the fields"
-        )
-    if len(set(header)) != len(header):
-        raise CatalogError("CSV header names a column twice")
-    for row in reader:
-        lineno = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            yield Record(lineno, error=f"has {len(row)} cells but the header has {len(header)} columns")
-            continue
-        cells = dict(zip(header, row, strict=True))
-        bad = [name for name, cell in cells.items() if _has_bad_bytes(cell)]
-        if bad:
-            known = {"id": cells["id"]} if "id" not in bad else None  # names the item when it can
-            yield Record(lineno, known, error=f"{bad[0]}: not valid UTF-8")
-            continue
-        yield _csv_record(lineno, cells)
-
-
-def _has_bad_bytes(cell: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in cell)
-
-
-def _csv_record(lineno: int, row: dict[str, str]) -> Record:
-    item: dict[str, Any] = {}
-    for key, cell in row.items():
-        if cell == "":
-            continue  # an empty cell means "not given"
-        if key in _LIST_FIELDS:
-            item[key] = [part.strip() for part in cell.split(";") if part.strip()]
-        elif key in _JSON_FIELDS:
-            try:
-                item[key] = json.loads(cell)
-            except (ValueError, RecursionError) as exc:
-                why = _describe_json_error(exc) if isinstance(exc, ValueError) else _TOO_DEEP
-                return Record(lineno, {"id": row.get("id")}, error=f"{key}: {why}")
-        elif key == "duration_minutes":
-            item[key] = _int_or_text(cell)
-        elif key == "active":
-            lowered = cell.strip().lower()
-            item[key] = {"true": True, "false": False, "1": True, "0": False}.get(lowered, cell)
-        else:
-            item[key] = cell
-    return Record(lineno, item)
-
-
-def _int_or_text(cell: str) -> int | str:
-    """``"90"`` -> 90; anything else stays text, for validation to refuse with its reason."""
-    if not cell.strip().lstrip("-").isdigit():
-        return cell
-    try:
-        return int(cell)
-    except ValueError:  # "²", or more digits than int() converts
-        return cell
+def read_json_array(stream: IO[bytes], max_line_bytes: int | None = None) -> Iterator[Record]:
+    """A top-level JSON array, decoded element by element without holding the whole file.
+    ``max_line_bytes``: the cap on one element (default: the setting)."""
+    return iter(_JsonArrayStream(stream, line_cap(max_line_bytes)))

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from producers.capped import capped_stream
 from producers.readers import FORMATS, Record, read_csv, read_json_array, read_jsonl
 from workers.errors import CatalogError
 from workers.outbound import OutboundRefused, open_stream, outbound_policy
@@ -79,7 +80,7 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
                 if resp.status_code >= 400:
                     raise CatalogError(f"catalog URL {shown} answered HTTP {resp.status_code}")
                 raw: IO[bytes] = io.BufferedReader(_ChunkReader(resp.iter_bytes()), 1 << 16)
-                yield gzip.GzipFile(fileobj=raw) if gz else raw  # type: ignore[misc]
+                yield capped_stream(raw, gz=gz)
         except OutboundRefused as exc:
             raise CatalogError(f"catalog URL refused: {exc}") from None
         except httpx.HTTPError as exc:
@@ -92,7 +93,7 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
         raise CatalogError(f"catalog {source!r} is not a file")
     try:
         with path.open("rb") as fh:
-            yield gzip.GzipFile(fileobj=fh) if gz else fh  # type: ignore[misc]
+            yield capped_stream(fh, gz=gz)
     except PermissionError:
         raise CatalogError(f"catalog file {source!r} cannot be read: permission denied") from None
     except (gzip.BadGzipFile, EOFError) as exc:

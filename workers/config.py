@@ -71,6 +71,19 @@ class Settings:
     doctor_interval_s: float = 30.0
     #: A prune that would deactivate more than this share of the catalog is refused unless forced.
     prune_max_fraction: float = 0.10
+    #: Longest JSON Lines line, CSV record or ``.json`` array element read; a longer one is one
+    #: invalid item, skipped unread. A parsed line takes up to ~30x its size in memory (16 MiB
+    #: of ``{},`` measured 515 MiB), so 1 MiB bounds it near 35 MB, while a course at the schema's
+    #: limits (a 100,000-character description, even as ``\uXXXX`` escapes: 600 KB) still fits.
+    catalog_max_line_bytes: int = 1 << 20
+    #: A catalog larger than this once decompressed stops its run: reading streams, so this bounds
+    #: time, not memory. 16 GiB is 25 million items of the producer bench's 631 bytes (README:
+    #: "thousands to millions"), about 20 minutes of reading; a stream that never ends stops there.
+    catalog_max_bytes: int = 16 << 30
+    #: A gzip stream that expands more than this stops its run (a decompression bomb). Catalogs
+    #: measured 10-17x, 216x when every item repeats one 9 KB description; bombs sit near
+    #: deflate's ceiling of 1032x (514x for a repeated small JSON line).
+    catalog_max_gzip_ratio: int = 400
     #: Finished runs and their per-item outcomes are kept this long.
     run_retention_s: int = 30 * 86400
     #: Stored batch payloads expire after this long even if the batch never settles.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import ctypes
+import gzip
 import io
 import json
 import os
@@ -82,8 +83,10 @@ BAD_JSONL = [
     Bad("missing required field", jline({"id": "bad-no-title", "url": "https://a.example/t"}),
         "bad-no-title", "title", "Missing data for required field"),
     Bad("duplicate id", jline(course("ok-3", title="Second of its id")), "ok-3", "id", "duplicate id"),
-    Bad("a 10 MB description", jline(course("bad-10mb", description="d" * TEN_MB)), "bad-10mb",
+    Bad("a 150,000-character description", jline(course("bad-150k", description="d" * 150_000)), "bad-150k",
         "description", "must be 0 to 100000 characters long"),
+    Bad("a 10 MB description: a line over the cap", jline(course("bad-10mb", description="d" * TEN_MB)),
+        "bad-10mb", "", "the line is longer than 1,048,576 bytes (COURSESYNC_CATALOG_MAX_LINE_BYTES)"),
     Bad("control character", jline(course("bad-bell", title="Ring\x07")), "bad-bell", "title",
         "control character U+0007"),
     Bad("javascript: URL", jline(course("bad-js", url="javascript:alert(1)")), "bad-js", "url",
@@ -317,6 +320,55 @@ def test_a_catalog_unreadable_as_a_whole_fails_its_run_with_the_reason_on_stderr
     run_id = proc.stdout.strip()
     assert f"coursesync: run {run_id} failed: " in proc.stderr and reason in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_oversized_lines_and_cells_are_invalid_a_gzip_bomb_fails_its_run_and_every_valid_item_is_delivered(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a gzipped JSON Lines catalog with two lines over the 1 MiB cap (one names its id
+    # first, one does not), a CSV catalog with a 2 MB cell and a stray quote, and a gzip bomb
+    # (50 MB of zeros after 100 valid items, 50 KB on disk); the long values do not compress, so
+    # only the bomb trips the ratio cap
+    r = pipeline.use(monkeypatch)
+    noise = os.urandom(1 << 20).hex()  # 2 MB
+    lines = [jline(course(f"big-{i}")) for i in range(200)]
+    lines.insert(50, jline(course("big-first", description=noise)))
+    lines.insert(120, jline({"title": "T", "description": noise, "id": "big-later"}))
+    with gzip.open(tmp_path / "big.jsonl.gz", "wb") as out:
+        out.write(b"\n".join(lines) + b"\n")
+    rows = [f"cell-{i},Course {i},https://a.example/c{i}\n".encode() for i in range(60)]
+    rows.insert(20, f"cell-big,{noise},https://a.example/big\n".encode())
+    rows.insert(40, b'cell-quote,"Stray quote,https://a.example/q\n')
+    (tmp_path / "cells.csv").write_bytes(b"id,title,url\n" + b"".join(rows))
+    with gzip.open(tmp_path / "bomb.jsonl.gz", "wb", compresslevel=9) as out:
+        out.write(b"".join(jline(course(f"bomb-{i}")) + b"\n" for i in range(100)))
+        for _ in range(50):
+            out.write(bytes(1 << 20))
+    before = pipeline.sandbox("/_sandbox/stats")["kombo"]
+    # When they are synced through the real pipeline
+    runs = [
+        start_run("it-kombo", str(tmp_path / name), r=r)
+        for name in ("big.jsonl.gz", "cells.csv", "bomb.jsonl.gz")
+    ]
+    big, cells, bomb = wait_all(pipeline, r, runs)
+    # Then each oversized line or record is one invalid item at its line, named when it can be
+    line_cap = "longer than 1,048,576 bytes (COURSESYNC_CATALOG_MAX_LINE_BYTES): skipped unread"
+    assert big["state"] == "completed_with_errors" and big["counts"]["succeeded"] == 200
+    assert sorted((e["item_id"], e["line"], e["message"]) for e in item_errors(r, runs[0])) == [
+        ("(line 121)", 121, f"the line is {line_cap}"),
+        ("big-first", 51, f"the line is {line_cap}"),
+    ]
+    assert cells["state"] == "completed_with_errors" and cells["counts"]["succeeded"] == 60
+    assert sorted((e["item_id"], e["line"], e["message"]) for e in item_errors(r, runs[1])) == [
+        ("cell-big", 22, f"the CSV record is {line_cap}"),
+        ("cell-quote", 42, "a quoted cell opened on this line never closes: the file ends inside it"),
+    ]
+    # And the bomb fails its run naming the cap and the setting, after its valid items went out
+    assert bomb["state"] == "failed" and bomb["counts"]["succeeded"] == 100
+    assert "expands more than 400-fold (COURSESYNC_CATALOG_MAX_GZIP_RATIO)" in bomb["reason"]
+    # And the provider received exactly the valid items
+    after = pipeline.sandbox("/_sandbox/stats")["kombo"]
+    assert after["items_received"] - before["items_received"] == 200 + 60 + 100
 
 
 def test_a_truncated_json_array_fails_its_run_saying_where_it_ends(
