@@ -54,6 +54,19 @@ def capture_submissions(monkeypatch: Any) -> list[str]:
     return queue
 
 
+def configure_and_capture(
+    monkeypatch: Any, tmp_path: Any, config: str, env: dict[str, str] | None = None
+) -> list[str]:
+    """Point COURSESYNC_CONFIG at ``config`` (written under ``tmp_path``), set ``env`` (the secrets
+    the config refers to) and capture submissions as ``capture_submissions`` does."""
+    path = tmp_path / "coursesync.toml"
+    path.write_text(config)
+    monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    return capture_submissions(monkeypatch)
+
+
 def wait_until(predicate: Any, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():

@@ -11,7 +11,7 @@ import redis
 from producers.producer import Producer
 from producers.readers import Record
 from producers.sync import SyncOptions, start_run
-from tests.unit.helpers import capture_submissions, connection, make_deps
+from tests.unit.helpers import configure_and_capture, connection, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers import ledger as runs
@@ -22,11 +22,7 @@ from workers.providers.fake import FakeProvider
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    path = tmp_path / "coursesync.toml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
-    monkeypatch.setenv("ACME_KEY", "secret")
-    return capture_submissions(monkeypatch)
+    return configure_and_capture(monkeypatch, tmp_path, CONFIG, {"ACME_KEY": "secret"})
 
 
 def catalog(n: int) -> list[dict[str, Any]]:

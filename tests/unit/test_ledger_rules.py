@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from producers.sync import SyncOptions, start_run
-from tests.unit.helpers import capture_submissions, make_deps
+from tests.unit.helpers import configure_and_capture, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.errors import UNVERIFIED, AnswerLost, ConfigError, ProviderUnavailable, UnverifiedAnswer
@@ -27,11 +27,7 @@ from workers.submit import submit_batch
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    path = tmp_path / "coursesync.toml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
-    monkeypatch.setenv("ACME_KEY", "secret")
-    return capture_submissions(monkeypatch)
+    return configure_and_capture(monkeypatch, tmp_path, CONFIG, {"ACME_KEY": "secret"})
 
 
 def catalog(n: int) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ from redis.retry import Retry
 
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
-from tests.unit.helpers import capture_submissions, make_deps
+from tests.unit.helpers import configure_and_capture, make_deps
+from tests.unit.test_pipeline_inprocess import CONFIG
 from workers import keys
 from workers.deps import Deps
 from workers.errors import ConfigError
@@ -28,16 +29,6 @@ from workers.metrics.server import make_metrics_server, parse_credentials
 from workers.poller import sweep
 from workers.providers.fake import FakeProvider
 from workers.submit import submit_batch
-
-CONFIG = """
-[connections.acme]
-provider = "kombo"
-base_url = "http://127.0.0.1:9/kombo/v1"
-api_key = "env:ACME_KEY"
-integration_id = "sandbox:x"
-batch_size = 100
-requests_per_minute = 600000
-"""
 
 
 def scrape(r: redis.Redis) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -59,11 +50,7 @@ def sample(samples: dict[Any, float], name: str, **labels: str) -> float:
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     """Capture what would go to Celery; the test plays the worker."""
-    path = tmp_path / "coursesync.toml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
-    monkeypatch.setenv("ACME_KEY", "secret")
-    return capture_submissions(monkeypatch)
+    return configure_and_capture(monkeypatch, tmp_path, CONFIG, {"ACME_KEY": "secret"})
 
 
 def drain(deps: Deps, sent: list[str], run_id: str) -> dict[str, Any]:

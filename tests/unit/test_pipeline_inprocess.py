@@ -10,7 +10,7 @@ import redis
 
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
-from tests.unit.helpers import capture_submissions, make_deps
+from tests.unit.helpers import configure_and_capture, make_deps
 from workers import keys
 from workers.deps import Deps
 from workers.errors import AuthError, ProviderUnavailable
@@ -33,11 +33,7 @@ requests_per_minute = 600000
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     """Capture what would go to Celery; the test plays the worker."""
-    path = tmp_path / "coursesync.toml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
-    monkeypatch.setenv("ACME_KEY", "secret")
-    return capture_submissions(monkeypatch)
+    return configure_and_capture(monkeypatch, tmp_path, CONFIG, {"ACME_KEY": "secret"})
 
 
 def drain(deps: Deps, sent: list[str], run_id: str, rounds: int = 200) -> dict[str, Any]:

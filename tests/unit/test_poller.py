@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from producers.sync import SyncOptions, start_retry_run, start_run
-from tests.unit.helpers import capture_submissions, make_deps
+from tests.unit.helpers import configure_and_capture, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.deps import Deps
@@ -25,10 +25,7 @@ from workers.submit import submit_batch
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    path = tmp_path / "coursesync.toml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
-    return capture_submissions(monkeypatch)
+    return configure_and_capture(monkeypatch, tmp_path, CONFIG)
 
 
 def submitted_run(deps: Deps, sent: list[str], n: int) -> str:

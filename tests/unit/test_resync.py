@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from producers.sync import SyncOptions, dry_run, start_run
-from tests.unit.helpers import capture_submissions, make_deps
+from tests.unit.helpers import configure_and_capture, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.connections import load_connections
@@ -21,11 +21,7 @@ from workers.scheduler import check_schedules
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    path = tmp_path / "coursesync.toml"
-    path.write_text(CONFIG)
-    monkeypatch.setenv("COURSESYNC_CONFIG", str(path))
-    monkeypatch.setenv("ACME_KEY", "secret")
-    return capture_submissions(monkeypatch)
+    return configure_and_capture(monkeypatch, tmp_path, CONFIG, {"ACME_KEY": "secret"})
 
 
 def catalog(n: int, skip: set[int] = frozenset()) -> list[dict[str, object]]:  # type: ignore[assignment]
