@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from producers.capped import capped_stream
+from producers.capped import CatalogCaps, capped_stream
 from producers.readers import FORMATS, Record, read_csv, read_json_array, read_jsonl
 from workers.errors import CatalogError
 from workers.outbound import OutboundRefused, open_stream, outbound_policy
@@ -70,8 +70,9 @@ class _ChunkReader(io.RawIOBase):
 
 
 @contextmanager
-def open_source(source: str) -> Iterator[IO[bytes]]:
-    """A binary stream of the catalog at ``source``; errors name the source and the fix."""
+def open_source(source: str, caps: CatalogCaps | None = None) -> Iterator[IO[bytes]]:
+    """A binary stream of the catalog at ``source``, held to ``caps`` (default: the settings');
+    errors name the source and the fix."""
     gz = source.lower().split("?")[0].endswith(".gz")
     if is_url(source):
         shown = redact_url(source)  # a catalog URL may carry credentials or a signature
@@ -80,9 +81,11 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
                 if resp.status_code >= 400:
                     raise CatalogError(f"catalog URL {shown} answered HTTP {resp.status_code}")
                 raw: IO[bytes] = io.BufferedReader(_ChunkReader(resp.iter_bytes()), 1 << 16)
-                yield capped_stream(raw, gz=gz)
+                yield capped_stream(raw, gz=gz, caps=caps)
         except OutboundRefused as exc:
             raise CatalogError(f"catalog URL refused: {exc}") from None
+        except (gzip.BadGzipFile, EOFError) as exc:
+            raise CatalogError(f"catalog URL {shown} is not valid gzip: {redact_text(str(exc))}") from None
         except httpx.HTTPError as exc:
             raise CatalogError(f"cannot download catalog {shown}: {redact_text(str(exc))}") from None
         return
@@ -93,7 +96,7 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
         raise CatalogError(f"catalog {source!r} is not a file")
     try:
         with path.open("rb") as fh:
-            yield capped_stream(fh, gz=gz)
+            yield capped_stream(fh, gz=gz, caps=caps)
     except PermissionError:
         raise CatalogError(f"catalog file {source!r} cannot be read: permission denied") from None
     except (gzip.BadGzipFile, EOFError) as exc:
@@ -102,6 +105,6 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
         raise CatalogError(f"catalog file {source!r} cannot be read: {exc.strerror or exc}") from None
 
 
-def read_records(stream: IO[bytes], fmt: str) -> Iterator[Record]:
+def read_records(stream: IO[bytes], fmt: str, max_line_bytes: int | None = None) -> Iterator[Record]:
     reader = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv}[fmt]
-    return reader(stream)
+    return reader(stream, max_line_bytes)

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import redis
 
+from producers.capped import CatalogCaps
 from producers.heartbeat import heartbeat
 from producers.prepare import Prepared
 from producers.producer import Producer
@@ -73,7 +74,7 @@ def start_run(
     options = options or SyncOptions()
 
     def feed(producer: Producer) -> None:
-        producer.consume(_records(source, options.fmt))
+        producer.consume(_records(source, options.fmt, producer.settings))
 
     return _run(connection_name, feed, options, r=r, settings=settings, extra={}, run_id=run_id, send=send)
 
@@ -184,7 +185,7 @@ def dry_run(
     r, settings = r or get_redis(), settings or get_settings()
     connection = get_connection(connection_name)
     producer = Producer(r, settings, connection, "dry-run", full=options.full, dry_run=True)
-    fatal = _feed(producer, lambda p: p.consume(_records(source, options.fmt)))
+    fatal = _feed(producer, lambda p: p.consume(_records(source, options.fmt, settings)))
     producer.finish_catalog()
     report: dict[str, Any] = {
         "connection": connection.name,
@@ -238,11 +239,12 @@ def _prune(r: redis.Redis, settings: Settings, producer: Producer, options: Sync
     return plan
 
 
-def _records(source: Source, fmt: str | None) -> Iterator[Record]:
+def _records(source: Source, fmt: str | None, settings: Settings) -> Iterator[Record]:
     if isinstance(source, str):
         fmt = detect_format(source, fmt)
-        with open_source(source) as stream:
-            yield from read_records(stream, fmt)
+        caps = CatalogCaps.from_settings(settings)
+        with open_source(source, caps) as stream:
+            yield from read_records(stream, fmt, caps.max_line_bytes)
     else:
         for index, data in enumerate(source, start=1):
             yield Record(index, data)

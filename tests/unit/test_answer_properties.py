@@ -16,6 +16,7 @@ from typing import Any
 
 import fakeredis
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,8 @@ from workers.providers.thoughtindustries.client import ThoughtIndustriesProvider
 #: ``COURSESYNC_FUZZ_EXAMPLES=200000 ./run test tests/unit/test_answer_properties.py``, which
 #: also draws new examples instead of the same ones (not derandomized).
 _LONG = int(os.environ.get("COURSESYNC_FUZZ_EXAMPLES", "0"))
+#: A long session outlasts the suite's per-test timeout by design.
+pytestmark = [pytest.mark.timeout(0)] if _LONG else []
 PROPERTY = settings(
     max_examples=_LONG or 200,
     database=None,  # nothing to remember between runs

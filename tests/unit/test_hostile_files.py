@@ -15,14 +15,20 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import redis
 
 from producers.readers import Record, read_csv, read_json_array, read_jsonl
 from producers.sources import open_source, read_records
+from producers.sync import SyncOptions, start_run
 from schemas.course import validate_item
+from tests.unit.helpers import configure_and_capture
+from tests.unit.test_pipeline_inprocess import CONFIG
+from workers import ledger
 from workers.config import get_settings
 from workers.errors import CatalogError
 
@@ -399,7 +405,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[[str, bytes], str]]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = bodies.get(self.path.lstrip("/"), b"")
+            body = bodies.get(self.path.lstrip("/").split("?")[0], b"")
             self.send_response(200 if body else 404)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -449,6 +455,38 @@ def test_the_caps_apply_to_catalogs_read_from_a_url(
         ),
         (3, "c", None),
     ]
+
+
+def test_a_corrupt_gzip_from_a_url_fails_the_catalog_naming_the_url_redacted(
+    serve: Callable[[str, bytes], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a signed catalog URL whose gzip is corrupt, and one cut short
+    monkeypatch.setenv("COURSESYNC_OUTBOUND_ALLOW", "loopback")
+    whole = gzip.compress(VALID * 4)
+    corrupt = whole[:200] + bytes(b ^ 0x5A for b in whole[200:260]) + whole[260:]
+    for name, data in (("corrupt.jsonl.gz", corrupt), ("cut.jsonl.gz", whole[: len(whole) // 2])):
+        url = serve(name, data) + "?X-Amz-Signature=topsecret"
+        # When it is read, it fails as a catalog error (not a crash of the producer) that names
+        # the URL without its signature
+        with pytest.raises(CatalogError, match=f"catalog URL .*{name}.* is not valid gzip") as caught:
+            read_all(url, "jsonl", [])
+        assert "topsecret" not in str(caught.value)
+
+
+def test_the_caps_given_to_a_run_are_the_ones_its_catalog_is_read_with(
+    tmp_path: Path, r: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run started with its own settings: a 2,000-byte line cap (the environment's is 1 MiB)
+    configure_and_capture(monkeypatch, tmp_path, CONFIG, {"ACME_KEY": "secret"})
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(jl(ok("a")) + jl(ok("big") | {"description": "x" * 5_000}) + jl(ok("c")))
+    settings = replace(get_settings(), catalog_max_line_bytes=2_000)
+    # When its catalog is read
+    run_id = start_run("acme", str(path), SyncOptions(), r=r, settings=settings)
+    # Then the run's cap applied: the 5 KB line is the one invalid item
+    errors = list(ledger.item_errors(r, run_id))
+    assert [(e.get("line"), e.get("item_id")) for e in errors] == [(2, "big")], errors
+    assert "2,000 bytes" in str(errors[0])
 
 
 def peak_bytes_reading(source: str, fmt: str) -> tuple[int, list[Record], CatalogError | None]:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,8 @@ from workers.errors import CatalogError
 from workers.providers.installed import get_mapper
 
 _LONG = os.environ.get("COURSESYNC_FUZZ_EXAMPLES")
+#: A long session outlasts the suite's per-test timeout by design.
+pytestmark = [pytest.mark.timeout(0)] if _LONG else []
 FUZZ = settings(
     max_examples=int(_LONG) if _LONG else 200,
     derandomize=not _LONG,
