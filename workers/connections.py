@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from workers.errors import ConfigError
 from workers.providers.installed import get_plugin, provider_names
 from workers.providers.spec import ProviderSpec
+from workers.quota import Window, parse_windows
 from workers.schedules import Schedule, parse_schedule
 
 __all__ = ["Connection", "load_connections", "resolve_value"]
@@ -24,6 +26,10 @@ __all__ = ["Connection", "load_connections", "resolve_value"]
 _COMMON_OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "batch_size": int,
     "requests_per_minute": (int, float),
+    "limits": (list, dict),
+    "budget_key": str,
+    "max_requests_per_minute": (int, float),
+    "weight": (int, float),
     "max_in_flight": int,
     "max_request_bytes": int,
     "webhook_url": str,
@@ -49,16 +55,42 @@ class Connection:
         wanted = int(self.options.get("batch_size", self.spec.batch_size))
         return min(wanted, self.spec.max_batch_items)
 
-    @property
-    def requests_per_minute(self) -> float:
-        return float(self.options.get("requests_per_minute", self.spec.requests_per_minute))
+    def windows(self, bucket: str) -> tuple[Window, ...]:
+        """The limits of the provider budget that requests of ``bucket`` spend (shared by every
+        connection on the same key): ``limits`` as written, else ``requests_per_minute`` /
+        ``reads_per_minute``, else the provider's documented limits (``ProviderSpec.limits``)."""
+        return self._windows[bucket][0]
 
-    def budget_per_s(self, bucket: str) -> float:
-        """Requests per second allowed in request budget ``bucket`` (see ProviderSpec)."""
-        if bucket == "read":
-            rpm = self.options.get("reads_per_minute", self.spec.reads_per_minute or self.requests_per_minute)
-            return float(rpm) / 60.0
-        return self.requests_per_minute / 60.0
+    def own_windows(self, bucket: str) -> tuple[Window, ...]:
+        """This connection's own cap inside the shared budget (``max_requests_per_minute``)."""
+        return self._windows[bucket][1]
+
+    @property
+    def weight(self) -> float:
+        """The connection's share of a budget it waits on with others (fair queuing)."""
+        return float(self.options.get("weight", 1))
+
+    @cached_property
+    def _windows(self) -> dict[str, tuple[tuple[Window, ...], tuple[Window, ...]]]:
+        where = f"connections.{self.name}"
+        found: dict[str, tuple[tuple[Window, ...], tuple[Window, ...]]] = {}
+        for bucket in {self.spec.submit_bucket, self.spec.poll_bucket}:
+            legacy = "reads_per_minute" if bucket == "read" else "requests_per_minute"
+            limits = self.options.get("limits")
+            if isinstance(limits, dict):
+                limits = limits.get(bucket)
+            elif bucket != self.spec.submit_bucket:
+                limits = None  # a plain list names the main budget's limits
+            if limits is not None:
+                shared = parse_windows(limits, f"{where}.limits")
+            elif legacy in self.options:
+                shared = (Window(float(self.options[legacy]), 60.0),)
+            else:
+                shared = parse_windows(list(self.spec.default_limits(bucket)), f"{self.spec.name} limits")
+            own_rpm = self.options.get("max_requests_per_minute")
+            own = (Window(float(own_rpm), 60.0),) if own_rpm and bucket == self.spec.submit_bucket else ()
+            found[bucket] = (shared, own)
+        return found
 
     @property
     def max_in_flight(self) -> int:
@@ -144,7 +176,9 @@ def _connection(name: str, table: Any) -> Connection:
     options = _options(where, spec, table)
     spec.check_options(where, options)
     schedule = parse_schedule(where + ".schedule", table["schedule"]) if "schedule" in table else None
-    return Connection(name, provider, base_url.rstrip("/"), options, schedule, spec)
+    connection = Connection(name, provider, base_url.rstrip("/"), options, schedule, spec)
+    connection.windows(spec.submit_bucket)  # a limit nobody can read is a ConfigError now, not mid-run
+    return connection
 
 
 def _options(where: str, spec: ProviderSpec, table: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +199,8 @@ def _options(where: str, spec: ProviderSpec, table: dict[str, Any]) -> dict[str,
     for key in spec.required:
         if not any(k in options for k in key.split("|")):
             raise ConfigError(f"{where}: missing required setting {key.replace('|', ' or ')}")
-    for key in ("batch_size", "max_in_flight", "max_request_bytes", "requests_per_minute"):
+    for key in ("batch_size", "max_in_flight", "max_request_bytes", "requests_per_minute",
+                "max_requests_per_minute", "weight"):  # fmt: skip
         if key in options and options[key] <= 0:
             raise ConfigError(f"{where}.{key} must be greater than 0")
     if options.get("batch_size", 0) > spec.max_batch_items:

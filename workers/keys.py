@@ -238,15 +238,18 @@ def integration_lock(connection: str) -> str:
 
 
 # ---------------------------------------------------------------- rate limits
-def rate(connection: str, bucket: str) -> str:
-    """STRING GCRA theoretical arrival time (ms) of a connection's request budget ``bucket``."""
-    return f"{PREFIX}rl:{connection}:{bucket}"
+def rate(budget: str, bucket: str, window: int = 0) -> str:
+    """STRING GCRA theoretical arrival time (ms) of window number ``window`` of a request budget
+    (``budget`` is a provider unit such as ``stackone:<digest>``, or ``connection:<name>`` for a
+    connection's own cap; see ``workers.ratelimit.budgets``). Writer: ``gcra.lua``."""
+    return f"{PREFIX}rl:{budget}:{bucket}:w{window}"
 
 
-def pause(connection: str, bucket: str) -> str:
-    """STRING reason: the provider told us to stop spending ``bucket``; every worker waits
-    until the key expires (PX = the provider's Retry-After / reset). Writer: feedback."""
-    return f"{PREFIX}rl:{connection}:{bucket}:pause"
+def pause(budget: str, bucket: str) -> str:
+    """STRING reason: the provider told us to stop spending ``bucket`` of ``budget``; every
+    worker of every connection on it waits until the key expires (PX = the provider's
+    Retry-After / reset). Writer: feedback."""
+    return f"{PREFIX}rl:{budget}:{bucket}:pause"
 
 
 def learned_cap(connection: str) -> str:
@@ -261,9 +264,10 @@ def booking(connection: str, holder: str) -> str:
     return f"{PREFIX}rl:{connection}:booking:{holder}"
 
 
-def slots(connection: str, kind: str) -> str:
-    """ZSET holder -> lease deadline ms: a concurrency cap whose slots expire with their holder."""
-    return f"{PREFIX}rl:{connection}:slots:{kind}"
+def slots(budget: str, kind: str) -> str:
+    """ZSET holder -> lease deadline ms: a concurrency cap of a provider unit (360Learning's 3
+    bulk operations per company) whose slots expire with their holder."""
+    return f"{PREFIX}rl:{budget}:slots:{kind}"
 
 
 # ---------------------------------------------------------------- ops

@@ -56,7 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # A connection names its provider, and its provider's registration says what it may hold.
     (
         "providers and connections",
-        ("workers.providers", "workers.targets", "workers.connections", "workers.schedules"),
+        ("workers.providers", "workers.targets", "workers.connections", "workers.schedules", "workers.quota"),
     ),
     (
         "foundation",

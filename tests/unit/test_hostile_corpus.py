@@ -71,7 +71,7 @@ def test_hostile_limit_headers_on_any_answer_never_raise_and_never_pause_for_eve
     request = httpx.Request("POST", "http://127.0.0.1:9/kombo/v1/lms/courses/bulk")
     for status in (200, 429):
         learn(limits, r, conn, httpx.Response(status, headers=headers, request=request))
-        assert limits.paused_s(conn.name, "requests") <= max_hint_s()
+        assert limits.paused_s(conn, "requests") <= max_hint_s()
         assert limits.dispatch_cap(conn) >= 0
 
 

@@ -67,10 +67,10 @@ def test_many_threads_never_exceed_the_rate(limits: Limits) -> None:
 
 def test_a_pause_stops_everyone_until_it_ends_and_is_never_shortened(limits: Limits) -> None:
     conn = connection()
-    limits.pause(conn.name, "requests", 1.5, "429")
-    limits.pause(conn.name, "requests", 0.2, "shorter")
+    limits.pause(conn, "requests", 1.5, "429")
+    limits.pause(conn, "requests", 0.2, "shorter")
     assert 1.2 < limits.spend(conn, "requests").wait_s <= 1.5
-    assert 1.2 < limits.paused_s(conn.name, "requests") <= 1.5
+    assert 1.2 < limits.paused_s(conn, "requests") <= 1.5
 
 
 def test_job_slots_cap_concurrent_jobs_and_free_up_when_released(limits: Limits) -> None:
@@ -98,17 +98,17 @@ def test_quota_headers_and_429s_pause_the_connection_for_everyone(r: redis.Redis
     conn = connection()
     request = httpx.Request("POST", "http://x/lms/courses/bulk")
     learn(limits, r, conn, httpx.Response(200, headers={"ratelimit-remaining": "5"}, request=request))
-    assert limits.paused_s(conn.name, "requests") == 0
+    assert limits.paused_s(conn, "requests") == 0
     edge = {"ratelimit-remaining": "0", "ratelimit-reset": "1"}
     learn(limits, r, conn, httpx.Response(200, headers=edge, request=request))
-    assert limits.paused_s(conn.name, "requests") == 0  # the edge of a quota we pace against
+    assert limits.paused_s(conn, "requests") == 0  # the edge of a quota we pace against
     learn(
         limits,
         r,
         conn,
         httpx.Response(200, headers={"ratelimit-remaining": "0", "ratelimit-reset": "3"}, request=request),
     )
-    assert 2.5 < limits.paused_s(conn.name, "requests") <= 3
+    assert 2.5 < limits.paused_s(conn, "requests") <= 3
     learn(limits, r, conn, httpx.Response(429, headers={"Concurrency-Limit": "12"}, request=request))
     assert r.get(keys.learned_cap(conn.name)) == "12"
 
@@ -120,7 +120,7 @@ def test_360_polls_and_writes_spend_separate_budgets(r: redis.Redis) -> None:
     )
     get = httpx.Request("GET", "http://x/api/v2/bulk/operations/1")
     learn(limits, r, conn, httpx.Response(429, headers={"retry-after": "4"}, request=get))
-    assert limits.paused_s(conn.name, "read") > 3 and limits.paused_s(conn.name, "write") == 0
+    assert limits.paused_s(conn, "read") > 3 and limits.paused_s(conn, "write") == 0
 
 
 def test_a_short_wait_is_booked_so_the_caller_need_not_compete_again(limits: Limits) -> None:
@@ -159,7 +159,7 @@ def test_the_response_hook_never_fails_a_request_on_a_malformed_header(
     hook = response_hook(r, conn)
     # When the hook sees it, it returns quietly: the answer still counts
     hook(httpx.Response(200, headers=headers, request=request))
-    assert Limits.on(r).paused_s(conn.name, "requests") == 0
+    assert Limits.on(r).paused_s(conn, "requests") == 0
     assert r.get(keys.learned_cap(conn.name)) is None
 
 

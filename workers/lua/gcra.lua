@@ -1,20 +1,31 @@
--- KEYS: tat, pause. ARGV: emission_ms, burst, reserve_ms, cost.
--- Takes `cost` requests from a GCRA budget at once (a submission that makes several API calls
--- pays for each), unless paused. Returns {answer, now}: answer is 0 (go
--- now), -wait (booked: go in `wait` ms without asking again) or +wait (not booked: ask again in
--- `wait` ms); now is Redis' clock (ms), on which a booking names its moment.
+-- KEYS: pause, then one GCRA key per window. ARGV: reserve_ms, cost, then emission_ms and burst
+-- of each window, in KEYS' order.
+-- Takes `cost` requests from every window at once, or from none: a request needs room in each
+-- of its budget's windows (20/s and 600/min and 5000/h; the provider's and the connection's
+-- own), and taking from some and then waiting for another would spend quota nobody uses.
+-- Unless paused. Returns {answer, now}: answer is 0 (go now), -wait (booked: go in `wait` ms
+-- without asking again) or +wait (not booked: ask again in `wait` ms); now is Redis' clock
+-- (ms), on which a booking names its moment.
 --@include _now
 local now = now_exact_ms()
-local paused = redis.call('PTTL', KEYS[2])
+local paused = redis.call('PTTL', KEYS[1])
 if paused > 0 then return {paused, math.floor(now)} end
-local emission = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local cost = tonumber(ARGV[4] or '1')
-local allow_at = tat - emission * (tonumber(ARGV[2]) - cost)
+local cost = tonumber(ARGV[2])
+local tats = {}
 local wait = 0
-if now < allow_at then wait = math.ceil(allow_at - now) end
-if wait > tonumber(ARGV[3]) then return {wait, math.floor(now)} end
-local new_tat = tat + emission * cost
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+for i = 2, #KEYS do
+  local emission = tonumber(ARGV[2 * i - 1])
+  local burst = math.max(tonumber(ARGV[2 * i]), cost)
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  tats[i] = tat
+  local allow_at = tat - emission * (burst - cost)
+  if now < allow_at then wait = math.max(wait, math.ceil(allow_at - now)) end
+end
+if wait > tonumber(ARGV[1]) then return {wait, math.floor(now)} end
+for i = 2, #KEYS do
+  -- A booked request's moment is `now + wait` in every window: each TAT moves past it.
+  local new_tat = math.max(tats[i], now + wait) + tonumber(ARGV[2 * i - 1]) * cost
+  redis.call('SET', KEYS[i], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+end
 return {-wait, math.floor(now)}

@@ -47,6 +47,13 @@ class ProviderSpec:
     poll_bucket: str = "requests"
     #: Default budget of the "read" bucket, requests per minute (providers that have one).
     reads_per_minute: float | None = None
+    #: The provider's documented limits per request bucket, as windows ("10/s", "1000/min"),
+    #: when they say more than ``requests_per_minute`` / ``reads_per_minute`` do.
+    limits: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The settings whose values identify what the provider counts requests by (an API key, a
+    #: client of one company): connections with the same values share one budget
+    #: (``workers.ratelimit.budgets``). Empty: each connection is its own unit.
+    budget_identity: tuple[str, ...] = ()
     #: Remote jobs that may run at once per account (360Learning: 3 bulk operations), held
     #: from submission until the job ends; None when the provider has no such limit.
     job_slots: int | None = None
@@ -60,6 +67,13 @@ class ProviderSpec:
     #: The settings that, with base_url, name the remote place items land in (an integration,
     #: an account): what the connection's content digests prove (``workers.targets``).
     target_options: tuple[str, ...] = ()
+
+    def default_limits(self, bucket: str) -> tuple[str, ...]:
+        """The documented limits of ``bucket`` as window texts."""
+        if bucket in self.limits:
+            return self.limits[bucket]
+        reads = self.reads_per_minute if bucket == "read" else None
+        return (f"{reads or self.requests_per_minute:g}/min",)
 
     def bucket_for(self, method: str) -> str:
         """The request budget an HTTP request of ``method`` spends."""

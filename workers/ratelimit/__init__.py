@@ -3,12 +3,15 @@
 Celery's own ``rate_limit`` is per worker process, so N workers send N times the limit
 (celery #5732). Here every decision is one atomic step in Redis shared by the whole fleet:
 
-- **budgets**: a GCRA per connection and request bucket (``requests``, or ``write``/``read``
-  for 360Learning) paces requests at the configured rate, polls included;
+- **budgets** (``budgets``): what the provider counts (an API key, a company), shared by every
+  connection on it; per request bucket (``requests``, or ``write``/``read`` for 360Learning)
+  one GCRA per window (``20/s`` and ``600/min``...), taken together, polls included; and a
+  connection's own cap inside it when it sets one;
 - **pauses**: when the provider says stop (a 429, ``ratelimit-remaining: 0``), one key pauses
-  that budget for every worker until the provider's reset time;
-- **slots**: remote jobs that count against a provider's concurrency limit hold a slot (a
-  lease that expires, so a killed worker never leaks one) until the job ends;
+  that budget for every worker of every connection on it until the provider's reset time;
+- **slots**: remote jobs that count against a provider's concurrency limit (per company for
+  360Learning) hold a slot (a lease that expires, so a killed worker never leaks one) until
+  the job ends;
 - **bookings** (``bookings``): a request that must wait a moment spends the budget in advance;
 - **learned caps** (``feedback``): a concurrency limit the provider announced below the
   configured one lowers how many batches are handed out at once (``dispatch_cap``).
@@ -23,15 +26,13 @@ from typing import Any, NamedTuple
 
 from workers import keys
 from workers.connections import Connection
-from workers.ratelimit.backend import LimiterBackend, MemoryBackend
+from workers.quota import bursts
+from workers.ratelimit.backend import GcraWindow, LimiterBackend, MemoryBackend
 from workers.ratelimit.bookings import take_request
+from workers.ratelimit.budgets import budget_id, budgets
 from workers.ratelimit.redis_backend import RedisBackend
 
 __all__ = ["Grant", "LimiterBackend", "Limits", "MemoryBackend", "RedisBackend"]
-
-#: Pace a little under the configured rate: a request granted exactly on its tick can reach
-#: the provider a few ms early and trip a limiter that is exactly at the rate.
-RATE_SAFETY = 0.98
 #: A job slot is held this long without news before it is presumed dead; the poller renews it.
 SLOT_LEASE_S = 600.0
 #: A batch waiting for a job slot looks again this soon: slots free up when a poll sees a job
@@ -67,17 +68,20 @@ class Limits:
         the request is booked (``Grant.booked``): go after the wait without asking again;
         else ask again after it.
         """
-        rate_per_s = connection.budget_per_s(bucket) * RATE_SAFETY
+        # Every window of every budget the request spends is taken together, so a window of a
+        # second or less anywhere paces them all (``workers.quota.bursts``).
+        named = [
+            (keys.rate(budget.id, bucket, i), window)
+            for budget in budgets(connection, bucket)
+            for i, window in enumerate(budget.windows)
+        ]
+        sizes = bursts(tuple(window for _, window in named))
+        windows = [
+            GcraWindow(key, window.emission_ms, burst)
+            for (key, window), burst in zip(named, sizes, strict=True)
+        ]
         answer_ms, now_ms = self.backend.gcra(
-            keys.rate(connection.name, bucket),
-            keys.pause(connection.name, bucket),
-            emission_ms=1000.0 / rate_per_s,
-            # Half a second's worth may go at once (a sweep of due jobs, a fresh run). Not more:
-            # requests granted together reach the provider spread by their own latency, and
-            # the unused half of the provider's bucket absorbs that jitter.
-            burst=max(1, int(rate_per_s / 2)),
-            reserve_ms=int(book_within_s * 1000),
-            cost=cost,
+            self.pause_key(connection, bucket), windows, reserve_ms=int(book_within_s * 1000), cost=cost
         )
         return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0, now_ms=now_ms)
 
@@ -85,25 +89,29 @@ class Limits:
         """The limiter's clock: every host measures bookings on it, whatever its own clock says."""
         return self.backend.now_ms()
 
-    def pause(self, connection: str, bucket: str, seconds: float, reason: str) -> None:
-        """Stop every worker from spending ``bucket`` for ``seconds``."""
-        self.backend.pause(keys.pause(connection, bucket), ms=int(seconds * 1000), reason=reason)
+    def pause_key(self, connection: Connection, bucket: str) -> str:
+        return keys.pause(budget_id(connection), bucket)
 
-    def paused_s(self, connection: str, bucket: str) -> float:
-        return self.backend.paused_ms(keys.pause(connection, bucket)) / 1000.0
+    def pause(self, connection: Connection, bucket: str, seconds: float, reason: str) -> None:
+        """Stop every worker of every connection on ``connection``'s budget from spending
+        ``bucket`` for ``seconds``: the provider counts them together."""
+        self.backend.pause(self.pause_key(connection, bucket), ms=int(seconds * 1000), reason=reason)
+
+    def paused_s(self, connection: Connection, bucket: str) -> float:
+        return self.backend.paused_ms(self.pause_key(connection, bucket)) / 1000.0
 
     def take_job_slot(self, connection: Connection, holder: str) -> float:
         """Hold (or renew) a job slot for ``holder``: 0 on success, else seconds to wait."""
         limit = connection.spec.job_slots
         if limit is None:
             return 0.0
-        key = keys.slots(connection.name, "jobs")
+        key = keys.slots(budget_id(connection), "jobs")
         wait_s = self.backend.slot(key, holder, limit=limit, lease_ms=int(SLOT_LEASE_S * 1000)) / 1000.0
         return min(wait_s, SLOT_RETRY_S)
 
     def release_job_slot(self, connection: Connection, holder: str) -> None:
         if connection.spec.job_slots is not None:
-            self.backend.release(keys.slots(connection.name, "jobs"), holder)
+            self.backend.release(keys.slots(budget_id(connection), "jobs"), holder)
 
     def take_request(self, connection: Connection, bucket: str, holder: str, *, cost: int = 1) -> float:
         """0 when ``holder`` may send its ``cost`` requests now, else seconds to wait (see
@@ -114,7 +122,7 @@ class Limits:
         """How many of the connection's batches may be handed out at once: none while the
         provider asked us to pause (they would only bounce), else ``max_in_flight`` or the lower
         limit the provider announced."""
-        if self.paused_s(connection.name, connection.spec.submit_bucket) > 0:
+        if self.paused_s(connection, connection.spec.submit_bucket) > 0:
             return 0
         learned = self.backend.value(keys.learned_cap(connection.name))
         cap = connection.max_in_flight

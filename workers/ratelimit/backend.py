@@ -8,28 +8,30 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-__all__ = ["LimiterBackend", "MemoryBackend"]
+__all__ = ["GcraWindow", "LimiterBackend", "MemoryBackend"]
+
+
+class GcraWindow(NamedTuple):
+    """One window of a budget as the backend sees it: where its state lives, its pace and burst."""
+
+    key: str
+    emission_ms: float
+    burst: int
 
 
 class LimiterBackend(Protocol):
     def gcra(
-        self,
-        tat_key: str,
-        pause_key: str,
-        *,
-        emission_ms: float,
-        burst: int,
-        reserve_ms: int = 0,
-        cost: int = 1,
+        self, pause_key: str, windows: list[GcraWindow], *, reserve_ms: int = 0, cost: int = 1
     ) -> tuple[int, int]:
-        """Take ``cost`` requests from a GCRA budget unless paused: 0 to go, else ms to wait; and the
-        backend's clock (ms) at the decision, so a booking can name its moment on that clock.
+        """Take ``cost`` requests from every window at once, or from none, unless paused: 0 to
+        go, else ms to wait; and the backend's clock (ms) at the decision, so a booking can name
+        its moment on that clock.
 
-        When the wait is at most ``reserve_ms`` the request is *booked*: the budget is spent for
-        that future moment and the answer is negative (``-wait``). The caller then goes at that
-        moment without asking again, instead of competing for the budget a second time.
+        When the wait is at most ``reserve_ms`` the request is *booked*: the windows are spent
+        for that future moment and the answer is negative (``-wait``). The caller then goes at
+        that moment without asking again, instead of competing for the budget a second time.
         """
         ...
 
@@ -78,27 +80,23 @@ class MemoryBackend:
         return float(self._clock())  # type: ignore[operator]
 
     def gcra(
-        self,
-        tat_key: str,
-        pause_key: str,
-        *,
-        emission_ms: float,
-        burst: int,
-        reserve_ms: int = 0,
-        cost: int = 1,
+        self, pause_key: str, windows: list[GcraWindow], *, reserve_ms: int = 0, cost: int = 1
     ) -> tuple[int, int]:
-        burst = max(burst, cost)
         with self._lock:
             now = self._now()
             paused = self._pauses.get(pause_key, 0) - now
             if paused > 0:
                 return int(paused) + 1, int(now)
-            tat = max(self._tat.get(tat_key, now), now)
-            allow_at = tat - emission_ms * (burst - cost)
-            wait = int(allow_at - now) + 1 if now < allow_at else 0
+            wait = 0
+            for window in windows:
+                tat = max(self._tat.get(window.key, now), now)
+                allow_at = tat - window.emission_ms * (max(window.burst, cost) - cost)
+                wait = max(wait, int(allow_at - now) + 1 if now < allow_at else 0)
             if wait > reserve_ms:
                 return wait, int(now)
-            self._tat[tat_key] = tat + emission_ms * cost
+            for window in windows:
+                tat = max(self._tat.get(window.key, now), now + wait)
+                self._tat[window.key] = tat + window.emission_ms * cost
             return -wait, int(now)
 
     def now_ms(self) -> int:

@@ -42,7 +42,7 @@ def take_request(limits: Limits, connection: Connection, bucket: str, holder: st
     if found is not None:
         booked_ms, now_ms = int(found), limits.now_ms()
         if now_ms - booked_ms <= BOOKING_LATE_MS:
-            paused_s = limits.paused_s(connection.name, bucket)
+            paused_s = limits.paused_s(connection, bucket)
             if paused_s <= 0 and now_ms < booked_ms - BOOKING_SLACK_MS:
                 return (booked_ms - now_ms) / 1000  # back early: wait for the booking
             limits.backend.drop(key)

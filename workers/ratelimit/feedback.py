@@ -57,7 +57,7 @@ def learn(limits: Limits, r: Any, connection: Connection, response: httpx.Respon
     if response.status_code == 429 or spent:
         wait = DEFAULT_PAUSE_S if wait is None or wait <= 0 else wait
         why = "HTTP 429" if response.status_code == 429 else "quota spent (ratelimit-remaining: 0)"
-        limits.pause(connection.name, bucket, wait, why)
+        limits.pause(connection, bucket, wait, why)
         count_pause(r, connection.name)
         log.warning("pausing connection=%r bucket=%s for %.1f s: %s", connection.name, bucket, wait, why)
     cap = _int(headers.get("concurrency-limit"))

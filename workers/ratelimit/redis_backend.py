@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers import lua
+from workers.ratelimit.backend import GcraWindow
 
 __all__ = ["RedisBackend"]
 
@@ -18,17 +19,12 @@ class RedisBackend:
         self.r = r
 
     def gcra(
-        self,
-        tat_key: str,
-        pause_key: str,
-        *,
-        emission_ms: float,
-        burst: int,
-        reserve_ms: int = 0,
-        cost: int = 1,
+        self, pause_key: str, windows: list[GcraWindow], *, reserve_ms: int = 0, cost: int = 1
     ) -> tuple[int, int]:
-        args = [emission_ms, max(1, burst, cost), max(0, int(reserve_ms)), max(1, cost)]
-        answer, now = lua.run(self.r, "gcra", [tat_key, pause_key], args)
+        args: list[Any] = [max(0, int(reserve_ms)), max(1, cost)]
+        for window in windows:
+            args += [window.emission_ms, max(1, window.burst)]
+        answer, now = lua.run(self.r, "gcra", [pause_key, *(w.key for w in windows)], args)
         return int(answer), int(now)
 
     def now_ms(self) -> int:

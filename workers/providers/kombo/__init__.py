@@ -21,6 +21,8 @@ PLUGIN = ProviderPlugin(
         requests_per_minute=300,
         # Kombo: at most 30 action requests in flight per integration (enforced since 2026-03).
         max_in_flight=30,
+        # Kombo's rate limit is Kombo-wide per API key, whichever integration a request names.
+        budget_identity=("api_key",),
         max_request_bytes=5_000_000,
         required=("api_key", "integration_id"),
         options={"api_key": str, "integration_id": str},

@@ -24,6 +24,10 @@ PLUGIN = ProviderPlugin(
         submit_bucket="write",
         poll_bucket="read",
         job_slots=3,
+        # Per company: 10 writes/s, 50 reads/s, 3 bulk operations. An API client belongs to one
+        # company; several clients of one company name it with budget_key.
+        limits={"write": ("10/s",), "read": ("50/s",)},
+        budget_identity=("client_id",),
         # A token (or a wait for another worker's), creating and finding the integration, the
         # PUT, and once more after a 401 with a fresh token.
         requests_per_submit=6,

@@ -17,9 +17,10 @@ PLUGIN = ProviderPlugin(
         # StackOne documents no batch limit and forwards to the LMS item by item; stay modest.
         max_batch_items=1000,
         batch_size=100,
-        # 1000 requests/min per API key (429 + Retry-After above it); connections sharing a key
-        # must split it with requests_per_minute.
+        # 1000 requests/min per API key, whatever the x-account-id (429 + Retry-After above it):
+        # every connection on one key spends from one budget.
         requests_per_minute=1000,
+        budget_identity=("api_key",),
         # No documented cap; each batch holds a StackOne request open while it calls the LMS.
         max_in_flight=10,
         max_request_bytes=5_000_000,

@@ -21,6 +21,11 @@ PLUGIN = ProviderPlugin(
         batch_size=1000,
         # Standard plan: 120 requests/min per key.
         requests_per_minute=120,
+        # The plan's 120/min per key (with a burst allowance of 20 a token-bucket reading would
+        # allow; a sliding one would not, so it is not relied on), and within it the course
+        # management category's 60/min, which every request coursesync makes belongs to.
+        limits={"requests": ("120/min", "60/min")},
+        budget_identity=("api_key",),
         max_in_flight=2,
         # The asset upload, a dry run, the upload of the valid rows only, the import.
         requests_per_submit=4,
