@@ -36,10 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis_url:
         os.environ["COURSESYNC_REDIS_URL"] = args.redis_url
     from coursesync import ops
+    from coursesync.limits import limits
 
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "sync": _sync, "retry": _retry, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
-        "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor,
+        "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor, "limits": limits,
     }  # fmt: skip
     from workers.errors import CatalogError, ConfigError
 
@@ -91,6 +92,7 @@ def _sync(args: argparse.Namespace) -> int:
         fmt=args.format,
         trigger="cli",
         webhook_url=args.webhook,
+        priority=args.priority,
     )
     if args.dry_run:
         return _dry_run(args, options)

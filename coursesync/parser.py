@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="send every item, even those unchanged since the last sync",
     )
     s.add_argument(
+        "--priority",
+        choices=["normal", "low"],
+        default=None,
+        help="normal (default) goes before scheduled resyncs on the same provider budget; low "
+        "waits behind normal runs, as scheduled resyncs do, and still gets a share",
+    )
+    s.add_argument(
         "--prune",
         action="store_true",
         help="deactivate items the previous full catalog had and this one lacks (mirror mode)",
@@ -108,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument(
         "--timeout", type=float, metavar="S", help="with --wait: give up waiting after S seconds (exit 3)"
     )
+
+    from coursesync.limits import add_command as add_limits
+
+    add_limits(sub)
 
     r = sub.add_parser("runs", help="list recent runs, newest first")
     r.add_argument("--json", action="store_true")

@@ -32,6 +32,7 @@ from workers.dispatch import dispatch
 from workers.metrics import count_items
 from workers.ports import Send
 from workers.providers.installed import get_mapper
+from workers.providers.registry import get_connection
 from workers.targets import current_target
 
 __all__ = ["UNATTRIBUTED_LINES_KEPT", "WINDOW_ITEMS", "Producer"]
@@ -66,9 +67,12 @@ class Producer:
         full: bool,
         dry_run: bool = False,
         send: Send | None = None,
+        priority: str = "normal",
     ) -> None:
-        """``send`` puts the batches' tasks on the broker (a dry run sends nothing: None)."""
+        """``send`` puts the batches' tasks on the broker (a dry run sends nothing: None);
+        ``priority`` is ``low`` for a scheduled resync (``ledger.create_batch``)."""
         self.r, self.settings, self.conn, self.run_id = r, settings, conn, run_id
+        self.priority = priority
         self.full, self.dry_run = full, dry_run
         self.send: Send = send or _nothing
         self.mapper = get_mapper(conn.provider)
@@ -185,9 +189,10 @@ class Producer:
             retention_s=self.settings.run_retention_s,
             payload_ttl_s=self.settings.batch_payload_ttl_s,
             kind=kind,
+            priority=self.priority,
         )
         crash_point("producer.after_batch")
-        dispatch(self.r, self.conn.name, self.conn, self.settings, self.send)
+        dispatch(self.r, self.conn.name, self.conn, self.settings, self.send, get_connection=get_connection)
 
     def _flush_counts(self) -> None:
         if not self.dry_run:

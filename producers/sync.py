@@ -49,6 +49,13 @@ class SyncOptions:
     fmt: str | None = None
     trigger: str = "api"
     webhook_url: str | None = None
+    #: ``normal`` or ``low``. None: ``low`` for scheduled resyncs, which then wait behind runs
+    #: started by hand or by an upstream system on the same provider budget (never starving).
+    priority: str | None = None
+
+    @property
+    def effective_priority(self) -> str:
+        return self.priority or ("low" if self.trigger == "schedule" else "normal")
 
 
 def start_run(
@@ -117,12 +124,21 @@ def _run(
     connection = get_connection(connection_name)
     run_id = run_id or ledger.new_run_id()
     # Before the run exists: a connection whose target cannot be named is a ConfigError.
-    producer = Producer(r, settings, connection, run_id, full=options.full, send=send or ports.installed())
+    producer = Producer(
+        r,
+        settings,
+        connection,
+        run_id,
+        full=options.full,
+        send=send or ports.installed(),
+        priority=options.effective_priority,
+    )
     recorded: dict[str, Any] = {
         "force_prune": options.force_prune,
         "full": options.full,
         "prune": options.prune,
         "trigger": options.trigger,
+        "priority": options.effective_priority,
         **extra,
     }
     webhook = ""

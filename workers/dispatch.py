@@ -1,15 +1,22 @@
-"""Handing batches to Celery, a few at a time per connection, and the pump beat runs every tick.
+"""Handing batches to Celery, a few at a time per budget, and the pump beat runs every tick.
 
-Each connection has a ready list (``workers.ledger.queue``); at most its cap of batches are on
+Each connection has ready lists (``workers.ledger.queue``); at most its cap of batches are on
 the broker or being worked on at once. That keeps the broker queue short, interleaves
 connections so one huge resync cannot starve a small run, and caps concurrent requests per
 connection fleet-wide. The cap is the connection's ``max_in_flight``, lowered by what the
 provider announced and zero while the provider asked us to pause (``workers.ratelimit``).
+
+Connections that spend one provider budget (one API key, one company) are handed out together:
+only as many batches as the budget can serve in the next few seconds are in flight for all of
+them, and who goes next is decided by weighted fair queuing with priorities (``admit.lua``),
+not by the order batches reached the broker. So a million-item resync of one customer and the
+50-item runs of fifty others on the same key all progress.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -25,10 +32,11 @@ from workers.locks import lock
 from workers.logs import log_event
 from workers.ports import SUBMIT_BATCH, Send
 from workers.ratelimit import Limits
+from workers.ratelimit.budgets import budget_id
 from workers.redis_client import strs
 from workers.timing import SubmitTiming, submit_timing
 
-__all__ = ["SHORT_WAIT_S", "PumpStats", "defer", "dispatch", "pump", "timing"]
+__all__ = ["SHORT_WAIT_S", "PumpStats", "defer", "dispatch", "dispatch_group", "pump", "timing"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,13 @@ SHORT_WAIT_S = 5.0
 #: Where batches whose connection is gone from the config are handed out: one at a time, so the
 #: submit task counts the missing connection as an attempt (a config blip is transient).
 _UNKNOWN_CONNECTION_CAP = 1
+#: Connections sharing a budget have this many seconds of its rate in flight between them:
+#: enough that a submission rarely waits for its request, few enough that the fair queue, not
+#: the broker's order, decides who goes next.
+ADMIT_AHEAD_S = 3.0
+MIN_GROUP_IN_FLIGHT = 2
+#: The pump rewrites who spends which budget this often (a worker reads it to serve peers).
+_MEMBERS_TTL_S = 86400
 
 
 def timing(settings: Settings, connection: Connection | None) -> SubmitTiming:
@@ -59,16 +74,72 @@ def _send(
     send(SUBMIT_BATCH, {"batch_id": batch_id, "connection": connection}, options)
 
 
-def dispatch(r: redis.Redis, name: str, connection: Connection | None, settings: Settings, send: Send) -> int:
-    """Move ready batches of connection ``name`` onto the broker, up to its cap. ``connection``
-    is None when it is gone from the config: its batches go one at a time, and the submit task
-    counts the blip as an attempt."""
-    limits = timing(settings, connection)
-    cap = Limits.on(r).dispatch_cap(connection) if connection is not None else _UNKNOWN_CONNECTION_CAP
-    ids = queue.take_ready(r, name, cap=cap, lease_s=limits.lease_s)
+def dispatch(
+    r: redis.Redis,
+    name: str,
+    connection: Connection | None,
+    settings: Settings,
+    send: Send,
+    *,
+    get_connection: Callable[[str], Connection] | None = None,
+) -> int:
+    """Move ready batches of connection ``name``, and of the connections sharing its budget
+    (looked up with ``get_connection``), onto the broker. ``connection`` is None when it is gone
+    from the config: its batches go one at a time, and the submit task counts the blip as an
+    attempt."""
+    if connection is None:
+        return _dispatch_alone(r, name, settings, send)
+    budget = budget_id(connection)
+    group = {name: connection}
+    if get_connection is not None:
+        for peer in strs(r.smembers(keys.budget_members(budget))):
+            if peer not in group:
+                try:
+                    group[peer] = get_connection(peer)
+                except ConfigError:
+                    continue  # gone from the config: the pump hands its batches out alone
+    return dispatch_group(r, budget, [group[n] for n in sorted(group)], settings, send)
+
+
+def dispatch_group(
+    r: redis.Redis, budget: str, connections: list[Connection], settings: Settings, send: Send
+) -> int:
+    """Hand out ready batches of ``connections``, which all spend ``budget``, fairly."""
+    limiter = Limits.on(r)
+    flows = [queue.Flow(c.name, limiter.dispatch_cap(c), c.weight) for c in connections]
+    limits = timing(settings, connections[0])
+    ids = queue.admit(r, budget, flows, target=_target(connections, flows), lease_s=limits.lease_s)
     for batch_id in ids:
         # A crash between the script and here leaves the batch inflight with a lease; the pump
         # hands it out again when the lease expires, so nothing is lost.
+        _send(send, batch_id, _owner(r, batch_id, connections), limits, None)
+    return len(ids)
+
+
+def _target(connections: list[Connection], flows: list[queue.Flow]) -> int:
+    """How many of the group's batches may be in flight at once."""
+    caps = sum(f.cap for f in flows)
+    if len(connections) == 1:
+        return caps  # alone on its budget: its own cap, as it always was
+    spec = connections[0].spec
+    per_s = min(w.per_s for w in connections[0].windows(spec.submit_bucket)) / spec.quota_per_submit
+    target = max(MIN_GROUP_IN_FLIGHT, math.ceil(per_s * ADMIT_AHEAD_S))
+    if spec.job_slots is not None:
+        target = min(target, spec.job_slots)  # more would only wait for a slot
+    return min(target, caps)
+
+
+def _owner(r: redis.Redis, batch_id: str, connections: list[Connection]) -> str:
+    if len(connections) == 1:
+        return connections[0].name
+    return str(r.hget(keys.batch(batch_id), "connection") or connections[0].name)
+
+
+def _dispatch_alone(r: redis.Redis, name: str, settings: Settings, send: Send) -> int:
+    limits = timing(settings, None)
+    flows = [queue.Flow(name, _UNKNOWN_CONNECTION_CAP, 1.0)]
+    ids = queue.admit(r, f"connection:{name}", flows, target=_UNKNOWN_CONNECTION_CAP, lease_s=limits.lease_s)
+    for batch_id in ids:
         _send(send, batch_id, name, limits, None)
     return len(ids)
 
@@ -123,18 +194,31 @@ def pump(
         touched = queue.promote_deferred(r)
         stats.promoted = len(touched)
         waiting = set(strs(r.smembers(keys.READY_CONNECTIONS)))
+        groups: dict[str, list[Connection]] = {}
         for name in sorted(set(connection_names) | waiting | touched):
-            connection: Connection | None
+            for batch_id in queue.reap_expired(r, name):
+                log_event(log, logging.WARNING, "batch lease expired, handing it out again",
+                          connection=name, batch=batch_id)  # fmt: skip
+                stats.reaped += 1
             try:
                 connection = get_connection(name)
             except ConfigError:
                 # Gone from the file (or the file is half-written): its batches still go out,
                 # one at a time, and each counts the blip as an attempt until it clears or the
                 # batch fails visibly. Left waiting, they would keep their run open for ever.
-                connection = None
-            for batch_id in queue.reap_expired(r, name):
-                log_event(log, logging.WARNING, "batch lease expired, handing it out again",
-                          connection=name, batch=batch_id)  # fmt: skip
-                stats.reaped += 1
-            stats.dispatched += dispatch(r, name, connection, settings, send)
+                stats.dispatched += _dispatch_alone(r, name, settings, send)
+                continue
+            groups.setdefault(budget_id(connection), []).append(connection)
+        _remember_members(r, groups)
+        for budget, members in sorted(groups.items()):
+            stats.dispatched += dispatch_group(r, budget, members, settings, send)
     return stats
+
+
+def _remember_members(r: redis.Redis, groups: dict[str, list[Connection]]) -> None:
+    pipe = r.pipeline(transaction=False)
+    for budget, members in groups.items():
+        if len(members) > 1:
+            pipe.sadd(keys.budget_members(budget), *(c.name for c in members))
+            pipe.expire(keys.budget_members(budget), _MEMBERS_TTL_S)
+    pipe.execute()

@@ -98,9 +98,29 @@ def batch_lock(batch_id: str) -> str:
 READY_CONNECTIONS = PREFIX + "ready"
 
 
-def ready(connection: str) -> str:
-    """LIST of batch ids waiting to be handed to Celery, oldest first. Writers: producer, pump."""
-    return f"{PREFIX}conn:{connection}:ready"
+def ready(connection: str, priority: str = "normal") -> str:
+    """LIST of batch ids waiting to be handed to Celery, oldest first: one for ordinary runs, one
+    for scheduled resyncs (``priority="low"``), which the pump serves after them (``admit.lua``).
+    Writers: producer, pump."""
+    return f"{PREFIX}conn:{connection}:ready" + ("" if priority == "normal" else f":{priority}")
+
+
+def budget_used(budget: str, bucket: str, slot: int) -> str:
+    """STRING int: requests granted from ``bucket`` of ``budget`` in the 10 s ``slot``
+    (epoch seconds // 10). Writer: ``gcra.lua``. TTL 11 minutes."""
+    return f"{PREFIX}rl:{budget}:{bucket}:used:{slot}"
+
+
+def passes(budget: str) -> str:
+    """HASH connection -> pass (float): how much of ``budget`` each connection has been handed,
+    over its weight; the fair queue serves the smallest first (``admit.lua``). TTL a day."""
+    return f"{PREFIX}rl:{budget}:passes"
+
+
+def budget_members(budget: str) -> str:
+    """SET of the connections that spend ``budget``, kept by the pump, so that a worker handing
+    out a connection's next batches serves its peers fairly too. TTL a day."""
+    return f"{PREFIX}rl:{budget}:members"
 
 
 def inflight(connection: str) -> str:

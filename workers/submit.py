@@ -81,7 +81,14 @@ def submit_batch(batch_id: str, deps: Deps) -> Outcome:
         )
     finally:
         try:
-            dispatch(deps.r, batch.connection, connection, deps.settings, deps.send)
+            dispatch(
+                deps.r,
+                batch.connection,
+                connection,
+                deps.settings,
+                deps.send,
+                get_connection=deps.get_connection,
+            )
         except Exception:
             log.exception("dispatch after batch=%r failed", batch.id)
 

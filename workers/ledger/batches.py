@@ -117,6 +117,7 @@ def create_batch(
     retention_s: int,
     payload_ttl_s: int,
     kind: str = "catalog",
+    priority: str = "normal",
 ) -> None:
     """Store the batch, its payload, its place in the connection's ready list and its count in
     the run, in one transaction: a crash or a full Redis never leaves a batch half made.
@@ -135,6 +136,7 @@ def create_batch(
         "state": "pending",
         "attempts": 0,
         "created_ms": int(time.time() * 1000),
+        "priority": priority,
     }
     pipe = r.pipeline(transaction=True)
     pipe.hset(keys.batch(batch_id), mapping=fields)
@@ -142,7 +144,7 @@ def create_batch(
     pipe.set(keys.batch_items(batch_id), encode_items(items), ex=payload_ttl_s)
     pipe.rpush(keys.run_batches(run_id), batch_id)
     pipe.expire(keys.run_batches(run_id), retention_s)
-    pipe.rpush(keys.ready(connection), batch_id)
+    pipe.rpush(keys.ready(connection, priority), batch_id)
     pipe.sadd(keys.READY_CONNECTIONS, connection)
     pipe.hincrby(keys.run(run_id), "b_total", 1)
     pipe.hincrby(keys.run(run_id), "b_pending", 1)
@@ -256,6 +258,7 @@ def split_batch(
             keys.batch_items(ids[0]),
             keys.batch(ids[1]),
             keys.batch_items(ids[1]),
+            keys.ready(batch.connection, "low"),
         ],
         [
             batch.id,

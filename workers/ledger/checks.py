@@ -40,6 +40,7 @@ def check_batches(r: redis.Redis, run_id: str, connection: str, *, repair: bool)
                 keys.DEFERRED,
                 keys.JOBS_DUE,
                 keys.READY_CONNECTIONS,
+                keys.ready(connection, "low"),
                 *[keys.batch(b) for b in chunk],
             ],
             ["1" if repair else "0", connection, *chunk],

@@ -10,23 +10,45 @@ commands never strands a batch.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import redis
 
 from workers import keys, lua
 from workers.redis_client import strs
 
-__all__ = ["defer", "promote_deferred", "reap_expired", "take_ready"]
+__all__ = ["LOW_PRIORITY_SHARE", "Flow", "admit", "defer", "promote_deferred", "reap_expired"]
 
 
-def take_ready(r: redis.Redis, connection: str, *, cap: int, lease_s: float) -> list[str]:
-    """Hand out ready batches of ``connection`` while fewer than ``cap`` are in flight."""
+class Flow(NamedTuple):
+    """A connection waiting on a budget: its name, its own cap of batches in flight, its weight."""
+
+    name: str
+    cap: int
+    weight: float
+
+
+#: A scheduled resync's flow weighs this much of an ordinary run's: runs started by hand or by
+#: an upstream system overtake a resync backlog, which still gets a share and never starves.
+LOW_PRIORITY_SHARE = 0.2
+
+
+def admit(r: redis.Redis, budget: str, flows: list[Flow], *, target: int, lease_s: float) -> list[str]:
+    """Hand out ready batches of the connections spending ``budget`` until ``target`` of them
+    are in flight, by weighted fair queuing (``workers/lua/admit.lua``)."""
+    flow_keys = [
+        k for f in flows for k in (keys.ready(f.name), keys.ready(f.name, "low"), keys.inflight(f.name))
+    ]
     ids: Any = lua.run(
         r,
-        "take_ready",
-        [keys.ready(connection), keys.inflight(connection), keys.READY_CONNECTIONS],
-        [cap, int(lease_s * 1000), connection],
+        "admit",
+        [keys.passes(budget), keys.READY_CONNECTIONS, *flow_keys],
+        [
+            target,
+            int(lease_s * 1000),
+            LOW_PRIORITY_SHARE,
+            *(v for f in flows for v in (f.name, f.cap, f.weight)),
+        ],
     )
     return strs(ids)
 
@@ -78,7 +100,13 @@ def _requeue(r: redis.Redis, source: str, connection: str, batch_id: str, *, onl
     moved = lua.run(
         r,
         "requeue",
-        [source, keys.ready(connection), keys.READY_CONNECTIONS, keys.batch(batch_id)],
+        [
+            source,
+            keys.ready(connection),
+            keys.READY_CONNECTIONS,
+            keys.batch(batch_id),
+            keys.ready(connection, "low"),
+        ],
         [batch_id, connection, "1" if only_pending else "0"],
     )
     return bool(moved)

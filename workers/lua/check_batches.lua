@@ -1,5 +1,5 @@
--- KEYS: ready, inflight, deferred, jobs_due, ready_connections, batch... ARGV: repair ('1'|'0'),
--- connection, batch_id... (in the order of the batch keys).
+-- KEYS: ready, inflight, deferred, jobs_due, ready_connections, low-priority ready, batch...
+-- ARGV: repair ('1'|'0'), connection, batch_id... (in the order of the batch keys).
 -- The doctor's check: every pending batch is in its ready list, the deferred set or in flight;
 -- every submitted one is due for a poll. Returns {requeued, rescheduled, missing}: pending
 -- batches found in no structure, submitted ones not in the poll schedule, batches whose record
@@ -8,17 +8,18 @@
 local now = now_ms()
 local ready = {}
 for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do ready[id] = true end
+for _, id in ipairs(redis.call('LRANGE', KEYS[6], 0, -1)) do ready[id] = true end
 local requeued, rescheduled, missing = {}, {}, {}
-for i = 6, #KEYS do
-  local id = ARGV[i - 3]
-  local state = redis.call('HGET', KEYS[i], 'state')
+for i = 7, #KEYS do
+  local id = ARGV[i - 4]
+  local state, priority = unpack(redis.call('HMGET', KEYS[i], 'state', 'priority'))
   if not state then
     missing[#missing + 1] = id
   elseif state == 'pending' then
     if not (ready[id] or redis.call('ZSCORE', KEYS[2], id) or redis.call('ZSCORE', KEYS[3], id)) then
       requeued[#requeued + 1] = id
       if ARGV[1] == '1' then
-        redis.call('RPUSH', KEYS[1], id)
+        redis.call('RPUSH', priority == 'low' and KEYS[6] or KEYS[1], id)
         redis.call('SADD', KEYS[5], ARGV[2])
         ready[id] = true
       end

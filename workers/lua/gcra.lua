@@ -1,5 +1,5 @@
--- KEYS: pause, then one GCRA key per window. ARGV: reserve_ms, cost, then emission_ms and burst
--- of each window, in KEYS' order.
+-- KEYS: pause, use counter, then one GCRA key per window. ARGV: reserve_ms, cost, then
+-- emission_ms and burst of each window, in KEYS' order.
 -- Takes `cost` requests from every window at once, or from none: a request needs room in each
 -- of its budget's windows (20/s and 600/min and 5000/h; the provider's and the connection's
 -- own), and taking from some and then waiting for another would spend quota nobody uses.
@@ -13,9 +13,9 @@ if paused > 0 then return {paused, math.floor(now)} end
 local cost = tonumber(ARGV[2])
 local tats = {}
 local wait = 0
-for i = 2, #KEYS do
-  local emission = tonumber(ARGV[2 * i - 1])
-  local burst = math.max(tonumber(ARGV[2 * i]), cost)
+for i = 3, #KEYS do
+  local emission = tonumber(ARGV[2 * i - 3])
+  local burst = math.max(tonumber(ARGV[2 * i - 2]), cost)
   local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
   if tat < now then tat = now end
   tats[i] = tat
@@ -23,9 +23,12 @@ for i = 2, #KEYS do
   if now < allow_at then wait = math.max(wait, math.ceil(allow_at - now)) end
 end
 if wait > tonumber(ARGV[1]) then return {wait, math.floor(now)} end
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   -- A booked request's moment is `now + wait` in every window: each TAT moves past it.
-  local new_tat = math.max(tats[i], now + wait) + tonumber(ARGV[2 * i - 1]) * cost
+  local new_tat = math.max(tats[i], now + wait) + tonumber(ARGV[2 * i - 3]) * cost
   redis.call('SET', KEYS[i], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
 end
+-- What was granted, per 10 s, for `coursesync limits` and the metrics (kept 11 minutes).
+redis.call('INCRBY', KEYS[2], cost)
+redis.call('EXPIRE', KEYS[2], 660)
 return {-wait, math.floor(now)}

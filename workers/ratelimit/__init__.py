@@ -22,6 +22,7 @@ This package is the only code that reads or writes any of that state. Each answe
 
 from __future__ import annotations
 
+import time
 from typing import Any, NamedTuple
 
 from workers import keys
@@ -33,6 +34,8 @@ from workers.ratelimit.budgets import budget_id, budgets
 from workers.ratelimit.redis_backend import RedisBackend
 
 __all__ = ["Grant", "LimiterBackend", "Limits", "MemoryBackend", "RedisBackend"]
+#: Granted requests are counted per this many seconds (``keys.budget_used``).
+USE_SLOT_S = 10
 #: A job slot is held this long without news before it is presumed dead; the poller renews it.
 SLOT_LEASE_S = 600.0
 #: A batch waiting for a job slot looks again this soon: slots free up when a poll sees a job
@@ -81,7 +84,11 @@ class Limits:
             for (key, window), burst in zip(named, sizes, strict=True)
         ]
         answer_ms, now_ms = self.backend.gcra(
-            self.pause_key(connection, bucket), windows, reserve_ms=int(book_within_s * 1000), cost=cost
+            self.pause_key(connection, bucket),
+            windows,
+            reserve_ms=int(book_within_s * 1000),
+            cost=cost,
+            used_key=keys.budget_used(budget_id(connection), bucket, int(time.time()) // USE_SLOT_S),
         )
         return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0, now_ms=now_ms)
 

@@ -23,7 +23,13 @@ class GcraWindow(NamedTuple):
 
 class LimiterBackend(Protocol):
     def gcra(
-        self, pause_key: str, windows: list[GcraWindow], *, reserve_ms: int = 0, cost: int = 1
+        self,
+        pause_key: str,
+        windows: list[GcraWindow],
+        *,
+        reserve_ms: int = 0,
+        cost: int = 1,
+        used_key: str = "",
     ) -> tuple[int, int]:
         """Take ``cost`` requests from every window at once, or from none, unless paused: 0 to
         go, else ms to wait; and the backend's clock (ms) at the decision, so a booking can name
@@ -32,7 +38,12 @@ class LimiterBackend(Protocol):
         When the wait is at most ``reserve_ms`` the request is *booked*: the windows are spent
         for that future moment and the answer is negative (``-wait``). The caller then goes at
         that moment without asking again, instead of competing for the budget a second time.
+        Granted requests are counted under ``used_key`` (what ``counts`` reads back).
         """
+        ...
+
+    def counts(self, keys: list[str]) -> list[int]:
+        """The numbers counted under ``keys`` (0 where none)."""
         ...
 
     def now_ms(self) -> int:
@@ -74,13 +85,20 @@ class MemoryBackend:
         self._pauses: dict[str, float] = {}
         self._slots: dict[str, dict[str, float]] = {}
         self._values: dict[str, tuple[str, float]] = {}
+        self._counts: dict[str, int] = {}
         self._clock = clock or (lambda: time.time() * 1000)
 
     def _now(self) -> float:
         return float(self._clock())  # type: ignore[operator]
 
     def gcra(
-        self, pause_key: str, windows: list[GcraWindow], *, reserve_ms: int = 0, cost: int = 1
+        self,
+        pause_key: str,
+        windows: list[GcraWindow],
+        *,
+        reserve_ms: int = 0,
+        cost: int = 1,
+        used_key: str = "",
     ) -> tuple[int, int]:
         with self._lock:
             now = self._now()
@@ -97,7 +115,12 @@ class MemoryBackend:
             for window in windows:
                 tat = max(self._tat.get(window.key, now), now + wait)
                 self._tat[window.key] = tat + window.emission_ms * cost
+            self._counts[used_key] = self._counts.get(used_key, 0) + cost
             return -wait, int(now)
+
+    def counts(self, keys: list[str]) -> list[int]:
+        with self._lock:
+            return [self._counts.get(k, 0) for k in keys]
 
     def now_ms(self) -> int:
         return int(self._now())

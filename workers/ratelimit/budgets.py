@@ -5,7 +5,7 @@ Providers count requests per credential, not per customer: StackOne per API key 
 A budget is therefore identified by the provider's own unit, a digest of the credential's
 identity (never the secret itself), so every connection using one key spends from one budget,
 fleet-wide, without anyone splitting the quota by hand. ``budget_key`` names one explicitly
-(several 360Learning API clients of one company).
+(several 360Learning API clients of one company, one key held in two secrets).
 
 A budget has one or more *windows* ("N requests per W seconds"); a request needs room in all of
 them (``workers/lua/gcra.lua`` takes them together or not at all). A connection may also cap
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from workers.quota import Window
@@ -45,32 +46,24 @@ class Budget:
 def budget_id(connection: Connection) -> str:
     """The provider unit ``connection`` spends from, as ``provider:digest``.
 
-    The digest covers the host and the values of the provider's identity settings (an API key, a
-    client id). sha256 is one-way: the id reveals nothing of the key, yet two connections on one
-    key always meet on one budget."""
+    The digest covers the host and the provider's identity settings (an API key, a client id)
+    *as written*: a literal key, or the reference that holds it (``env:STACKONE_KEY``,
+    ``file:/run/secrets/key``). Every process can compute it (the pump and the producer never
+    read a secret), and sha256 is one-way: the id reveals nothing of a literal key. Connections
+    naming one key the same way share its budget; ``budget_key`` joins any others."""
     explicit = connection.options.get("budget_key")
     if isinstance(explicit, str) and explicit:
         return f"{connection.provider}:{explicit}"
-    refs = tuple(str(connection.options.get(key, "")) for key in connection.spec.budget_identity)
-    return _digest(connection, refs) if refs else f"connection:{connection.name}"
-
-
-_resolved: dict[tuple[str, str, tuple[str, ...]], str] = {}
-
-
-def _digest(connection: Connection, refs: tuple[str, ...]) -> str:
-    # Asked before every request: the references ("env:KEY") are resolved once per process.
+    if not connection.spec.budget_identity:
+        return f"connection:{connection.name}"
     host = connection.base_url.split("://", 1)[-1].split("/", 1)[0]
-    memo = (connection.provider, host, refs)
-    found = _resolved.get(memo)
-    if found is None:
-        values = tuple(
-            connection.secret(key) if key in connection.options else ""
-            for key in connection.spec.budget_identity
-        )
-        digest = hashlib.sha256("\x1f".join((connection.provider, host, *values)).encode()).hexdigest()
-        found = _resolved[memo] = f"{connection.provider}:{digest[:16]}"
-    return found
+    refs = tuple(str(connection.options.get(key, "")) for key in connection.spec.budget_identity)
+    return f"{connection.provider}:{_digest(connection.provider, host, refs)}"
+
+
+@lru_cache(maxsize=4096)
+def _digest(provider: str, host: str, refs: tuple[str, ...]) -> str:
+    return hashlib.sha256("\x1f".join((provider, host, *refs)).encode()).hexdigest()[:16]
 
 
 def budgets(connection: Connection, bucket: str) -> list[Budget]:

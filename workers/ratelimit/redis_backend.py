@@ -19,12 +19,19 @@ class RedisBackend:
         self.r = r
 
     def gcra(
-        self, pause_key: str, windows: list[GcraWindow], *, reserve_ms: int = 0, cost: int = 1
+        self,
+        pause_key: str,
+        windows: list[GcraWindow],
+        *,
+        reserve_ms: int = 0,
+        cost: int = 1,
+        used_key: str = "",
     ) -> tuple[int, int]:
         args: list[Any] = [max(0, int(reserve_ms)), max(1, cost)]
         for window in windows:
             args += [window.emission_ms, max(1, window.burst)]
-        answer, now = lua.run(self.r, "gcra", [pause_key, *(w.key for w in windows)], args)
+        used = used_key or pause_key + ":used"
+        answer, now = lua.run(self.r, "gcra", [pause_key, used, *(w.key for w in windows)], args)
         return int(answer), int(now)
 
     def now_ms(self) -> int:
@@ -42,6 +49,9 @@ class RedisBackend:
 
     def release(self, key: str, holder: str) -> None:
         self.r.zrem(key, holder)
+
+    def counts(self, keys: list[str]) -> list[int]:
+        return [int(v or 0) for v in self.r.mget(keys)] if keys else []
 
     def value(self, key: str) -> str | None:
         found = self.r.get(key)
