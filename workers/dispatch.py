@@ -108,7 +108,7 @@ def dispatch_group(
     limiter = Limits.on(r)
     flows = [queue.Flow(c.name, limiter.dispatch_cap(c), c.weight) for c in connections]
     limits = timing(settings, connections[0])
-    ids = queue.admit(r, budget, flows, target=_target(connections, flows), lease_s=limits.lease_s)
+    ids = queue.admit(r, budget, flows, target=_target(r, budget, connections, flows), lease_s=limits.lease_s)
     for batch_id in ids:
         # A crash between the script and here leaves the batch inflight with a lease; the pump
         # hands it out again when the lease expires, so nothing is lost.
@@ -116,17 +116,27 @@ def dispatch_group(
     return len(ids)
 
 
-def _target(connections: list[Connection], flows: list[queue.Flow]) -> int:
+def _target(r: redis.Redis, budget: str, connections: list[Connection], flows: list[queue.Flow]) -> int:
     """How many of the group's batches may be in flight at once."""
     caps = sum(f.cap for f in flows)
+    spec = connections[0].spec
+    if spec.job_slots is not None:
+        # Slot-bound (360Learning: 3 bulk operations per company): hand out a batch only when a
+        # slot is free, and at once when one frees (the poller dispatches as a job ends). A batch
+        # handed out early would wait for a slot on a timer and notice the free one late.
+        return min(caps, spec.job_slots - Limits.on(r).jobs_running(connections[0]) + _in_flight(r, flows))
     if len(connections) == 1:
         return caps  # alone on its budget: its own cap, as it always was
-    spec = connections[0].spec
     per_s = min(w.per_s for w in connections[0].windows(spec.submit_bucket)) / spec.quota_per_submit
     target = max(MIN_GROUP_IN_FLIGHT, math.ceil(per_s * ADMIT_AHEAD_S))
-    if spec.job_slots is not None:
-        target = min(target, spec.job_slots)  # more would only wait for a slot
     return min(target, caps)
+
+
+def _in_flight(r: redis.Redis, flows: list[queue.Flow]) -> int:
+    pipe = r.pipeline(transaction=False)
+    for f in flows:
+        pipe.zcard(keys.inflight(f.name))
+    return sum(int(n) for n in pipe.execute())
 
 
 def _owner(r: redis.Redis, batch_id: str, connections: list[Connection]) -> str:

@@ -105,6 +105,12 @@ def ready(connection: str, priority: str = "normal") -> str:
     return f"{PREFIX}conn:{connection}:ready" + ("" if priority == "normal" else f":{priority}")
 
 
+def job_durations(connection: str) -> str:
+    """HASH size bucket (bit length of the batch size) -> seconds: how long the connection's
+    remote jobs typically take (``workers.ledger.durations``). TTL a week."""
+    return f"{PREFIX}conn:{connection}:job_durations"
+
+
 def budget_used(budget: str, bucket: str, slot: int) -> str:
     """STRING int: requests granted from ``bucket`` of ``budget`` in the 10 s ``slot``
     (epoch seconds // 10). Writer: ``gcra.lua``. TTL 11 minutes."""

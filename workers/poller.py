@@ -20,8 +20,9 @@ from workers import keys, ledger
 from workers.connections import Connection
 from workers.crashpoints import crash_point
 from workers.deps import Deps
+from workers.dispatch import dispatch
 from workers.errors import ConcurrencyLimited, CoursesyncError, ProviderError, RateLimited, TransientError
-from workers.ledger import Batch
+from workers.ledger import Batch, durations
 from workers.locks import lock
 from workers.logs import batch_event
 from workers.metrics import count_limiter_wait, observe_poll_delays
@@ -151,15 +152,19 @@ def _poll_budget(deps: Deps, connection: Connection, batch: Batch) -> float:
 
 def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobStatus) -> str:
     r, settings = deps.r, deps.settings
+    now_ms = Limits.on(r).now_ms()
+    durations.observe(r, batch, now_ms=now_ms, ended=status.state != "pending")
     if status.state == "pending":
         # The job still runs: keep its concurrency slot alive (a lease that would otherwise end).
         Limits.on(r).take_job_slot(connection, batch.id)
-        delay = next_poll_delay_s(
-            max(0.0, (Limits.on(r).now_ms() - (batch.submitted_ms or 0)) / 1000),
+        age_s = max(0.0, (now_ms - (batch.submitted_ms or 0)) / 1000)
+        learned = durations.next_poll_s(r, batch, age_s)
+        delay = learned if learned is not None else next_poll_delay_s(
+            age_s,
             initial_s=settings.poll_initial_delay_s,
             max_s=settings.poll_max_interval_s,
             fast_phase_s=settings.poll_fast_phase_s,
-        )
+        )  # fmt: skip
         _reschedule(deps, batch, max(delay, status.retry_after_s or 0.0))
         return "pending"
     if status.state == "retry":
@@ -169,7 +174,7 @@ def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobS
         _fail(deps, batch, code=status.code or "REMOTE_JOB_FAILED", message=reason)
         return "failed"
     ledger.record_results(r, deps.raw_r, batch, status.results, settings)
-    Limits.on(r).release_job_slot(connection, batch.id)  # the job ended
+    _release_slot(deps, batch)  # the job ended
     return "done"
 
 
@@ -237,4 +242,13 @@ def _release_slot(deps: Deps, batch: Batch) -> None:
     """Its remote job has ended (or is given up on): free the provider concurrency slot."""
     # A connection gone from the config: its slot lease simply runs out.
     with contextlib.suppress(CoursesyncError):
-        Limits.on(deps.r).release_job_slot(deps.get_connection(batch.connection), batch.id)
+        connection = deps.get_connection(batch.connection)
+        Limits.on(deps.r).release_job_slot(connection, batch.id)
+        if connection.spec.job_slots is not None:
+            # Slot-bound: the next batch goes now, not at the next pump tick (throughput is
+            # slots over the time from submission to noticing the end).
+            try:
+                dispatch(deps.r, batch.connection, connection, deps.settings, deps.send,
+                         get_connection=deps.get_connection)  # fmt: skip
+            except Exception:
+                log.exception("dispatch after the job of batch=%r ended failed", batch.id)

@@ -78,6 +78,9 @@ class Batch:
     #: and remote ids are recorded there. "" for a batch queued before targets existed, whose
     #: digests then land where nothing reads them (its items are simply sent again).
     target: str = ""
+    #: When a poll last saw the job still running (Redis' clock, ms): with the poll that sees
+    #: it end, it brackets the job's duration (``workers.ledger.durations``).
+    pending_seen_ms: int | None = None
 
     @classmethod
     def from_hash(cls, batch_id: str, raw: dict[str, str]) -> Batch:
@@ -98,6 +101,7 @@ class Batch:
             throttles=int(raw.get("throttles", 0)),
             poll_errors=int(raw.get("poll_errors", 0)),
             kind=raw.get("kind", "catalog"),
+            pending_seen_ms=int(raw["pending_seen_ms"]) if raw.get("pending_seen_ms") else None,
             root=raw.get("root") or None,
             depth=int(raw.get("depth", 0)),
             split_extra=int(raw.get("split_extra", 0)),

@@ -116,6 +116,11 @@ class Limits:
         wait_s = self.backend.slot(key, holder, limit=limit, lease_ms=int(SLOT_LEASE_S * 1000)) / 1000.0
         return min(wait_s, SLOT_RETRY_S)
 
+    def jobs_running(self, connection: Connection) -> int:
+        """Job slots held on ``connection``'s budget (expired leases not counted)."""
+        key = keys.slots(budget_id(connection), "jobs")
+        return int(self.backend.count_live(key)) if connection.spec.job_slots is not None else 0
+
     def release_job_slot(self, connection: Connection, holder: str) -> None:
         if connection.spec.job_slots is not None:
             self.backend.release(keys.slots(budget_id(connection), "jobs"), holder)

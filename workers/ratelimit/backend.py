@@ -63,6 +63,10 @@ class LimiterBackend(Protocol):
         earliest lease expires. Expired leases are dropped first: a dead holder frees its slot."""
         ...
 
+    def count_live(self, key: str) -> int:
+        """Slots held under ``key`` whose lease has not expired."""
+        ...
+
     def release(self, key: str, holder: str) -> None: ...
 
     def value(self, key: str) -> str | None:
@@ -143,6 +147,11 @@ class MemoryBackend:
                 leases[holder] = now + lease_ms
                 return 0
             return int(min(leases.values()) - now) + 1
+
+    def count_live(self, key: str) -> int:
+        with self._lock:
+            now = self._now()
+            return sum(1 for t in self._slots.get(key, {}).values() if t > now)
 
     def release(self, key: str, holder: str) -> None:
         with self._lock:

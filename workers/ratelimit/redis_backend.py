@@ -47,6 +47,9 @@ class RedisBackend:
     def slot(self, key: str, holder: str, *, limit: int, lease_ms: int) -> int:
         return int(lua.run(self.r, "slot", [key], [holder, limit, int(lease_ms)]))
 
+    def count_live(self, key: str) -> int:
+        return int(self.r.zcount(key, self.now_ms(), "+inf"))
+
     def release(self, key: str, holder: str) -> None:
         self.r.zrem(key, holder)
 
