@@ -12,6 +12,7 @@ BENCHES = {
     "e2e": "100,000 items end to end under a provider rate limit, as a ratio to the minimum it allows",
     "resync": "an unchanged 100,000-item resync: wall time, provider requests, digest memory",
     "producer": "producer throughput, peak memory and CPU per item on a 1,000,000-item catalog",
+    "slots": "360Learning-like bulk slots: batches/s against the slot-bound maximum",
 }
 
 

@@ -53,6 +53,9 @@ class Settings:
     poll_max_interval_s: float = 60.0
     #: Jobs younger than this are polled every poll_initial_delay_s; older ones back off.
     poll_fast_phase_s: float = 60.0
+    #: Poll a job when it is likely done, from its connection's past jobs of that size
+    #: (``workers.ledger.durations``); off: the fixed schedule above.
+    poll_learn_durations: bool = True
     #: A remote job not finished after this long fails with PLATFORM.TASK_TIMED_OUT-like reason.
     job_deadline_s: float = 24 * 3600.0
     #: How often beat runs the pump (deferred -> ready -> Celery) and the status sweep. Polls and

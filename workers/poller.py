@@ -158,7 +158,7 @@ def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobS
         # The job still runs: keep its concurrency slot alive (a lease that would otherwise end).
         Limits.on(r).take_job_slot(connection, batch.id)
         age_s = max(0.0, (now_ms - (batch.submitted_ms or 0)) / 1000)
-        learned = durations.next_poll_s(r, batch, age_s)
+        learned = durations.next_poll_s(r, batch, age_s) if settings.poll_learn_durations else None
         delay = learned if learned is not None else next_poll_delay_s(
             age_s,
             initial_s=settings.poll_initial_delay_s,

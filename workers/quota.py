@@ -89,3 +89,19 @@ def bursts(windows: tuple[Window, ...]) -> list[int]:
     """The burst of each of a budget's windows (see ``Window.burst``)."""
     short = any(w.seconds <= 1.0 for w in windows)
     return [w.burst(paced_by_a_short_window=short and w.seconds > 1.0) for w in windows]
+
+
+def late_slack_ms(windows: tuple[Window, ...]) -> float:
+    """How late a request granted for moment T may still be sent without any window's limit
+    being exceeded, whatever the algorithm.
+
+    Grants paced at T per request with a burst b hold at most ``b + floor(L / T)`` requests in
+    any interval of length L; sending each up to d late puts at most ``b + floor((W + d) / T)``
+    in a W-second window, which stays within N while ``d < (N - b + 1) * T - W``. A per-minute
+    window leaves most of a second; a per-second one about 20 ms.
+    """
+    slack = [
+        (w.limit - burst + 1) * w.emission_ms - w.seconds * 1000
+        for w, burst in zip(windows, bursts(windows), strict=True)
+    ]
+    return max(0.0, min(slack, default=0.0))

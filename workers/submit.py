@@ -154,7 +154,9 @@ def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outco
                     duration_ms=duration_ms)  # fmt: skip
         crash_point("submit.after_record")
         return "settled"
-    first_poll_s = durations.first_poll_s(r, batch, settings.poll_initial_delay_s)
+    first_poll_s = settings.poll_initial_delay_s
+    if settings.poll_learn_durations:
+        first_poll_s = durations.first_poll_s(r, batch, first_poll_s)
     if not ledger.mark_submitted(r, batch, answer.job_ref, first_poll_s, list(answer.results)):
         log.warning("batch=%r was settled while its request ran; job %r is not tracked", batch.id,
                     answer.job_ref)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from tests.unit.helpers import connection
 from workers.connections import Connection
 from workers.errors import ConfigError
 from workers.providers.installed import get_plugin
-from workers.quota import Window, bursts, parse_windows
+from workers.quota import Window, bursts, late_slack_ms, parse_windows
 from workers.ratelimit import Limits, MemoryBackend, RedisBackend
 from workers.ratelimit.budgets import budget_id, budgets
 
@@ -168,3 +169,21 @@ def test_budgets_of_a_connection_list_the_shared_one_and_its_own_cap() -> None:
     assert shared.shared and shared.windows == (Window(1000, 60),)  # StackOne's documented limit
     assert not own.shared and own.windows == (Window(100, 60),)
     assert [b.id for b in budgets(connection("plain"), "requests")] == [budget_id(connection("plain"))]
+
+
+@pytest.mark.parametrize("limit", ["20/s", "10/s", "600/min", "1000/min", "100/10s", "5000/h"])
+def test_requests_sent_late_within_the_slack_still_fit_every_window(limit: str) -> None:
+    # Given a client granted as fast as the budget allows, each request then sent late by up to
+    # the slack (a worker starved of CPU)
+    clock = Clock()
+    conn = stackone("a", "k", limits=[limit])
+    (window,) = conn.windows("requests")
+    slack = late_slack_ms(conn.windows("requests"))
+    granted = greedy(Limits(MemoryBackend(clock)), clock, conn, clock.ms + 3 * window.seconds * 1000)
+    rng = random.Random(7)
+    sent = sorted(t + rng.uniform(0, slack * 0.999) for t in granted)
+    # Then no window of the provider's, measured the strictest way, is exceeded
+    assert most_in_any(sent, window.seconds) <= window.limit
+    # And a per-second window leaves little: a booking there is given up after about 20 ms
+    if window.seconds == 1:
+        assert 0 < slack < 25

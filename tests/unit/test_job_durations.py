@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import redis
 
 from workers import keys
@@ -51,3 +53,12 @@ def test_a_poll_that_sees_the_job_running_is_remembered_on_the_batch(r: redis.Re
     r.delete(keys.batch("b1"))
     durations.observe(r, job(), now_ms=12_000, ended=False)
     assert not r.exists(keys.batch("b1"))
+
+
+def test_a_job_whose_polls_were_held_back_teaches_nothing(r: redis.Redis) -> None:
+    # Polls failed during a provider outage: the job was seen over a minute after it started
+    outage = replace(job(pending_seen_ms=12_000), poll_errors=20)
+    durations.observe(r, outage, now_ms=75_000, ended=True)
+    # Polled too far apart to tell: seen running at 30 s, over at 120 s
+    durations.observe(r, job(pending_seen_ms=40_000), now_ms=130_000, ended=True)
+    assert durations.expected_s(r, "acme", 1000) is None

@@ -27,6 +27,8 @@ MIN_POLL_S = 0.25
 #: A job seen ended at its first poll says only "no longer than that": the sample is taken a
 #: little below, so the estimate probes down until a poll sees a job still running.
 _PROBE_DOWN = 0.95
+#: A bracket wider than this (and than half the job) is too loose to learn from.
+_LOOSE_S = 2.5
 #: The first poll goes a little after the expected end, so a typical job needs one poll.
 _FIRST_POLL_AFTER = 1.05
 
@@ -42,9 +44,14 @@ def observe(r: redis.Redis, batch: Batch, *, now_ms: int, ended: bool) -> None:
     if not ended:
         lua.run(r, "set_if_exists", [keys.batch(batch.id)], ["pending_seen_ms", now_ms])
         return
+    if batch.poll_errors or batch.throttles:
+        return  # its polls were held back (an outage, a pause): the bracket says nothing
     upper = (now_ms - batch.submitted_ms) / 1000
     if batch.pending_seen_ms:
-        sample = ((batch.pending_seen_ms - batch.submitted_ms) / 1000 + upper) / 2
+        lower = (batch.pending_seen_ms - batch.submitted_ms) / 1000
+        if upper - lower > max(_LOOSE_S, upper / 2):
+            return  # polled too far apart to tell (the fixed schedule's back-off, a slow sweep)
+        sample = (lower + upper) / 2
     else:
         sample = upper * _PROBE_DOWN
     key = keys.job_durations(batch.connection)

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from workers import keys
 from workers.connections import Connection
-from workers.quota import bursts
+from workers.quota import Window, bursts, late_slack_ms
 from workers.ratelimit.backend import GcraWindow, LimiterBackend, MemoryBackend
 from workers.ratelimit.bookings import take_request
 from workers.ratelimit.budgets import budget_id, budgets
@@ -71,13 +71,7 @@ class Limits:
         the request is booked (``Grant.booked``): go after the wait without asking again;
         else ask again after it.
         """
-        # Every window of every budget the request spends is taken together, so a window of a
-        # second or less anywhere paces them all (``workers.quota.bursts``).
-        named = [
-            (keys.rate(budget.id, bucket, i), window)
-            for budget in budgets(connection, bucket)
-            for i, window in enumerate(budget.windows)
-        ]
+        named = self._windows(connection, bucket)
         sizes = bursts(tuple(window for _, window in named))
         windows = [
             GcraWindow(key, window.emission_ms, burst)
@@ -91,6 +85,20 @@ class Limits:
             used_key=keys.budget_used(budget_id(connection), bucket, int(time.time()) // USE_SLOT_S),
         )
         return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0, now_ms=now_ms)
+
+    @staticmethod
+    def _windows(connection: Connection, bucket: str) -> list[tuple[str, Window]]:
+        # Every window of every budget the request spends is taken together, so a window of a
+        # second or less anywhere paces them all (``workers.quota.bursts``).
+        return [
+            (keys.rate(budget.id, bucket, i), window)
+            for budget in budgets(connection, bucket)
+            for i, window in enumerate(budget.windows)
+        ]
+
+    def late_slack_ms(self, connection: Connection, bucket: str) -> float:
+        """How late a booked request of ``bucket`` may still go (``workers.quota.late_slack_ms``)."""
+        return late_slack_ms(tuple(window for _, window in self._windows(connection, bucket)))
 
     def now_ms(self) -> int:
         """The limiter's clock: every host measures bookings on it, whatever its own clock says."""

@@ -27,7 +27,9 @@ BOOK_WITHIN_S = 5.0
 BOOKING_SLACK_MS = 50
 #: A booking used later than this is given up and the request pays again: sent that late, it
 #: would reach the provider together with the requests granted for now (a busy CPU or a slow
-#: countdown delays a few processes, which then all send at once) and trip its limit.
+#: countdown delays a few processes, which then all send at once) and trip its limit. Tighter
+#: where the budget's windows leave less room (``workers.quota.late_slack_ms``: about 20 ms
+#: for a per-second limit, which a sliding window enforces to the request).
 BOOKING_LATE_MS = 250
 
 
@@ -41,7 +43,7 @@ def take_request(limits: Limits, connection: Connection, bucket: str, holder: st
     found = limits.backend.value(key)
     if found is not None:
         booked_ms, now_ms = int(found), limits.now_ms()
-        if now_ms - booked_ms <= BOOKING_LATE_MS:
+        if now_ms - booked_ms <= min(BOOKING_LATE_MS, limits.late_slack_ms(connection, bucket)):
             paused_s = limits.paused_s(connection, bucket)
             if paused_s <= 0 and now_ms < booked_ms - BOOKING_SLACK_MS:
                 return (booked_ms - now_ms) / 1000  # back early: wait for the booking
