@@ -2,7 +2,8 @@
 company, each taking 3 s. No client can finish more than 3 operations per 3 s, so the slot-bound
 maximum, 1 batch/s, is the goal's baseline (>= 90 % of it). Beside it, in the same run, the same
 system polling on its fixed schedule (every 2 s in a job's first minute, as before durations
-were learned: COURSESYNC_POLL_LEARN_DURATIONS=0).
+were learned: COURSESYNC_POLL_LEARN_DURATIONS=0). Each measures a sync after a first one of 6
+batches (what a connection has behind it after its first day).
 
     python -m bench slots [--batches 60] [--operation-s 3]
 """
@@ -19,6 +20,8 @@ import redis
 from bench.common import BENCH_ENV, machine, pipeline, requests_since, wait_final
 
 SLOTS = 3
+#: Batches of a first sync before the measured one, for both: the connection's history.
+WARM_UP = 6
 CONFIG = """
 [connections.bench-360]
 provider = "360learning"
@@ -40,6 +43,9 @@ def run(batches: int, operation_s: float, *, learn: bool) -> dict[str, Any]:
         from producers.sync import SyncOptions, start_run
 
         r = redis.Redis.from_url(stack.redis_url or "", decode_responses=True)
+        # A first sync of the connection (its durations are learned once and kept for a week).
+        warm = [{"id": f"w{i}", "title": "T", "url": "https://a.example/w"} for i in range(WARM_UP * 10)]
+        wait_final(r, start_run("bench-360", warm, SyncOptions(full=True), r=r))
         items = [{"id": f"s{i}", "title": "T", "url": "https://a.example/s"} for i in range(batches * 10)]
         epoch0 = time.time()
         doc = wait_final(r, start_run("bench-360", items, SyncOptions(full=True), r=r))

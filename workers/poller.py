@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 #: Jobs one sweep claims at most; the next tick takes the rest.
 MAX_CLAIM = 500
 #: Polls run on this many threads: they wait on the network, not the CPU.
+#: Of a tick, how far ahead the sweep claims jobs and waits for their moment.
+SWEEP_AHEAD_SHARE = 0.8
 POLL_THREADS = 8
 
 
@@ -78,12 +80,24 @@ def sweep(deps: Deps, *, limit: int = MAX_CLAIM) -> SweepStats:
         if not held:
             stats.locked_out = True
             return stats
-        now_ms, due = ledger.claim_due_jobs(r, limit=limit, lease_s=lease_s)
+        # Jobs due before the next tick are claimed now and polled at their moment: waiting for
+        # the tick after would notice a finished job up to a tick late (for slot-bound providers
+        # that is throughput lost). Not a whole tick: the sweep must end before the next one.
+        ahead_s = settings.tick_interval_s * SWEEP_AHEAD_SHARE
+        now_ms, due = ledger.claim_due_jobs(r, limit=limit, lease_s=lease_s, ahead_s=ahead_s)
         stats.claimed = len(due)
-        observe_poll_delays(r, [(now_ms - due_ms) / 1000 for _, due_ms in due])
+        observe_poll_delays(r, [max(0.0, now_ms - due_ms) / 1000 for _, due_ms in due])
         if due:
+            started = time.monotonic()
             with ThreadPoolExecutor(max_workers=min(POLL_THREADS, len(due))) as pool:
-                for outcome in pool.map(lambda job: _poll_isolated(deps, job[0], now_ms), due):
+
+                def poll_at(job: tuple[str, float]) -> str:
+                    wait_s = (job[1] - now_ms) / 1000 - (time.monotonic() - started)
+                    if wait_s > 0:
+                        time.sleep(wait_s)
+                    return _poll_isolated(deps, job[0], max(now_ms, int(job[1])))
+
+                for outcome in pool.map(poll_at, due):
                     stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
     return stats
 

@@ -26,11 +26,11 @@ _TTL_S = 7 * 86400
 MIN_POLL_S = 0.25
 #: A job seen ended at its first poll says only "no longer than that": the sample is taken a
 #: little below, so the estimate probes down until a poll sees a job still running.
-_PROBE_DOWN = 0.95
+_PROBE_DOWN = 0.9
 #: A bracket wider than this (and than half the job) is too loose to learn from.
 _LOOSE_S = 2.5
 #: The first poll goes a little after the expected end, so a typical job needs one poll.
-_FIRST_POLL_AFTER = 1.05
+_FIRST_POLL_AFTER = 1.03
 
 
 def _bucket(size: int) -> str:

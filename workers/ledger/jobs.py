@@ -17,9 +17,14 @@ from workers.redis_client import strs
 __all__ = ["claim_due_jobs", "forget_job", "reschedule_poll"]
 
 
-def claim_due_jobs(r: redis.Redis, *, limit: int, lease_s: float) -> tuple[int, list[tuple[str, float]]]:
-    """(Redis now in ms, [(batch id, when its poll was due in ms)...]) of up to ``limit`` jobs."""
-    claimed: Any = lua.run(r, "claim_due_jobs", [keys.JOBS_DUE], [limit, int(lease_s * 1000)])
+def claim_due_jobs(
+    r: redis.Redis, *, limit: int, lease_s: float, ahead_s: float = 0.0
+) -> tuple[int, list[tuple[str, float]]]:
+    """(Redis now in ms, [(batch id, when its poll is due in ms)...]) of up to ``limit`` jobs due
+    now or within ``ahead_s``."""
+    claimed: Any = lua.run(
+        r, "claim_due_jobs", [keys.JOBS_DUE], [limit, int(lease_s * 1000), int(ahead_s * 1000)]
+    )
     now_ms, due = int(claimed[0]), claimed[1]
     return now_ms, list(zip(strs(due[0::2]), (float(ms) for ms in due[1::2]), strict=True))
 
