@@ -4,8 +4,20 @@ Policy (which key, which limit, which headers) stays in the provider modules; th
 the thread-safe mechanics, each with its own small lock so that limits never serialise requests.
 """
 
+from sandbox.limits.base import Limiter, Quota
+from sandbox.limits.composite import AllOf
 from sandbox.limits.concurrency import ConcurrencyCounter
 from sandbox.limits.faults import Fault, FaultInjector
-from sandbox.limits.rate import Quota, TokenBucket
+from sandbox.limits.rate import FixedWindow, SlidingWindow, TokenBucket
 
-__all__ = ["ConcurrencyCounter", "Fault", "FaultInjector", "Quota", "TokenBucket"]
+__all__ = [
+    "AllOf",
+    "ConcurrencyCounter",
+    "Fault",
+    "FaultInjector",
+    "FixedWindow",
+    "Limiter",
+    "Quota",
+    "SlidingWindow",
+    "TokenBucket",
+]
