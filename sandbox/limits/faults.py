@@ -6,9 +6,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sandbox.settings import SandboxSettings
+if TYPE_CHECKING:  # for annotations only: the settings import the limits' window syntax
+    from sandbox.settings import SandboxSettings
 
 __all__ = ["Fault", "FaultInjector"]
 

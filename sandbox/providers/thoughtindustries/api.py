@@ -15,6 +15,7 @@ lost answer must not import twice); a dry run's job is complete at once.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sandbox.http import Handler, Request, Response, Route, json_response
+from sandbox.limits.windows import Limit
 from sandbox.providers import FakeApi
 from sandbox.providers.thoughtindustries.contract import CONTENTS, DRY_RUN_FIELD, KEY_COLUMN
 from sandbox.providers.thoughtindustries.rows import AssetProblem, invalid_entry, judge_rows, parse_asset
@@ -69,7 +71,7 @@ class ThoughtIndustriesApi(FakeApi[TiStore]):
         return TiStore()
 
     def _guard(self, handler: Handler, *, metered: bool = True) -> Handler:
-        """API key, then (for the documented API) the per-key token bucket and its headers."""
+        """API key, then (for the documented API) the key's plan limits and their headers."""
 
         def guarded(req: Request) -> Response:
             s = self.state.settings
@@ -78,16 +80,18 @@ class ThoughtIndustriesApi(FakeApi[TiStore]):
             if key is None or key not in s.ti_api_keys:
                 return ti_error(401, "Missing or invalid API key (Authorization: Bearer <key>).")
             headers: dict[str, str] = {}
-            if metered and s.ti_rate_per_s is not None:
-                quota = self.state.take_token(self.name, key, s.ti_rate_per_s, None)
-                reset_epoch_s = int(time.time()) + quota.reset_s
+            limits = [Limit(key, s.ti_rate_per_s, windows=s.ti_windows)] if metered else []
+            quota = self.state.take_rate(self.name, limits, sub_account=key)
+            if quota is not None:
+                # Rounded up: a client that waits until then finds the limit reset.
+                reset_epoch_s = math.ceil(time.time()) + quota.reset_s
                 headers = {
                     "X-RateLimit-Limit": str(quota.limit),
                     "X-RateLimit-Remaining": str(quota.remaining),
                     "X-RateLimit-Reset": str(reset_epoch_s),
                 }
                 if not quota.allowed:
-                    wait_s = max(1, quota.reset_s)
+                    wait_s = max(1, quota.wait_s)
                     message = f"Rate limit of {quota.limit} requests exceeded for this API key."
                     return ti_error(429, message, {**headers, "Retry-After": str(wait_s)}, retryAfter=wait_s)
             response = handler(req)
