@@ -1,7 +1,7 @@
 """The sandbox's knobs: set by CLI flags at start, changed at run time by ``POST /_sandbox/config``.
 
-Durations end in ``_s`` (seconds), rates in ``_per_s`` (requests per second), shares
-(``_rate``) are 0..1; ``_windows`` are lists of rate limits written "N/W" (N requests per W
+Durations end in ``_s`` (seconds), rates in ``_per_s`` (requests per second) or ``_per_min``,
+shares (``_rate``) are 0..1; ``_windows`` are lists of rate limits written "N/W" (N requests per W
 seconds). Each field's ``help`` metadata is the text ``--help`` shows, so the docs live in one
 place; a text setting with a fixed set of values lists them in ``CHOICES``.
 """
@@ -135,6 +135,11 @@ class SandboxSettings:
         "more Thought Industries plan limits per API key, each N/W, e.g. 600/60 100/10 for the "
         "Enterprise plan's 600/min with a burst of 100 (default: none)",
     )
+    ti_course_management_per_min: int | None = _knob(
+        None,
+        "Thought Industries course-management requests (the bulk imports) per minute and API key, "
+        "on top of the plan limits (documented: 60; default: none)",
+    )
     ti_invalid_rows_shape: str = _knob(
         "flat",
         "shape of each invalidRows entry: flat (cells + error), nested ({row, error}), row_number "
@@ -247,6 +252,7 @@ _AT_LEAST_ONE = (
     "max_body_bytes",
     "stackone_max_items",
     "l360_bulk_concurrency",
+    "ti_course_management_per_min",
 )
 
 

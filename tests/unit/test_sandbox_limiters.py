@@ -85,6 +85,11 @@ def ti_poll(app: SandboxServer, who: str) -> Response:
     return call(app, "GET", "/thoughtindustries/incoming/v2/jobs/x", {"Authorization": f"Bearer {who}"})
 
 
+def ti_import(app: SandboxServer, who: str) -> Response:
+    path = "/thoughtindustries/incoming/v2/content/courseGroup/webinar/bulk"
+    return call(app, "POST", path, {"Authorization": f"Bearer {who}"}, {})  # 400 once admitted
+
+
 #: (the knob of extra windows, one request, two sub-accounts under one limit key)
 PROVIDERS: dict[str, tuple[str, Ask, tuple[str, str]]] = {
     "kombo": ("kombo_windows", kombo, ("sandbox:coursesync-demo", "other-integration")),
@@ -127,6 +132,30 @@ def test_each_provider_uses_the_configured_algorithm(
     assert passed == PASSES[algorithm]
     report = app.state.limits_report()["providers"][provider.partition("-")[0]]
     assert [doc["algorithm"] for doc in report.values()] == [algorithm]
+
+
+def test_thought_industries_imports_pass_the_course_management_limit_and_the_plan(
+    app: SandboxServer, clock: Clock
+) -> None:
+    # Given a plan of 4 per 10 s and 2 course-management requests per minute
+    app.state.update_settings(
+        {"limiter": "sliding_window", "ti_windows": ["4/10"], "ti_course_management_per_min": 2}
+    )
+    # When 3 imports come, the category refuses the third and the plan is charged for two
+    imports = [ti_import(app, "ti_test_sandbox").status for _ in range(3)]
+    assert imports == [400, 400, 429]
+    assert [ti_poll(app, "ti_test_sandbox").status for _ in range(3)] == [404, 404, 429]
+    # And the category limit is per API key, its 429 as documented
+    clock.now_s += 30
+    refused = ti_import(app, "ti_test_sandbox")
+    body = json.loads(refused.body)
+    assert body["error"] == "rate_limit_exceeded" and body["retryAfter"] == 30  # the first leaves at 60 s
+    assert refused.headers["Retry-After"] == "30" and refused.headers["X-RateLimit-Limit"] == "2"
+    app.state.update_settings({"ti_api_keys": ["ti_test_sandbox", "ti_test_other"]})
+    assert ti_import(app, "ti_test_other").status == 400
+    keys = app.state.limits_report()["providers"]["thoughtindustries"]
+    assert set(keys) == {"ti_test_sandbox", "ti_test_sandbox:course_management", "ti_test_other",
+                         "ti_test_other:course_management"}  # fmt: skip
 
 
 def test_360learning_counts_by_company_so_each_client_has_its_own_budget(app: SandboxServer) -> None:
@@ -179,10 +208,10 @@ def test_thought_industries_reset_is_the_unix_time_the_window_empties(
 def test_the_limiter_knobs_are_flags_and_config_keys(app: SandboxServer) -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    flags = "--limiter sliding_window --stackone-windows 20/1 600/60"
+    flags = "--limiter sliding_window --stackone-windows 20/1 600/60 --ti-course-management-per-min 60"
     settings = settings_from_args(parser.parse_args(flags.split()))
     assert (settings.limiter, settings.stackone_windows) == ("sliding_window", ("20/1", "600/60"))
-    assert SandboxSettings().limiter == "token_bucket"
+    assert settings.ti_course_management_per_min == 60 and SandboxSettings().limiter == "token_bucket"
     with pytest.raises(SystemExit):
         parser.parse_args(["--limiter", "leaky_bucket"])
     changed = app.state.update_settings({"kombo_windows": ["5000/3600"], "l360_write_windows": ["1/0.5"]})
@@ -198,6 +227,7 @@ def test_the_limiter_knobs_are_flags_and_config_keys(app: SandboxServer) -> None
         ({"stackone_windows": ["0/60"]}, "stackone_windows must be N/W"),
         ({"kombo_windows": "600/60"}, "kombo_windows must be null or a list of strings"),
         ({"kombo_windows": []}, "kombo_windows must not be empty"),
+        ({"ti_course_management_per_min": 0}, "ti_course_management_per_min must be at least 1"),
     ],
 )
 def test_bad_limiter_settings_are_refused(app: SandboxServer, update: dict[str, Any], message: str) -> None:

@@ -2,7 +2,8 @@
 
 Faithful where the docs speak [C*]: Bearer API keys, the four ``/incoming/v2/content/.../bulk``
 routes taking ``{"bulkImportAssetPath"}`` and answering ``{"data": {<ResponseKey>: {dryRun,
-validRows, invalidRows, backgroundJob}}}``, ``GET /incoming/v2/jobs/{id}``, the
+validRows, invalidRows, backgroundJob}}}``, ``GET /incoming/v2/jobs/{id}``, rate limits per API
+key (the plan's, and for the imports the course-management category's on top), the
 ``X-RateLimit-*`` headers (reset as a Unix time) and the 429 body. Where they are silent it
 follows its own choices in ``contract`` (never the client's assumptions), including the shape
 of ``invalidRows`` entries (setting ``ti_invalid_rows_shape``). Sandbox-only choices:
@@ -57,7 +58,11 @@ class ThoughtIndustriesApi(FakeApi[TiStore]):
 
     def routes(self) -> Sequence[Route]:
         return [
-            Route("POST", "/incoming/v2/content/{level}/{kind}/bulk", self._guard(self.post_bulk)),
+            Route(
+                "POST",
+                "/incoming/v2/content/{level}/{kind}/bulk",
+                self._guard(self.post_bulk, course_management=True),
+            ),
             Route("GET", "/incoming/v2/jobs/{job_id}", self._guard(self.get_job)),
             Route("PUT", "/assets/{name}", self._guard(self.put_asset, metered=False)),
         ]
@@ -70,8 +75,9 @@ class ThoughtIndustriesApi(FakeApi[TiStore]):
     def new_store(self) -> TiStore:
         return TiStore()
 
-    def _guard(self, handler: Handler, *, metered: bool = True) -> Handler:
-        """API key, then (for the documented API) the key's plan limits and their headers."""
+    def _guard(self, handler: Handler, *, metered: bool = True, course_management: bool = False) -> Handler:
+        """API key, then (for the documented API) the key's plan limits and, for the imports, the
+        course-management category limit on top (4.3), with the rate-limit headers."""
 
         def guarded(req: Request) -> Response:
             s = self.state.settings
@@ -81,6 +87,9 @@ class ThoughtIndustriesApi(FakeApi[TiStore]):
                 return ti_error(401, "Missing or invalid API key (Authorization: Bearer <key>).")
             headers: dict[str, str] = {}
             limits = [Limit(key, s.ti_rate_per_s, windows=s.ti_windows)] if metered else []
+            per_min = s.ti_course_management_per_min
+            if course_management and per_min is not None:
+                limits.append(Limit(f"{key}:course_management", windows=(f"{per_min}/60",)))
             quota = self.state.take_rate(self.name, limits, sub_account=key)
             if quota is not None:
                 # Rounded up: a client that waits until then finds the limit reset.
