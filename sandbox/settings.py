@@ -149,7 +149,7 @@ class SandboxSettings:
     # --- every provider
     limiter: str = _knob(
         "token_bucket",
-        "algorithm of every rate limit: token_bucket (a rate R is a bucket of --*-rate-burst or "
+        "algorithm of every rate limit: token_bucket (a rate R is a bucket of --kombo-rate-burst or "
         "one second's worth of tokens refilled at R; N/W is N tokens refilled at N/W per second), "
         "fixed_window (N per aligned W seconds, reset at each boundary; R is R per 1 s, or "
         "floor(R) per floor(R)/R s when R is not whole) or sliding_window (never more than N in "
