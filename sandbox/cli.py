@@ -27,8 +27,9 @@ connection: http://HOST:PORT/kombo/v1 (API key "sandbox-kombo-key", integration 
 /360learning (client "sandbox-360-client" / "sandbox-360-secret") and /thoughtindustries (key
 "ti_test_sandbox"). `coursesync demo` writes a working connections file for all four.
 Steer a running sandbox over HTTP:
-GET /_sandbox/stats, GET /_sandbox/requests?since=EPOCH_S[&paths=1], POST /_sandbox/config (JSON
-object of settings below, with underscores), POST /_sandbox/reset.
+GET /_sandbox/stats, GET /_sandbox/requests?since=EPOCH_S[&paths=1], GET /_sandbox/limits[?since=
+EPOCH_S] (what each rate limit let through), POST /_sandbox/config (JSON object of settings
+below, with underscores), POST /_sandbox/reset.
 """
 
 EPILOG = """\
@@ -36,6 +37,7 @@ examples:
   python -m sandbox                                   # all four on http://127.0.0.1:8765
   python -m sandbox --port 0 --kombo-pending-s 0.2    # any free port, fast tasks
   python -m sandbox --kombo-rate-per-s 20 --latency-s 0.05 --fail-rate-5xx 0.01 --seed 7
+  python -m sandbox --limiter sliding_window --stackone-windows 20/1 1000/60 5000/3600
   python -m sandbox --kombo-task-fail-rate 0.2 --kombo-task-fail-code INTEGRATION.INACTIVE
   python -m sandbox --ti-invalid-rows-shape row_number   # how a client copes with another shape
   python -m sandbox --mutate-rate 0.3 --seed 11          # fuzz clients with broken 2xx answers

@@ -9,6 +9,9 @@ GET      /_sandbox/stats           counters by route and status, 429s, per-provi
 GET      /_sandbox/requests        ``[[t_epoch_s, provider, method, route, status], ...]``,
                                    oldest first; ``?since=<epoch_s>`` keeps the later ones;
                                    ``&paths=1`` adds each request's path (which task it polled)
+GET      /_sandbox/limits          what each rate limit let through, per provider and limit key:
+                                   counts, peaks per window, accepted times by sub-account;
+                                   ``?since=<epoch_s>`` keeps the later times (see ``_limits``)
 GET      /_sandbox/config          the settings
 POST     /_sandbox/config          JSON object of settings to change -> the settings (or 400)
 POST     /_sandbox/reset           forget remote objects, statistics and the request log
@@ -50,12 +53,42 @@ def _stats(state: State, req: Request, providers: Mapping[str, Provider]) -> Res
 
 
 def _requests(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
+    return json_response(200, state.requests_since(_since(req), paths=req.arg("paths") == "1"))
+
+
+def _limits(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
+    """Every rate limit's usage since the last reset, for tests and benchmarks::
+
+        {"limiter": "sliding_window", "since_epoch_s": 1767225600.0, "times_kept_per_key": 100000,
+         "providers": {"stackone": {"sandbox-stackone-key": {
+             "algorithm": "sliding_window", "accepted": 1000, "rate_limited": 12,
+             "windows": [{"window": "1000/60", "limit": 1000, "window_s": 60.0, "max_accepted": 1000}],
+             "times_dropped": 0,
+             "sub_accounts": {"acct-1": {"accepted": 600, "rate_limited": 5,
+                                         "accepted_at_s": [1767225600.012, ...]}, ...}}},
+           "kombo": {}, ...}}
+
+    A limit key is what the provider counts by: the API key (Kombo, StackOne, Thought
+    Industries; ``KEY:course_management`` for TI's category limit), ``COMPANY:read`` and
+    ``COMPANY:write`` at 360Learning. Sub-accounts say who asked within the key: the Kombo
+    integration (X-Integration-Id), the StackOne account (x-account-id), the 360Learning
+    company, the TI key; ``""`` when the header was missing. ``rate_limited`` counts the 429s a
+    limit gave (an import refused by TI's category limit is not one of its plan's).
+    ``max_accepted`` is the most accepted requests in any ``window_s`` seconds (two requests
+    less than ``window_s`` apart share one), whatever the algorithm: more than ``limit`` means
+    the algorithm let a burst through that a stricter provider would refuse. Accepted times
+    are epoch seconds, the last ``times_kept_per_key`` of each key (``times_dropped``: older
+    ones forgotten); a provider whose limits were never set has no keys.
+    """
+    return json_response(200, state.limits_report(_since(req)))
+
+
+def _since(req: Request) -> float:
     raw = req.arg("since") or "0"
     try:
-        since = float(raw)
+        return float(raw)
     except ValueError:
         raise ValueError(f"since must be a Unix time in seconds, not {raw!r}") from None
-    return json_response(200, state.requests_since(since, paths=req.arg("paths") == "1"))
 
 
 def _get_config(state: State, req: Request, providers: Mapping[str, Provider]) -> Response:
@@ -87,6 +120,7 @@ _ENDPOINTS: dict[tuple[str, str], Callable[[State, Request, Mapping[str, Provide
     ("GET", "/health"): _health,
     ("GET", "/stats"): _stats,
     ("GET", "/requests"): _requests,
+    ("GET", "/limits"): _limits,
     ("GET", "/config"): _get_config,
     ("GET", "/held"): _held,
     ("POST", "/config"): _post_config,

@@ -1,7 +1,8 @@
 """The sandbox's knobs: set by CLI flags at start, changed at run time by ``POST /_sandbox/config``.
 
-Durations end in ``_s`` (seconds), rates in ``_per_s`` (requests per second), shares (``_rate``)
-are 0..1. Each field's ``help`` metadata is the text ``--help`` shows, so the docs live in one
+Durations end in ``_s`` (seconds), rates in ``_per_s`` (requests per second) or ``_per_min``,
+shares (``_rate``) are 0..1; ``_windows`` are lists of rate limits written "N/W" (N requests per W
+seconds). Each field's ``help`` metadata is the text ``--help`` shows, so the docs live in one
 place; a text setting with a fixed set of values lists them in ``CHOICES``.
 """
 
@@ -11,6 +12,7 @@ import types
 from dataclasses import dataclass, field, fields
 from typing import Any, get_type_hints
 
+from sandbox.limits.windows import ALGORITHMS, parse_window
 from sandbox.providers.thoughtindustries.contract import INVALID_ROW_SHAPES
 
 __all__ = ["CHOICES", "SandboxSettings"]
@@ -18,6 +20,7 @@ __all__ = ["CHOICES", "SandboxSettings"]
 #: The values a text setting may take (the first is its default).
 CHOICES: dict[str, tuple[str, ...]] = {
     "kombo_unknown_fields": ("refuse", "ignore"),
+    "limiter": ALGORITHMS,
     "ti_invalid_rows_shape": INVALID_ROW_SHAPES,
 }
 
@@ -42,7 +45,13 @@ class SandboxSettings:
         None, "Kombo requests per second per API key, polls included, before 429 (default: unlimited)"
     )
     kombo_rate_burst: int | None = _knob(
-        None, "size of the Kombo token bucket (default: one second's worth of --kombo-rate-per-s)"
+        None,
+        "size of the Kombo token bucket (default: one second's worth of --kombo-rate-per-s); "
+        "token_bucket only",
+    )
+    kombo_windows: tuple[str, ...] | None = _knob(
+        None,
+        "more Kombo limits per API key, each N/W (N requests per W seconds), e.g. 300/60 (default: none)",
     )
     kombo_concurrency_limit: int = _knob(30, "Kombo POST actions in flight per integration before 429")
     kombo_task_fail_rate: float = _knob(
@@ -76,6 +85,9 @@ class SandboxSettings:
     stackone_rate_per_s: float | None = _knob(
         None, "StackOne requests/s per API key before 429 + Retry-After (real: 16.7; default: unlimited)"
     )
+    stackone_windows: tuple[str, ...] | None = _knob(
+        None, "more StackOne limits per API key, each N/W, e.g. 1000/60 (the documented one; default: none)"
+    )
     # --- 360Learning (sandbox/providers/learning360/)
     l360_clients: tuple[str, ...] = _knob(
         ("sandbox-360-client:sandbox-360-secret",),
@@ -104,6 +116,12 @@ class SandboxSettings:
     l360_read_rate_per_s: float | None = _knob(
         None, "360Learning reads (GET) per second and company, then 429 (real: 50)"
     )
+    l360_write_windows: tuple[str, ...] | None = _knob(
+        None, "more 360Learning write limits per company, each N/W, e.g. 300/60 (default: none)"
+    )
+    l360_read_windows: tuple[str, ...] | None = _knob(
+        None, "more 360Learning read limits per company, each N/W, e.g. 1500/60 (default: none)"
+    )
     # --- Thought Industries (sandbox/providers/thoughtindustries/)
     ti_api_keys: tuple[str, ...] = _knob(
         ("ti_test_sandbox",), "API keys Thought Industries accepts as Bearer tokens"
@@ -112,6 +130,16 @@ class SandboxSettings:
     ti_rate_per_s: float | None = _knob(
         None, "Thought Industries requests per second per API key, polls included, before 429 (default: none)"
     )
+    ti_windows: tuple[str, ...] | None = _knob(
+        None,
+        "more Thought Industries plan limits per API key, each N/W, e.g. 600/60 100/10 for the "
+        "Enterprise plan's 600/min with a burst of 100 (default: none)",
+    )
+    ti_course_management_per_min: int | None = _knob(
+        None,
+        "Thought Industries course-management requests (the bulk imports) per minute and API key, "
+        "on top of the plan limits (documented: 60; default: none)",
+    )
     ti_invalid_rows_shape: str = _knob(
         "flat",
         "shape of each invalidRows entry: flat (cells + error), nested ({row, error}), row_number "
@@ -119,6 +147,15 @@ class SandboxSettings:
         "unattributable ({error} only)",
     )
     # --- every provider
+    limiter: str = _knob(
+        "token_bucket",
+        "algorithm of every rate limit: token_bucket (a rate R is a bucket of --kombo-rate-burst or "
+        "one second's worth of tokens refilled at R; N/W is N tokens refilled at N/W per second), "
+        "fixed_window (N per aligned W seconds, reset at each boundary; R is R per 1 s, or "
+        "floor(R) per floor(R)/R s when R is not whole) or sliding_window (never more than N in "
+        "any W seconds); the limits of one key are enforced together, a refused request takes "
+        "from none",
+    )
     max_body_bytes: int = _knob(10_000_000, "largest request body accepted, in bytes (more: 413)")
     latency_s: float = _knob(0.0, "seconds added to every provider request (makes concurrency visible)")
     fail_rate_5xx: float = _knob(0.0, "share (0..1) of provider requests answered 503 before any work")
@@ -215,11 +252,15 @@ _AT_LEAST_ONE = (
     "max_body_bytes",
     "stackone_max_items",
     "l360_bulk_concurrency",
+    "ti_course_management_per_min",
 )
 
 
 def _is_share(name: str) -> bool:
     return name.startswith("fail_rate_") or name.endswith("_rate")
+
+
+_WINDOW_RULE = "be N/W (N requests per W seconds, both positive), e.g. 600/60"
 
 
 def _problems(name: str, value: Any) -> list[str]:
@@ -233,5 +274,14 @@ def _problems(name: str, value: Any) -> list[str]:
         (name.endswith("_per_s") and value <= 0, "be positive (null = unlimited)"),
         (name in _AT_LEAST_ONE and value < 1, "be at least 1"),
         (isinstance(value, tuple) and not value, "not be empty"),
+        (name.endswith("_windows") and not all(map(_is_window, value)), _WINDOW_RULE),
     )
     return [f"{name} must {rule}, not {value!r}" for failed, rule in broken if failed]
+
+
+def _is_window(text: str) -> bool:
+    try:
+        parse_window(text)
+    except ValueError:
+        return False
+    return True

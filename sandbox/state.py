@@ -7,15 +7,17 @@ limits have theirs (``sandbox.limits``), so no request ever waits on another one
 
 from __future__ import annotations
 
-import math
 import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sandbox.limits import ConcurrencyCounter, FaultInjector, Quota, TokenBucket
+from sandbox.limits import ConcurrencyCounter, FaultInjector, Quota
+from sandbox.limits.keyed import KeyedLimits
+from sandbox.limits.usage import TIMES_KEPT
+from sandbox.limits.windows import Limit
 from sandbox.settings import SandboxSettings
 
 __all__ = ["REQUEST_LOG_SIZE", "LogEntry", "PathEntry", "State"]
@@ -44,10 +46,12 @@ class State:
         self.started_epoch_s = time.time()
         #: Counters each provider reports even before they first move (see ``declare``).
         self._declared: dict[str, tuple[str, ...]] = {}
+        #: The rate limiters' clock, in epoch seconds; a test may set a fake one, then reset.
+        self.limits_clock: Callable[[], float] = time.time
         self.reset()
 
     def reset(self) -> None:
-        """Forget every remote object, statistic, bucket and logged request; reseed the faults."""
+        """Forget every remote object, statistic, rate limit and logged request; reseed the faults."""
         with self.lock:
             self.reset_epoch_s = time.time()
             self._by_route: Counter[str] = Counter()
@@ -57,7 +61,7 @@ class State:
             self._counters: dict[str, Counter[str]] = {}
             self._ids: dict[str, set[str]] = {}
             self._stores: dict[str, Any] = {}
-            self._buckets: dict[tuple[str, str], TokenBucket] = {}
+            self._limits = KeyedLimits(self.limits_clock)
             self._rngs: dict[str, random.Random] = {}
             self._mutations: Counter[str] = Counter()
         self.faults.reseed(self.settings.seed)
@@ -103,14 +107,28 @@ class State:
                 found = self._stores[provider] = factory()
             return found
 
-    def take_token(self, provider: str, key: str, rate_per_s: float, burst: int | None) -> Quota:
-        """One request against the token bucket of ``key`` (a new bucket when the rate changed)."""
-        capacity = burst or max(1, math.ceil(rate_per_s))
+    def take_rate(self, provider: str, limits: Sequence[Limit], sub_account: str) -> Quota | None:
+        """One request against ``limits`` (each counted by its own key) with the algorithm of
+        the ``limiter`` setting: it passes every limit and is charged to each, or is charged
+        nothing. None when no limit is set. A limit whose setting changed starts afresh.
+        ``sub_account`` is who asked within the key (``GET /_sandbox/limits`` counts them)."""
+        algorithm = self.settings.limiter
+        resolved = [(limit.key, limit.resolve(algorithm)) for limit in limits]
         with self.lock:
-            bucket = self._buckets.get((provider, key))
-            if bucket is None or (bucket.rate_per_s, bucket.capacity) != (rate_per_s, capacity):
-                bucket = self._buckets[(provider, key)] = TokenBucket(rate_per_s, capacity)
-        return bucket.take()
+            keyed = self._limits
+        return keyed.take(provider, resolved, algorithm, sub_account)
+
+    def limits_report(self, since_epoch_s: float = 0.0) -> dict[str, Any]:
+        """What every rate limit let through since the last reset (``GET /_sandbox/limits``);
+        accepted times before ``since_epoch_s`` are left out."""
+        with self.lock:
+            keyed, reset_epoch_s, providers = self._limits, self.reset_epoch_s, sorted(self._declared)
+        return {
+            "limiter": self.settings.limiter,
+            "since_epoch_s": reset_epoch_s,
+            "times_kept_per_key": TIMES_KEPT,
+            "providers": {name: {} for name in providers} | keyed.report(since_epoch_s),
+        }
 
     # --- statistics
     def declare(self, provider: str, counters: Iterable[str]) -> None:

@@ -277,3 +277,58 @@ def test_the_new_fault_knobs_are_flags_and_config_keys(server: SandboxServer, co
     assert "ti_invalid_rows_shape must be one of flat" in refused.json()["error"]
     assert "mutate_rate must be between 0 and 1" in refused.json()["error"]
     assert control.get("/stats").json()["mutated_answers"] == 0
+
+
+def test_limits_report_each_keys_usage_by_sub_account_with_window_peaks(
+    server: SandboxServer, control: httpx.Client
+) -> None:
+    # Given Kombo limited to 3 per minute and 2 per second per API key, shared by two integrations
+    control.post(
+        "/config",
+        json={
+            "limiter": "sliding_window",
+            "kombo_rate_per_s": 2,
+            "kombo_windows": ["3/60"],
+            "kombo_integrations": ["int-a", "int-b"],
+        },
+    )
+    started = time.time()
+    with httpx.Client(base_url=server.url + "/kombo/v1", headers=HEADERS) as kombo:
+        statuses = [
+            kombo.get("/lms/courses", headers={"X-Integration-Id": who}).status_code
+            for who in ("int-a", "int-b", "int-a", "int-b")
+        ]
+    # When the limits are asked for
+    doc = control.get("/limits").json()
+    # Then the key's counts, each integration's share and the windows' peaks are there
+    assert statuses == [200, 200, 429, 429]
+    assert (doc["limiter"], doc["times_kept_per_key"], doc["since_epoch_s"]) == (
+        "sliding_window",
+        100_000,
+        server.state.reset_epoch_s,
+    )
+    assert doc["providers"]["stackone"] == {}  # no limit set there
+    key = doc["providers"]["kombo"]["sandbox-kombo-key"]
+    assert (key["algorithm"], key["accepted"], key["rate_limited"], key["times_dropped"]) == (
+        "sliding_window",
+        2,
+        2,
+        0,
+    )
+    assert [(w["window"], w["limit"], w["window_s"], w["max_accepted"]) for w in key["windows"]] == [
+        ("2/1", 2, 1.0, 2),
+        ("3/60", 3, 60.0, 2),
+    ]
+    subs = key["sub_accounts"]
+    assert {who: (s["accepted"], s["rate_limited"]) for who, s in subs.items()} == {
+        "int-a": (1, 1),
+        "int-b": (1, 1),
+    }
+    times = subs["int-a"]["accepted_at_s"] + subs["int-b"]["accepted_at_s"]
+    assert len(times) == 2 and all(started <= t <= time.time() for t in times)
+    # And ?since= keeps only later times, a bad one is refused, a reset forgets all
+    later = control.get("/limits", params={"since": time.time() + 1}).json()
+    assert later["providers"]["kombo"]["sandbox-kombo-key"]["sub_accounts"]["int-a"]["accepted_at_s"] == []
+    assert control.get("/limits", params={"since": "soon"}).status_code == 400
+    control.post("/reset")
+    assert control.get("/limits").json()["providers"]["kombo"] == {}

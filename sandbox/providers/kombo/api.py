@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sandbox.http import Request, Response, Route, json_response, stable_id, unresolvable_host
+from sandbox.limits.windows import Limit
 from sandbox.providers import FakeApi
 from sandbox.providers.kombo.body import body_problem
 from sandbox.providers.kombo.store import KomboStore, Result, Task
@@ -117,8 +118,11 @@ class KomboApi(FakeApi[KomboStore]):
             message = "The API key (Authorization: Bearer) is missing or invalid."
             return kombo_error(401, "PLATFORM.AUTHENTICATION_INVALID", message), {}
         headers: dict[str, str] = {}
-        if s.kombo_rate_per_s is not None:
-            quota = self.state.take_token(self.name, key, s.kombo_rate_per_s, s.kombo_rate_burst)
+        integration = req.headers.get("x-integration-id")
+        # Counted per API key whatever the integration (which only names who asked).
+        limit = Limit(key, s.kombo_rate_per_s, s.kombo_rate_burst, s.kombo_windows)
+        quota = self.state.take_rate(self.name, [limit], sub_account=integration or "")
+        if quota is not None:
             headers = {
                 "ratelimit-limit": str(quota.limit),
                 "ratelimit-remaining": str(quota.remaining),
@@ -127,7 +131,6 @@ class KomboApi(FakeApi[KomboStore]):
             if not quota.allowed:  # Kombo documents no Retry-After: clients read ratelimit-reset
                 message = f"You exceeded the rate limit of {quota.limit} requests for this API key."
                 return kombo_error(429, "PLATFORM.RATE_LIMIT_EXCEEDED", message), headers
-        integration = req.headers.get("x-integration-id")
         if not integration:
             return _input_invalid("The X-Integration-Id header is missing."), headers
         if integration not in s.kombo_integrations:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sandbox.http import Request, Response, Route, json_response
+from sandbox.limits.windows import Limit
 from sandbox.providers import FakeApi
 from sandbox.providers.learning360.store import L360Store, Operation, object_id
 from schemas.vendored import describe_errors, problems_text
@@ -101,15 +102,12 @@ class Learning360Api(FakeApi[L360Store]):
             company = self.store.company_of(req.bearer() or "", time.time())
             if company is None:
                 return bare_error(401, "invalid_token")
-            kind, rate = (
-                ("read", s.l360_read_rate_per_s)
-                if req.method == "GET"
-                else ("write", s.l360_write_rate_per_s)
-            )
-            if (
-                rate is not None
-                and not self.state.take_token(self.name, f"{company}:{kind}", rate, None).allowed
-            ):
+            if req.method == "GET":
+                limit = Limit(f"{company}:read", s.l360_read_rate_per_s, windows=s.l360_read_windows)
+            else:
+                limit = Limit(f"{company}:write", s.l360_write_rate_per_s, windows=s.l360_write_windows)
+            quota = self.state.take_rate(self.name, [limit], sub_account=company)
+            if quota is not None and not quota.allowed:  # 360Learning documents no limit headers
                 return bare_error(429, "tooManyRequests")
             if req.headers.get("360-api-version") != API_VERSION:
                 message = f"The 360-api-version header is required; the only allowed value is {API_VERSION}."

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sandbox.http import Request, Response, Route, iso_utc, json_response, unresolvable_host
+from sandbox.limits.windows import Limit
 from sandbox.providers import FakeApi
 from sandbox.providers.stackone.store import StackOneStore, is_active
 from schemas.vendored import problems_text
@@ -90,10 +91,13 @@ class StackOneApi(FakeApi[StackOneStore]):
             key = basic_user(req)
             if key is None or key not in s.stackone_api_keys:
                 return stackone_error(401, "Unauthorized: the API key (Basic user) is missing or invalid.")
-            rate = s.stackone_rate_per_s
-            if rate is not None and not self.state.take_token(self.name, key, rate, None).allowed:
-                return self.error(429, "Too many requests: the rate limit of this API key is exceeded.")
             account = req.headers.get("x-account-id", "")
+            # Counted per API key whatever the linked account (which only names who asked).
+            limit = Limit(key, s.stackone_rate_per_s, windows=s.stackone_windows)
+            quota = self.state.take_rate(self.name, [limit], sub_account=account)
+            if quota is not None and not quota.allowed:
+                message = "Too many requests: the rate limit of this API key is exceeded."
+                return stackone_error(429, message, {"Retry-After": str(max(1, quota.wait_s))})
             if account in s.stackone_suspended_accounts:
                 message = "Precondition failed: the linked account is suspended, expired or disabled."
                 return stackone_error(412, message)

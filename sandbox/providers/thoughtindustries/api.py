@@ -2,7 +2,8 @@
 
 Faithful where the docs speak [C*]: Bearer API keys, the four ``/incoming/v2/content/.../bulk``
 routes taking ``{"bulkImportAssetPath"}`` and answering ``{"data": {<ResponseKey>: {dryRun,
-validRows, invalidRows, backgroundJob}}}``, ``GET /incoming/v2/jobs/{id}``, the
+validRows, invalidRows, backgroundJob}}}``, ``GET /incoming/v2/jobs/{id}``, rate limits per API
+key (the plan's, and for the imports the course-management category's on top), the
 ``X-RateLimit-*`` headers (reset as a Unix time) and the 429 body. Where they are silent it
 follows its own choices in ``contract`` (never the client's assumptions), including the shape
 of ``invalidRows`` entries (setting ``ti_invalid_rows_shape``). Sandbox-only choices:
@@ -15,6 +16,7 @@ lost answer must not import twice); a dry run's job is complete at once.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sandbox.http import Handler, Request, Response, Route, json_response
+from sandbox.limits.windows import Limit
 from sandbox.providers import FakeApi
 from sandbox.providers.thoughtindustries.contract import CONTENTS, DRY_RUN_FIELD, KEY_COLUMN
 from sandbox.providers.thoughtindustries.rows import AssetProblem, invalid_entry, judge_rows, parse_asset
@@ -55,7 +58,11 @@ class ThoughtIndustriesApi(FakeApi[TiStore]):
 
     def routes(self) -> Sequence[Route]:
         return [
-            Route("POST", "/incoming/v2/content/{level}/{kind}/bulk", self._guard(self.post_bulk)),
+            Route(
+                "POST",
+                "/incoming/v2/content/{level}/{kind}/bulk",
+                self._guard(self.post_bulk, course_management=True),
+            ),
             Route("GET", "/incoming/v2/jobs/{job_id}", self._guard(self.get_job)),
             Route("PUT", "/assets/{name}", self._guard(self.put_asset, metered=False)),
         ]
@@ -68,8 +75,9 @@ class ThoughtIndustriesApi(FakeApi[TiStore]):
     def new_store(self) -> TiStore:
         return TiStore()
 
-    def _guard(self, handler: Handler, *, metered: bool = True) -> Handler:
-        """API key, then (for the documented API) the per-key token bucket and its headers."""
+    def _guard(self, handler: Handler, *, metered: bool = True, course_management: bool = False) -> Handler:
+        """API key, then (for the documented API) the key's plan limits and, for the imports, the
+        course-management category limit on top (4.3), with the rate-limit headers."""
 
         def guarded(req: Request) -> Response:
             s = self.state.settings
@@ -78,16 +86,21 @@ class ThoughtIndustriesApi(FakeApi[TiStore]):
             if key is None or key not in s.ti_api_keys:
                 return ti_error(401, "Missing or invalid API key (Authorization: Bearer <key>).")
             headers: dict[str, str] = {}
-            if metered and s.ti_rate_per_s is not None:
-                quota = self.state.take_token(self.name, key, s.ti_rate_per_s, None)
-                reset_epoch_s = int(time.time()) + quota.reset_s
+            limits = [Limit(key, s.ti_rate_per_s, windows=s.ti_windows)] if metered else []
+            per_min = s.ti_course_management_per_min
+            if course_management and per_min is not None:
+                limits.append(Limit(f"{key}:course_management", windows=(f"{per_min}/60",)))
+            quota = self.state.take_rate(self.name, limits, sub_account=key)
+            if quota is not None:
+                # Rounded up: a client that waits until then finds the limit reset.
+                reset_epoch_s = math.ceil(time.time()) + quota.reset_s
                 headers = {
                     "X-RateLimit-Limit": str(quota.limit),
                     "X-RateLimit-Remaining": str(quota.remaining),
                     "X-RateLimit-Reset": str(reset_epoch_s),
                 }
                 if not quota.allowed:
-                    wait_s = max(1, quota.reset_s)
+                    wait_s = max(1, quota.wait_s)
                     message = f"Rate limit of {quota.limit} requests exceeded for this API key."
                     return ti_error(429, message, {**headers, "Retry-After": str(wait_s)}, retryAfter=wait_s)
             response = handler(req)
