@@ -46,10 +46,11 @@ SHORT_WAIT_S = 5.0
 #: Where batches whose connection is gone from the config are handed out: one at a time, so the
 #: submit task counts the missing connection as an attempt (a config blip is transient).
 _UNKNOWN_CONNECTION_CAP = 1
-#: Connections sharing a budget have this many seconds of its rate in flight between them:
+#: Connections spending one budget have this many seconds of its rate in flight between them:
 #: enough that a submission rarely waits for its request, few enough that the fair queue, not
-#: the broker's order, decides who goes next.
-ADMIT_AHEAD_S = 3.0
+#: the order batches were handed out in, decides who goes next (a run arriving behind a
+#: backlog waits for at most this much of it).
+ADMIT_AHEAD_S = 2.0
 MIN_GROUP_IN_FLIGHT = 2
 #: The pump rewrites who spends which budget this often (a worker reads it to serve peers).
 _MEMBERS_TTL_S = 86400
@@ -91,6 +92,10 @@ def dispatch(
         return _dispatch_alone(r, name, settings, send)
     budget = budget_id(connection)
     group = {name: connection}
+    if connection.spec.budget_identity:
+        # Known from its first batch on, not from the pump's next pass: a connection starting a
+        # run must not fill the budget's queue alone before its peers learn of it.
+        r.sadd(keys.budget_members(budget), name)
     if get_connection is not None:
         for peer in strs(r.smembers(keys.budget_members(budget))):
             if peer not in group:
@@ -106,7 +111,7 @@ def dispatch_group(
 ) -> int:
     """Hand out ready batches of ``connections``, which all spend ``budget``, fairly."""
     limiter = Limits.on(r)
-    flows = [queue.Flow(c.name, limiter.dispatch_cap(c), c.weight) for c in connections]
+    flows = [queue.Flow(c.name, _flow_cap(limiter, c), c.weight) for c in connections]
     limits = timing(settings, connections[0])
     ids = queue.admit(r, budget, flows, target=_target(r, budget, connections, flows), lease_s=limits.lease_s)
     for batch_id in ids:
@@ -125,11 +130,21 @@ def _target(r: redis.Redis, budget: str, connections: list[Connection], flows: l
         # slot is free, and at once when one frees (the poller dispatches as a job ends). A batch
         # handed out early would wait for a slot on a timer and notice the free one late.
         return min(caps, spec.job_slots - Limits.on(r).jobs_running(connections[0]) + _in_flight(r, flows))
-    if len(connections) == 1:
-        return caps  # alone on its budget: its own cap, as it always was
     per_s = min(w.per_s for w in connections[0].windows(spec.submit_bucket)) / spec.quota_per_submit
     target = max(MIN_GROUP_IN_FLIGHT, math.ceil(per_s * ADMIT_AHEAD_S))
     return min(target, caps)
+
+
+def _flow_cap(limiter: Limits, connection: Connection) -> int:
+    """A connection's share of the group's batches in flight: its own cap, and no more than its
+    own request budget (``max_requests_per_minute``) can send in the time the group looks ahead,
+    so its batches do not sit in flight waiting for it while others could go."""
+    cap = limiter.dispatch_cap(connection)
+    own = connection.own_windows(connection.spec.submit_bucket)
+    if own:
+        per_s = min(w.per_s for w in own) / connection.spec.quota_per_submit
+        cap = min(cap, max(1, math.ceil(per_s * ADMIT_AHEAD_S)))
+    return cap
 
 
 def _in_flight(r: redis.Redis, flows: list[queue.Flow]) -> int:

@@ -13,7 +13,7 @@ from tests.unit.helpers import connection
 from workers.connections import Connection
 from workers.errors import ConfigError
 from workers.providers.installed import get_plugin
-from workers.quota import Window, bursts, late_slack_ms, parse_windows
+from workers.quota import ARRIVAL_JITTER_S, Window, bursts, late_slack_ms, parse_windows
 from workers.ratelimit import Limits, MemoryBackend, RedisBackend
 from workers.ratelimit.budgets import budget_id, budgets
 
@@ -94,11 +94,11 @@ def test_job_slots_are_counted_per_company_not_per_connection(limits: Limits) ->
 @pytest.mark.parametrize(
     ("limit", "paced_per_s", "burst"),
     [
-        ("20/s", 19.6, 1),
+        ("20/s", 18.67, 1),
         ("600/min", 9.8, 4),
         ("5000/h", 1.36, 1),
-        ("1000/min", 16.33, 8),
-        ("100/10s", 9.8, 2),
+        ("1000/min", 16.32, 8),
+        ("100/10s", 9.75, 2),
     ],
 )
 def test_windows_pace_under_their_rate_with_a_burst_no_window_can_refuse(
@@ -107,8 +107,9 @@ def test_windows_pace_under_their_rate_with_a_burst_no_window_can_refuse(
     (window,) = parse_windows([limit], "test")
     assert abs(1000 / window.emission_ms - paced_per_s) < 0.01
     assert bursts((window,)) == [burst]
-    # floor(W / T) + burst <= N: no W-second interval, sliding or fixed, holds more than N
-    assert int(window.seconds * 1000 / window.emission_ms) + burst <= window.limit
+    # floor((W + jitter) / T) + burst <= N: no W-second interval, sliding or fixed, holds more
+    # than N, even with requests arriving that far apart from their grants
+    assert int((window.seconds + ARRIVAL_JITTER_S) * 1000 / window.emission_ms) + burst <= window.limit
 
 
 @pytest.mark.parametrize("bad", [["20"], ["x/s"], ["0/s"], ["20/fortnight"], "20/s", [], [20]])
@@ -158,8 +159,10 @@ def test_several_windows_are_never_exceeded_and_each_is_used_while_it_binds(
         assert most_in_any(sent, window.seconds) <= window.limit, str(window)
     # And each window is used at >= 97% while it binds
     spans = {"1s": 1, "1h": 3600, "10min": 600}
+    # (a per-second window gives 2 % more to absorb arrival jitter: workers.quota.ARRIVAL_JITTER_S)
     for span, allowed in binding.items():
-        assert sum(t < start + spans[span] * 1000 for t in sent) >= 0.97 * allowed, span
+        used = 0.95 if span == "1s" else 0.97
+        assert sum(t < start + spans[span] * 1000 for t in sent) >= used * allowed, span
     assert len(sent) >= 0.97 * hours * 3600 * min(w.per_s for w in conn.windows("requests"))
 
 
@@ -186,4 +189,17 @@ def test_requests_sent_late_within_the_slack_still_fit_every_window(limit: str) 
     assert most_in_any(sent, window.seconds) <= window.limit
     # And a per-second window leaves little: a booking there is given up after about 20 ms
     if window.seconds == 1:
-        assert 0 < slack < 25
+        assert 0 < slack < 60
+
+
+def test_a_connection_waiting_for_its_own_cap_does_not_book_the_shared_budget_ahead(limits: Limits) -> None:
+    # Given a connection capped at 1/s on a key allowing 100/s
+    capped = stackone("a", "k", limits=["6000/min"], max_requests_per_minute=60)
+    free = stackone("b", "k", limits=["6000/min"])
+    assert limits.spend(capped, "requests", book_within_s=5).wait_s == 0
+    # When its next request must wait a second for its own cap
+    grant = limits.spend(capped, "requests", book_within_s=5)
+    # Then it is told to come back, not booked a second ahead on the shared budget, which would
+    # bar every other connection on the key from that second
+    assert not grant.booked and 0.9 < grant.wait_s <= 1.1
+    assert [limits.spend(free, "requests", book_within_s=5).wait_s for _ in range(5)] == [0.0] * 5

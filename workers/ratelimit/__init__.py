@@ -72,10 +72,10 @@ class Limits:
         else ask again after it.
         """
         named = self._windows(connection, bucket)
-        sizes = bursts(tuple(window for _, window in named))
+        sizes = bursts(tuple(window for _, window, _ in named))
         windows = [
-            GcraWindow(key, window.emission_ms, burst)
-            for (key, window), burst in zip(named, sizes, strict=True)
+            GcraWindow(key, window.emission_ms, burst, shared)
+            for (key, window, shared), burst in zip(named, sizes, strict=True)
         ]
         answer_ms, now_ms = self.backend.gcra(
             self.pause_key(connection, bucket),
@@ -87,18 +87,18 @@ class Limits:
         return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0, now_ms=now_ms)
 
     @staticmethod
-    def _windows(connection: Connection, bucket: str) -> list[tuple[str, Window]]:
+    def _windows(connection: Connection, bucket: str) -> list[tuple[str, Window, bool]]:
         # Every window of every budget the request spends is taken together, so a window of a
         # second or less anywhere paces them all (``workers.quota.bursts``).
         return [
-            (keys.rate(budget.id, bucket, i), window)
+            (keys.rate(budget.id, bucket, i), window, budget.shared)
             for budget in budgets(connection, bucket)
             for i, window in enumerate(budget.windows)
         ]
 
     def late_slack_ms(self, connection: Connection, bucket: str) -> float:
         """How late a booked request of ``bucket`` may still go (``workers.quota.late_slack_ms``)."""
-        return late_slack_ms(tuple(window for _, window in self._windows(connection, bucket)))
+        return late_slack_ms(tuple(window for _, window, _ in self._windows(connection, bucket)))
 
     def now_ms(self) -> int:
         """The limiter's clock: every host measures bookings on it, whatever its own clock says."""

@@ -19,6 +19,8 @@ class GcraWindow(NamedTuple):
     key: str
     emission_ms: float
     burst: int
+    #: Spent by other connections too (a provider budget), not only this one's own cap.
+    shared: bool = True
 
 
 class LimiterBackend(Protocol):
@@ -109,13 +111,16 @@ class MemoryBackend:
             paused = self._pauses.get(pause_key, 0) - now
             if paused > 0:
                 return int(paused) + 1, int(now)
-            wait = 0
+            waits = []
             for window in windows:
                 tat = max(self._tat.get(window.key, now), now)
                 allow_at = tat - window.emission_ms * (max(window.burst, cost) - cost)
-                wait = max(wait, int(allow_at - now) + 1 if now < allow_at else 0)
-            if wait > reserve_ms:
-                return wait, int(now)
+                waits.append(int(allow_at - now) + 1 if now < allow_at else 0)
+            wait = max(waits, default=0)
+            if wait > reserve_ms or any(
+                wait - w > win.emission_ms for w, win in zip(waits, windows, strict=True)
+            ):
+                return wait, int(now)  # not booked (see gcra.lua)
             for window in windows:
                 tat = max(self._tat.get(window.key, now), now + wait)
                 self._tat[window.key] = tat + window.emission_ms * cost

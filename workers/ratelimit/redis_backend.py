@@ -29,7 +29,7 @@ class RedisBackend:
     ) -> tuple[int, int]:
         args: list[Any] = [max(0, int(reserve_ms)), max(1, cost)]
         for window in windows:
-            args += [window.emission_ms, max(1, window.burst)]
+            args += [window.emission_ms, max(1, window.burst), "1" if window.shared else "0"]
         used = used_key or pause_key + ":used"
         answer, now = lua.run(self.r, "gcra", [pause_key, used, *(w.key for w in windows)], args)
         return int(answer), int(now)
