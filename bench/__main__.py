@@ -13,6 +13,7 @@ BENCHES = {
     "resync": "an unchanged 100,000-item resync: wall time, provider requests, digest memory",
     "producer": "producer throughput, peak memory and CPU per item on a 1,000,000-item catalog",
     "slots": "360Learning-like bulk slots: batches/s against the slot-bound maximum",
+    "shared_key": "50 connections on one key: use of its limit, 429s, fairness, small runs' wait",
 }
 
 
