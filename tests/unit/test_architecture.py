@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "workers.clients",
             "workers.metrics.collector",
             "workers.metrics.server",
+            "workers.metrics.budgets",
         ),
     ),
     ("state owners", ("workers.ledger", "workers.ratelimit")),

@@ -191,3 +191,27 @@ def test_the_metrics_package_exports_what_it_declares() -> None:
     import workers.metrics
 
     assert all(hasattr(workers.metrics, name) for name in workers.metrics.__all__)
+
+
+def test_budgets_are_gauges_with_their_limits_use_and_shares(r: redis.Redis) -> None:
+    from tests.unit.test_budgets import stackone
+    from workers.metrics.budgets import BudgetCollector
+    from workers.ratelimit import Limits
+
+    a, b = stackone("a", "k", weight=3), stackone("b", "k")
+    Limits.on(r).spend(a, "requests")
+    r.rpush(keys.ready("a"), "b1")
+    r.rpush(keys.ready("b"), "b2")
+    registry = CollectorRegistry()
+    registry.register(BudgetCollector(r, lambda: [a, b]))
+    found = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    assert any(k[0] == "coursesync_budget_limit_requests_per_second" and v == pytest.approx(1000 / 60)
+               for k, v in found.items())  # fmt: skip
+    used = [v for k, v in found.items() if k[0] == "coursesync_budget_used_requests_last_minute"]
+    waiting = [v for k, v in found.items() if k[0] == "coursesync_budget_waiting_connections"]
+    shares = {dict(k[1])["connection"]: v for k, v in found.items() if k[0] == "coursesync_budget_share"}
+    assert used == [1.0] and waiting == [2.0] and shares == {"a": 0.75, "b": 0.25}

@@ -21,7 +21,9 @@ import redis
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from workers.errors import ConfigError
+from workers.metrics.budgets import BudgetCollector
 from workers.metrics.collector import RedisCollector
+from workers.providers.registry import get_connections
 
 __all__ = ["DEFAULT_PORT", "make_metrics_server", "parse_credentials"]
 
@@ -93,6 +95,7 @@ def make_metrics_server(r: redis.Redis, *, host: str | None, port: int, credenti
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RedisCollector(r))
+    registry.register(BudgetCollector(r, lambda: list(get_connections().values())))
     app: WsgiApp = make_wsgi_app(registry)
     if credentials:
         app = with_basic_auth(app, credentials)
