@@ -21,10 +21,20 @@ WORKERS, CONCURRENCY = 1, 4
 
 
 def run(a_cap: int) -> tuple[float, float]:
+    # The baseline keeps A and B on budgets of their own (as if on different keys), so that
+    # nothing but A's lifted cap decides what reaches the broker first.
+    apart = a_cap > 30
     config = kombo_connection(
-        "conn-a", "{sandbox}", batch_size=10, requests_per_minute=60_000, max_in_flight=a_cap
+        "conn-a", "{sandbox}", batch_size=10, requests_per_minute=60_000, max_in_flight=a_cap,
+        **({"budget_key": "a"} if apart else {}),
+    )  # fmt: skip
+    config += kombo_connection(
+        "conn-b",
+        "{sandbox}",
+        batch_size=10,
+        requests_per_minute=60_000,
+        **({"budget_key": "b"} if apart else {}),
     )
-    config += kombo_connection("conn-b", "{sandbox}", batch_size=10, requests_per_minute=60_000)
     sandbox = ["--kombo-pending-s", "0.5", "--latency-s", "0.2", "--kombo-concurrency-limit", "1000"]
     with pipeline(config, sandbox, workers=WORKERS, concurrency=CONCURRENCY) as stack:
         import workers.celery_app  # noqa: F401 (an entry point: installs how tasks reach the workers)
