@@ -95,7 +95,7 @@ def sweep(deps: Deps, *, limit: int = MAX_CLAIM) -> SweepStats:
                     wait_s = (job[1] - now_ms) / 1000 - (time.monotonic() - started)
                     if wait_s > 0:
                         time.sleep(wait_s)
-                    return _poll_isolated(deps, job[0], max(now_ms, int(job[1])))
+                    return _poll_isolated(deps, job[0], max(now_ms, int(job[1])), due_ms=int(job[1]))
 
                 for outcome in pool.map(poll_at, due):
                     stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
@@ -112,15 +112,15 @@ def _reschedule(deps: Deps, batch: Batch, delay_s: float) -> None:
     ledger.reschedule_poll(deps.r, batch.id, delay_s)
 
 
-def _poll_isolated(deps: Deps, batch_id: str, now_ms: int) -> str:
+def _poll_isolated(deps: Deps, batch_id: str, now_ms: int, *, due_ms: int | None = None) -> str:
     try:
-        return poll_one(deps, batch_id, now_ms=now_ms)
+        return poll_one(deps, batch_id, now_ms=now_ms, due_ms=due_ms)
     except Exception:
         log.exception("status poll of batch=%r failed before its failure could be recorded", batch_id)
         return "error"
 
 
-def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None) -> str:
+def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None, due_ms: int | None = None) -> str:
     """Poll one job; returns ``gone``, ``throttled``, ``pending``, ``done``, ``failed``,
     ``resent`` or ``error``. ``now_ms`` is Redis' clock (the job deadline is measured on it)."""
     r, settings = deps.r, deps.settings
@@ -150,7 +150,7 @@ def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None) -> str:
     except Exception as exc:
         return _poll_failed(deps, batch, exc)
     ledger.count_poll(r, batch, ok=True)
-    return _apply_status(deps, batch, connection, status)
+    return _apply_status(deps, batch, connection, status, due_ms=due_ms)
 
 
 def _poll_budget(deps: Deps, connection: Connection, batch: Batch) -> float:
@@ -164,10 +164,15 @@ def _poll_budget(deps: Deps, connection: Connection, batch: Batch) -> float:
     return wait_s
 
 
-def _apply_status(deps: Deps, batch: Batch, connection: Connection, status: JobStatus) -> str:
+def _apply_status(
+    deps: Deps, batch: Batch, connection: Connection, status: JobStatus, *, due_ms: int | None = None
+) -> str:
     r, settings = deps.r, deps.settings
     now_ms = Limits.on(r).now_ms()
-    durations.observe(r, batch, now_ms=now_ms, ended=status.state != "pending")
+    # Only a poll that went when it was due brackets the job: one that waited for the budget
+    # would teach the wait (and then make every first poll later still).
+    if due_ms is not None and now_ms - due_ms <= durations.ON_TIME_MS:
+        durations.observe(r, batch, now_ms=now_ms, ended=status.state != "pending")
     if status.state == "pending":
         # The job still runs: keep its concurrency slot alive (a lease that would otherwise end).
         Limits.on(r).take_job_slot(connection, batch.id)

@@ -16,8 +16,11 @@ import redis
 from workers import keys, lua
 from workers.ledger.batches import Batch
 
-__all__ = ["expected_s", "first_poll_s", "next_poll_s", "observe"]
+__all__ = ["ON_TIME_MS", "expected_s", "first_poll_s", "next_poll_s", "observe"]
 
+#: A poll sent later than this after it was due (it waited for the request budget) teaches
+#: nothing: the observe() caller checks.
+ON_TIME_MS = 300
 #: Weight of the newest job in the moving average.
 _ALPHA = 0.3
 #: Kept this long without a new job (a connection's jobs change with its provider's load).
