@@ -16,7 +16,6 @@ not by the order batches reached the broker. So a million-item resync of one cus
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +23,7 @@ from typing import Literal
 import redis
 
 from workers import keys
+from workers.admission import flow_cap, group_target
 from workers.config import Settings
 from workers.connections import Connection
 from workers.errors import ConfigError
@@ -46,12 +46,6 @@ SHORT_WAIT_S = 5.0
 #: Where batches whose connection is gone from the config are handed out: one at a time, so the
 #: submit task counts the missing connection as an attempt (a config blip is transient).
 _UNKNOWN_CONNECTION_CAP = 1
-#: Connections spending one budget have this many seconds of its rate in flight between them:
-#: enough that a submission rarely waits for its request, few enough that the fair queue, not
-#: the order batches were handed out in, decides who goes next (a run arriving behind a
-#: backlog waits for at most this much of it).
-ADMIT_AHEAD_S = 2.0
-MIN_GROUP_IN_FLIGHT = 2
 #: The pump rewrites who spends which budget this often (a worker reads it to serve peers).
 _MEMBERS_TTL_S = 86400
 
@@ -111,47 +105,14 @@ def dispatch_group(
 ) -> int:
     """Hand out ready batches of ``connections``, which all spend ``budget``, fairly."""
     limiter = Limits.on(r)
-    flows = [queue.Flow(c.name, _flow_cap(limiter, c), c.weight) for c in connections]
+    flows = [queue.Flow(c.name, flow_cap(limiter, c), c.weight) for c in connections]
     limits = timing(settings, connections[0])
-    ids = queue.admit(r, budget, flows, target=_target(r, budget, connections, flows), lease_s=limits.lease_s)
+    ids = queue.admit(r, budget, flows, target=group_target(r, connections, flows), lease_s=limits.lease_s)
     for batch_id in ids:
         # A crash between the script and here leaves the batch inflight with a lease; the pump
         # hands it out again when the lease expires, so nothing is lost.
         _send(send, batch_id, _owner(r, batch_id, connections), limits, None)
     return len(ids)
-
-
-def _target(r: redis.Redis, budget: str, connections: list[Connection], flows: list[queue.Flow]) -> int:
-    """How many of the group's batches may be in flight at once."""
-    caps = sum(f.cap for f in flows)
-    spec = connections[0].spec
-    if spec.job_slots is not None:
-        # Slot-bound (360Learning: 3 bulk operations per company): hand out a batch only when a
-        # slot is free, and at once when one frees (the poller dispatches as a job ends). A batch
-        # handed out early would wait for a slot on a timer and notice the free one late.
-        return min(caps, spec.job_slots - Limits.on(r).jobs_running(connections[0]) + _in_flight(r, flows))
-    per_s = min(w.per_s for w in connections[0].windows(spec.submit_bucket)) / spec.quota_per_submit
-    target = max(MIN_GROUP_IN_FLIGHT, math.ceil(per_s * ADMIT_AHEAD_S))
-    return min(target, caps)
-
-
-def _flow_cap(limiter: Limits, connection: Connection) -> int:
-    """A connection's share of the group's batches in flight: its own cap, and no more than its
-    own request budget (``max_requests_per_minute``) can send in the time the group looks ahead,
-    so its batches do not sit in flight waiting for it while others could go."""
-    cap = limiter.dispatch_cap(connection)
-    own = connection.own_windows(connection.spec.submit_bucket)
-    if own:
-        per_s = min(w.per_s for w in own) / connection.spec.quota_per_submit
-        cap = min(cap, max(1, math.ceil(per_s * ADMIT_AHEAD_S)))
-    return cap
-
-
-def _in_flight(r: redis.Redis, flows: list[queue.Flow]) -> int:
-    pipe = r.pipeline(transaction=False)
-    for f in flows:
-        pipe.zcard(keys.inflight(f.name))
-    return sum(int(n) for n in pipe.execute())
 
 
 def _owner(r: redis.Redis, batch_id: str, connections: list[Connection]) -> str:

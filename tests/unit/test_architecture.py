@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "workers.submit",
             "workers.poller",
             "workers.dispatch",
+            "workers.admission",
             "workers.doctor",
             "workers.scheduler",
             "workers.splitting",
