@@ -21,7 +21,7 @@ __all__ = ["ARRIVAL_JITTER_S", "RATE_SAFETY", "Window", "bursts", "late_slack_ms
 RATE_SAFETY = 0.98
 #: Requests granted on time still reach the provider up to tens of ms apart from how they
 #: left (connection set-up, a busy host's scheduler): a window enforced to the request (a
-#: sliding or fixed one) must absorb that. 20 ms costs a per-second limit 2 %, a per-minute
+#: sliding or fixed one) must absorb that. 50 ms costs a per-second limit 5 %, a per-minute
 #: one nothing measurable. (Found by the fleet tests against a fixed-window sandbox.)
 ARRIVAL_JITTER_S = 0.05
 #: At most half a second's worth of requests may go at once, whatever the window: a provider

@@ -159,7 +159,7 @@ def test_several_windows_are_never_exceeded_and_each_is_used_while_it_binds(
         assert most_in_any(sent, window.seconds) <= window.limit, str(window)
     # And each window is used at >= 97% while it binds
     spans = {"1s": 1, "1h": 3600, "10min": 600}
-    # (a per-second window gives 2 % more to absorb arrival jitter: workers.quota.ARRIVAL_JITTER_S)
+    # (a per-second window gives 5 % up to absorb arrival jitter: workers.quota.ARRIVAL_JITTER_S)
     for span, allowed in binding.items():
         used = 0.95 if span == "1s" else 0.97
         assert sum(t < start + spans[span] * 1000 for t in sent) >= used * allowed, span
