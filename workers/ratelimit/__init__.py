@@ -71,6 +71,7 @@ class Limits:
         the request is booked (``Grant.booked``): go after the wait without asking again;
         else ask again after it.
         """
+        budget = budget_id(connection)
         named = self._windows(connection, bucket)
         sizes = bursts(tuple(window for _, window, _ in named))
         windows = [
@@ -78,11 +79,11 @@ class Limits:
             for (key, window, shared), burst in zip(named, sizes, strict=True)
         ]
         answer_ms, now_ms = self.backend.gcra(
-            self.pause_key(connection, bucket),
+            keys.pause(budget, bucket),
             windows,
             reserve_ms=int(book_within_s * 1000),
             cost=cost,
-            used_key=keys.budget_used(budget_id(connection), bucket, int(time.time()) // USE_SLOT_S),
+            used_key=keys.budget_used(budget, bucket, int(time.time()) // USE_SLOT_S),
         )
         return Grant(abs(answer_ms) / 1000.0, booked=answer_ms < 0, now_ms=now_ms)
 

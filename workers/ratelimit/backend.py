@@ -31,7 +31,7 @@ class LimiterBackend(Protocol):
         *,
         reserve_ms: int = 0,
         cost: int = 1,
-        used_key: str = "",
+        used_key: str,
     ) -> tuple[int, int]:
         """Take ``cost`` requests from every window at once, or from none, unless paused: 0 to
         go, else ms to wait; and the backend's clock (ms) at the decision, so a booking can name
@@ -104,7 +104,7 @@ class MemoryBackend:
         *,
         reserve_ms: int = 0,
         cost: int = 1,
-        used_key: str = "",
+        used_key: str,
     ) -> tuple[int, int]:
         with self._lock:
             now = self._now()

@@ -25,13 +25,12 @@ class RedisBackend:
         *,
         reserve_ms: int = 0,
         cost: int = 1,
-        used_key: str = "",
+        used_key: str,
     ) -> tuple[int, int]:
         args: list[Any] = [max(0, int(reserve_ms)), max(1, cost)]
         for window in windows:
             args += [window.emission_ms, max(1, window.burst), "1" if window.shared else "0"]
-        used = used_key or pause_key + ":used"
-        answer, now = lua.run(self.r, "gcra", [pause_key, used, *(w.key for w in windows)], args)
+        answer, now = lua.run(self.r, "gcra", [pause_key, used_key, *(w.key for w in windows)], args)
         return int(answer), int(now)
 
     def now_ms(self) -> int:
