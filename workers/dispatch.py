@@ -32,7 +32,7 @@ from workers.locks import lock
 from workers.logs import log_event
 from workers.ports import SUBMIT_BATCH, Send
 from workers.ratelimit import Limits
-from workers.ratelimit.budgets import budget_id
+from workers.ratelimit.budgets import budget_id, own_budget_id
 from workers.redis_client import strs
 from workers.timing import SubmitTiming, submit_timing
 
@@ -86,12 +86,15 @@ def dispatch(
         return _dispatch_alone(r, name, settings, send)
     budget = budget_id(connection)
     group = {name: connection}
+    pipe = r.pipeline(transaction=False)
     if connection.spec.budget_identity:
         # Known from its first batch on, not from the pump's next pass: a connection starting a
         # run must not fill the budget's queue alone before its peers learn of it.
-        r.sadd(keys.budget_members(budget), name)
+        pipe.sadd(keys.budget_members(budget), name)
+    pipe.smembers(keys.budget_members(budget))
+    peers = strs(pipe.execute()[-1])
     if get_connection is not None:
-        for peer in strs(r.smembers(keys.budget_members(budget))):
+        for peer in peers:
             if peer not in group:
                 try:
                     group[peer] = get_connection(peer)
@@ -107,27 +110,23 @@ def dispatch_group(
     limiter = Limits.on(r)
     flows = [queue.Flow(c.name, flow_cap(limiter, c), c.weight) for c in connections]
     limits = timing(settings, connections[0])
-    ids = queue.admit(r, budget, flows, target=group_target(r, connections, flows), lease_s=limits.lease_s)
-    for batch_id in ids:
+    handed = queue.admit(r, budget, flows, target=group_target(r, connections, flows), lease_s=limits.lease_s)
+    for batch_id, owner in handed:
         # A crash between the script and here leaves the batch inflight with a lease; the pump
         # hands it out again when the lease expires, so nothing is lost.
-        _send(send, batch_id, _owner(r, batch_id, connections), limits, None)
-    return len(ids)
-
-
-def _owner(r: redis.Redis, batch_id: str, connections: list[Connection]) -> str:
-    if len(connections) == 1:
-        return connections[0].name
-    return str(r.hget(keys.batch(batch_id), "connection") or connections[0].name)
+        _send(send, batch_id, owner, limits, None)
+    return len(handed)
 
 
 def _dispatch_alone(r: redis.Redis, name: str, settings: Settings, send: Send) -> int:
     limits = timing(settings, None)
     flows = [queue.Flow(name, _UNKNOWN_CONNECTION_CAP, 1.0)]
-    ids = queue.admit(r, f"connection:{name}", flows, target=_UNKNOWN_CONNECTION_CAP, lease_s=limits.lease_s)
-    for batch_id in ids:
+    handed = queue.admit(
+        r, own_budget_id(name), flows, target=_UNKNOWN_CONNECTION_CAP, lease_s=limits.lease_s
+    )
+    for batch_id, _ in handed:
         _send(send, batch_id, name, limits, None)
-    return len(ids)
+    return len(handed)
 
 
 def defer(

@@ -24,8 +24,9 @@ def serve(r: redis.Redis, flows: list[Flow], rounds: int, per_round: int = 4) ->
     """Hand out ``per_round`` batches ``rounds`` times, settling each round's before the next."""
     handed: list[str] = []
     for _ in range(rounds):
-        ids = queue.admit(r, "stackone:key", flows, target=per_round, lease_s=60)
-        handed += ids
+        handed += [
+            batch_id for batch_id, _ in queue.admit(r, "stackone:key", flows, target=per_round, lease_s=60)
+        ]
         for f in flows:
             r.delete(keys.inflight(f.name))  # the round's batches were submitted
     return handed
@@ -61,8 +62,9 @@ def test_a_connection_never_exceeds_its_own_cap_and_the_group_never_exceeds_the_
 ) -> None:
     fill(r, "a", 50)
     fill(r, "b", 50)
-    ids = queue.admit(r, "stackone:key", [Flow("a", 2, 1.0), Flow("b", 30, 1.0)], target=10, lease_s=60)
-    assert owners(ids) == Counter({"a": 2, "b": 8})
+    handed = queue.admit(r, "stackone:key", [Flow("a", 2, 1.0), Flow("b", 30, 1.0)], target=10, lease_s=60)
+    assert Counter(owner for _, owner in handed) == Counter({"a": 2, "b": 8})
+    assert all(batch_id.startswith(owner) for batch_id, owner in handed)
     # Nothing more while they are in flight
     assert (
         queue.admit(r, "stackone:key", [Flow("a", 2, 1.0), Flow("b", 30, 1.0)], target=10, lease_s=60) == []
@@ -82,7 +84,9 @@ def test_a_priority_run_overtakes_a_resync_backlog_which_still_progresses(r: red
 def test_within_one_connection_its_ordinary_runs_go_before_its_scheduled_resync(r: redis.Redis) -> None:
     fill(r, "a", 20, "low")
     fill(r, "a", 3)
-    ids = queue.admit(r, "stackone:key", [Flow("a", 30, 1.0)], target=5, lease_s=60)
+    ids = [
+        batch_id for batch_id, _ in queue.admit(r, "stackone:key", [Flow("a", 30, 1.0)], target=5, lease_s=60)
+    ]
     assert ids == ["a-normal-0", "a-normal-1", "a-normal-2", "a-low-0", "a-low-1"]
 
 

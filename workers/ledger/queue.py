@@ -33,9 +33,12 @@ class Flow(NamedTuple):
 LOW_PRIORITY_SHARE = 0.2
 
 
-def admit(r: redis.Redis, budget: str, flows: list[Flow], *, target: int, lease_s: float) -> list[str]:
+def admit(
+    r: redis.Redis, budget: str, flows: list[Flow], *, target: int, lease_s: float
+) -> list[tuple[str, str]]:
     """Hand out ready batches of the connections spending ``budget`` until ``target`` of them
-    are in flight, by weighted fair queuing (``workers/lua/admit.lua``)."""
+    are in flight, by weighted fair queuing (``workers/lua/admit.lua``): (batch id, its
+    connection) for each."""
     flow_keys = [
         k for f in flows for k in (keys.ready(f.name), keys.ready(f.name, "low"), keys.inflight(f.name))
     ]
@@ -50,7 +53,8 @@ def admit(r: redis.Redis, budget: str, flows: list[Flow], *, target: int, lease_
             *(v for f in flows for v in (f.name, f.cap, f.weight)),
         ],
     )
-    return strs(ids)
+    handed = strs(ids)
+    return list(zip(handed[0::2], handed[1::2], strict=True))
 
 
 def defer(

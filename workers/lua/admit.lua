@@ -7,8 +7,8 @@
 -- flow of scheduled batches weighs `low_share` of an ordinary one, so runs started by hand or
 -- by an upstream system overtake a resync backlog, which still never starves. Passes live on
 -- across calls (fair over time, not per call); a connection coming back from idle starts at the
--- smallest pass of the busy ones, so idleness earns no credit. Returns the ids, with a lease
--- each on Redis' clock, in the connections' inflight sets.
+-- smallest pass of the busy ones, so idleness earns no credit. Returns {id, connection, ...}:
+-- each batch handed out, with a lease on Redis' clock in its connection's inflight set.
 --@include _now
 local now = now_ms()
 local lease = tonumber(ARGV[2])
@@ -52,6 +52,7 @@ while room > 0 do
   end
   redis.call('ZADD', best.inflight, now + lease, id)
   out[#out + 1] = id
+  out[#out + 1] = best.name
   best.busy = best.busy + 1
   best.pass = best.pass + 1 / (best.weight * share)
   room = room - 1

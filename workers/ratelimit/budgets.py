@@ -24,7 +24,7 @@ from workers.quota import Window
 if TYPE_CHECKING:
     from workers.connections import Connection
 
-__all__ = ["Budget", "budget_id", "budgets"]
+__all__ = ["Budget", "budget_id", "budgets", "own_budget_id"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,11 @@ class Budget:
         return min(w.per_s for w in self.windows)
 
 
+def own_budget_id(connection: str) -> str:
+    """The budget a connection spends alone (its own cap, or a provider unit nobody shares)."""
+    return f"connection:{connection}"
+
+
 def budget_id(connection: Connection) -> str:
     """The provider unit ``connection`` spends from, as ``provider:digest``.
 
@@ -55,7 +60,7 @@ def budget_id(connection: Connection) -> str:
     if isinstance(explicit, str) and explicit:
         return f"{connection.provider}:{explicit}"
     if not connection.spec.budget_identity:
-        return f"connection:{connection.name}"
+        return own_budget_id(connection.name)
     host = connection.base_url.split("://", 1)[-1].split("/", 1)[0]
     refs = tuple(str(connection.options.get(key, "")) for key in connection.spec.budget_identity)
     return f"{connection.provider}:{_digest(connection.provider, host, refs)}"
@@ -72,5 +77,5 @@ def budgets(connection: Connection, bucket: str) -> list[Budget]:
     found = [Budget(budget_id(connection), bucket, connection.windows(bucket))]
     own = connection.own_windows(bucket)
     if own:
-        found.append(Budget(f"connection:{connection.name}", bucket, own, shared=False))
+        found.append(Budget(own_budget_id(connection.name), bucket, own, shared=False))
     return found
