@@ -12,7 +12,6 @@ and then, and the 429 then pauses the whole key (the second test).
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline
+from tests.unit.helpers import most_in_any
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,6 @@ def items(n: int, prefix: str) -> list[dict[str, Any]]:
 
 def sandbox_args(algorithm: str, *extra: str) -> list[str]:
     return ["--limiter", algorithm, "--stackone-windows", "30/10", "--stackone-accounts", *ACCOUNTS, *extra]
-
-
-def most_in_any(times: list[float], seconds: float) -> int:
-    times = sorted(times)
-    return max((bisect.bisect_left(times, t + seconds) - i for i, t in enumerate(times)), default=0)
 
 
 @pytest.mark.parametrize("algorithm", ["token_bucket", "fixed_window", "sliding_window"])

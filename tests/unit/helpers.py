@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import replace
 from typing import Any
@@ -73,3 +74,10 @@ def wait_until(predicate: Any, timeout_s: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.01)
+
+
+def most_in_any(times: list[float], width: float) -> int:
+    """The most of ``times`` in any interval ``[t, t + width)`` (an exact sliding count, in the
+    unit of ``times``): what a sliding-window limiter would have counted at its busiest."""
+    times = sorted(times)
+    return max((bisect.bisect_left(times, t + width) - i for i, t in enumerate(times)), default=0)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import deque
 from collections.abc import Callable
 
 import pytest
 
 from sandbox.limits import AllOf, FixedWindow, Limiter, SlidingWindow, TokenBucket
+from tests.unit.helpers import most_in_any
 
 
 class Clock:
@@ -22,18 +22,6 @@ class Clock:
 
 def passed(limiter: Limiter, n: int) -> list[bool]:
     return [limiter.take().allowed for _ in range(n)]
-
-
-def most_in_any_window(times: list[float], window_s: float) -> int:
-    """The most of ``times`` (sorted) less than ``window_s`` apart from the first of them."""
-    recent: deque[float] = deque()
-    most = 0
-    for t in times:
-        recent.append(t)
-        while t - recent[0] >= window_s:
-            recent.popleft()
-        most = max(most, len(recent))
-    return most
 
 
 # --- fixed window ------------------------------------------------------------------------------
@@ -84,7 +72,7 @@ def test_a_sliding_window_never_allows_more_than_n_in_any_w_seconds() -> None:
         clock.now_s += rng.choice([0.0, 0.001, 0.05, 0.3, rng.random() * 3])
         (accepted if window.take().allowed else refused).append(clock.now_s)
     # Then no 2-second interval holds more than 7 accepted requests, and the limit is reached
-    assert most_in_any_window(accepted, 2.0) == 7
+    assert most_in_any(accepted, 2.0) == 7
     # And each refusal came when 7 requests were in the window (nothing refused for no reason)
     for t in refused:
         assert sum(1 for a in accepted if 0 <= t - a < 2.0) == 7
