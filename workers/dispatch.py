@@ -46,7 +46,8 @@ SHORT_WAIT_S = 5.0
 #: Where batches whose connection is gone from the config are handed out: one at a time, so the
 #: submit task counts the missing connection as an attempt (a config blip is transient).
 _UNKNOWN_CONNECTION_CAP = 1
-#: The pump rewrites who spends which budget this often (a worker reads it to serve peers).
+#: Who spends which budget is kept this long after a connection last handed out a batch (a
+#: worker reads it to serve the connection's peers fairly).
 _MEMBERS_TTL_S = 86400
 
 
@@ -87,10 +88,11 @@ def dispatch(
     budget = budget_id(connection)
     group = {name: connection}
     pipe = r.pipeline(transaction=False)
-    if connection.spec.budget_identity:
+    if budget != own_budget_id(name):
         # Known from its first batch on, not from the pump's next pass: a connection starting a
         # run must not fill the budget's queue alone before its peers learn of it.
         pipe.sadd(keys.budget_members(budget), name)
+        pipe.expire(keys.budget_members(budget), _MEMBERS_TTL_S)
     pipe.smembers(keys.budget_members(budget))
     peers = strs(pipe.execute()[-1])
     if get_connection is not None:
@@ -194,16 +196,6 @@ def pump(
                 stats.dispatched += _dispatch_alone(r, name, settings, send)
                 continue
             groups.setdefault(budget_id(connection), []).append(connection)
-        _remember_members(r, groups)
         for budget, members in sorted(groups.items()):
             stats.dispatched += dispatch_group(r, budget, members, settings, send)
     return stats
-
-
-def _remember_members(r: redis.Redis, groups: dict[str, list[Connection]]) -> None:
-    pipe = r.pipeline(transaction=False)
-    for budget, members in groups.items():
-        if len(members) > 1:
-            pipe.sadd(keys.budget_members(budget), *(c.name for c in members))
-            pipe.expire(keys.budget_members(budget), _MEMBERS_TTL_S)
-    pipe.execute()

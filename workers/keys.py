@@ -124,8 +124,9 @@ def passes(budget: str) -> str:
 
 
 def budget_members(budget: str) -> str:
-    """SET of the connections that spend ``budget``, kept by the pump, so that a worker handing
-    out a connection's next batches serves its peers fairly too. TTL a day."""
+    """SET of the connections that spend ``budget``, each added when it hands out batches, so
+    that a worker handing out a connection's next batches serves its peers fairly too. Writer:
+    ``workers.dispatch``. TTL a day."""
     return f"{PREFIX}rl:{budget}:members"
 
 
