@@ -13,7 +13,7 @@ from typing import Any
 from workers import keys
 from workers.connections import Connection
 from workers.quota import Window
-from workers.ratelimit import USE_SLOT_S, Limits
+from workers.ratelimit import USE_SLOT_S
 from workers.ratelimit.budgets import budget_id
 
 __all__ = ["BudgetReport", "Member", "report"]
@@ -71,18 +71,18 @@ def report(r: Any, connections: list[Connection]) -> list[BudgetReport]:
 
 def _one(r: Any, budget: str, bucket: str, members: list[Connection]) -> BudgetReport:
     first = members[0]
-    limits = Limits.on(r)
     now_slot = int(time.time()) // USE_SLOT_S
     slots = [keys.budget_used(budget, bucket, now_slot - i) for i in range(_SPARK_SLOTS - 1, -1, -1)]
     pipe = r.pipeline(transaction=False)
     pipe.mget(slots)
     pipe.get(keys.pause(budget, bucket))
+    pipe.pttl(keys.pause(budget, bucket))
     for conn in members:
         pipe.llen(keys.ready(conn.name))
         pipe.llen(keys.ready(conn.name, "low"))
         pipe.zcard(keys.inflight(conn.name))
         pipe.get(keys.learned_cap(conn.name))
-    pipe.zcard(keys.slots(budget, "jobs"))
+    pipe.zcount(keys.slots(budget, "jobs"), int(time.time() * 1000), "+inf")  # live leases only
     replies = pipe.execute()
     use = [int(v or 0) for v in replies[0]]
     found = BudgetReport(
@@ -90,13 +90,13 @@ def _one(r: Any, budget: str, bucket: str, members: list[Connection]) -> BudgetR
         provider=first.provider,
         bucket=bucket,
         windows=first.windows(bucket),
-        paused_s=limits.paused_s(first, bucket),
+        paused_s=max(0, int(replies[2])) / 1000.0,
         pause_reason=replies[1],
         used_last_minute=sum(use[-_MINUTE_SLOTS:]),
         use_per_10s=use,
     )
     for i, conn in enumerate(members):
-        ready, low, busy, learned = replies[2 + 4 * i : 6 + 4 * i]
+        ready, low, busy, learned = replies[3 + 4 * i : 7 + 4 * i]
         found.members.append(
             Member(
                 name=conn.name,
