@@ -59,6 +59,28 @@ def test_a_pending_batch_in_no_structure_is_put_back_and_its_run_ends(
     assert doc["state"] == "completed" and doc["counts"]["succeeded"] == 300
 
 
+def test_a_stranded_scheduled_resync_batch_goes_back_to_the_low_priority_list(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str]
+) -> None:
+    deps = make_deps(r, raw_r, FakeProvider())
+    run_id = start_run("acme", catalog(5000), SyncOptions(trigger="schedule"), r=r, settings=deps.settings)
+    # Given a scheduled resync's batch lost from flight, and one still waiting in the low list
+    lost = sent.pop(0)
+    r.zrem(keys.inflight("acme"), lost)
+    waiting = r.lrange(keys.ready("acme", "low"), 0, -1)
+    assert waiting  # the test needs both kinds
+    # When the doctor repairs
+    report = examine(r, deps.settings)
+    # Then only the lost one was missing, and it waits again behind ordinary runs, not before
+    assert report.requeued == [lost] and not set(waiting) & set(report.requeued)
+    assert lost in r.lrange(keys.ready("acme", "low"), 0, -1) and not r.lrange(keys.ready("acme"), 0, -1)
+    from workers.dispatch import dispatch
+
+    dispatch(r, "acme", deps.get_connection("acme"), deps.settings, deps.send)
+    doc = drain(deps, sent, run_id)
+    assert doc["state"] == "completed" and doc["counts"]["succeeded"] == 5000
+
+
 def test_a_submitted_batch_missing_from_the_poll_schedule_is_polled_again(
     r: redis.Redis, raw_r: redis.Redis, sent: list[str]
 ) -> None:
