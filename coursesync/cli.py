@@ -37,10 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COURSESYNC_REDIS_URL"] = args.redis_url
     from coursesync import ops
     from coursesync.limits import limits
+    from coursesync.serve_api import api, token
 
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "sync": _sync, "retry": _retry, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
         "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor, "limits": limits,
+        "api": api, "token": token,
     }  # fmt: skip
     from workers.errors import CatalogError, ConfigError
 

@@ -155,4 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     from coursesync.ops import add_commands
 
     add_commands(sub)
+    from coursesync import serve_api
+
+    serve_api.add_commands(sub)
     return p

@@ -116,6 +116,15 @@ class Stack:
             ],
         )
 
+    def start_api(self, port: int | None = None, *, workers: int = 1) -> str:
+        """`coursesync api` (gunicorn) on loopback; returns its base URL."""
+        port = port or free_port()
+        self.spawn("api", [sys.executable, "-m", "coursesync", "api", "--port", str(port),
+                           "--workers", str(workers)])  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(url + "/v1/health", self.processes["api"])
+        return url
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to a process group (a Celery worker's pool children die with it)."""
         proc = self.processes.get(name)

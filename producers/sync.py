@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,7 +19,7 @@ from producers.prepare import Prepared
 from producers.producer import Producer
 from producers.prune import PrunePlan, plan_prune
 from producers.readers import Record
-from producers.sources import detect_format, open_source, read_records
+from producers.sources import detect_format, is_url, open_source, read_records
 from workers import ledger, ports
 from workers.config import Settings, get_settings
 from workers.errors import CatalogError, ConfigError
@@ -26,9 +28,9 @@ from workers.providers.base import OutboundItem
 from workers.providers.registry import get_connection
 from workers.redact import redact_url
 from workers.redis_client import get_redis
-from workers.sealing import seal
+from workers.sealing import is_sealed, seal, unseal
 
-__all__ = ["SyncOptions", "dry_run", "start_retry_run", "start_run"]
+__all__ = ["SyncOptions", "dry_run", "start_reserved_run", "start_retry_run", "start_run"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,44 @@ def start_run(
         producer.consume(_records(source, options.fmt, producer.settings))
 
     return _run(connection_name, feed, options, r=r, settings=settings, extra={}, run_id=run_id, send=send)
+
+
+def start_reserved_run(
+    run_id: str, *, r: redis.Redis | None = None, settings: Settings | None = None, send: Send | None = None
+) -> str:
+    """Start the run the HTTP API recorded in advance (``ledger.reserve_run``): its source (sealed
+    when it carries credentials) and options are in the run record. A run that ended before its
+    producer started (cancelled, or ended by the doctor after waiting too long) stays ended.
+
+    An uploaded catalog (a file of ``catalog_dir``) is deleted once read: the batches hold what
+    the run still needs.
+    """
+    r, settings = r or get_redis(), settings or get_settings()
+    raw = ledger.get_run(r, run_id)
+    if raw is None or raw.get("state") in ledger.FINAL_STATES or raw.get("sealed") == "1":
+        log.warning("reserved run %r is gone or ended before its producer started", run_id)
+        return run_id
+    recorded = json.loads(raw.get("options") or "{}")
+    source = raw.get("source", "")
+    source = unseal(source) if is_sealed(source) else source
+    webhook = raw.get("webhook_url", "")
+    options = SyncOptions(
+        full=bool(recorded.get("full")),
+        prune=bool(recorded.get("prune")),
+        force_prune=bool(recorded.get("force_prune")),
+        fmt=recorded.get("format"),
+        trigger=str(recorded.get("trigger", "api")),
+        webhook_url=(unseal(webhook) if is_sealed(webhook) else webhook) or None,
+        priority=recorded.get("priority"),
+    )
+    extra = {k: recorded[k] for k in ("source", "format", "upload_bytes") if k in recorded}
+    try:
+        return _run(str(raw["connection"]), lambda p: p.consume(_records(source, options.fmt, settings)),
+                    options, r=r, settings=settings, extra=extra, run_id=run_id, send=send)  # fmt: skip
+    finally:
+        uploads = Path(settings.catalog_dir).resolve()
+        if not is_url(source) and Path(source).resolve().parent == uploads:
+            Path(source).unlink(missing_ok=True)
 
 
 def start_retry_run(

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from producers.sync import SyncOptions, start_run
-from schemas.messages import ScheduledSync, SyncCatalog
+from producers.sync import SyncOptions, start_reserved_run, start_run
+from schemas.messages import ScheduledSync, StartRun, SyncCatalog
 from workers.connections import resolve_value
-from workers.ports import SCHEDULED_SYNC, SYNC_CATALOG
+from workers.ports import SCHEDULED_SYNC, START_RUN, SYNC_CATALOG
 from workers.providers.registry import get_connection
 from workers.tasks.base import load, real_deps, task
 
@@ -25,6 +25,13 @@ def sync_catalog(connection: str, source_url: str, **kwargs: Any) -> str:
     msg: SyncCatalog = load(SyncCatalog, {"connection": connection, "source_url": source_url, **kwargs})
     options = SyncOptions(full=msg.full, prune=msg.prune, trigger="celery")
     return start_run(msg.connection, msg.source_url, options, send=real_deps().send)
+
+
+@task(name=START_RUN, acks_late=False, soft_time_limit=3600, time_limit=3700)
+def start_run_task(**kwargs: Any) -> str:
+    """Kwargs: run_id. A run the HTTP API recorded; its source and options are in the record."""
+    msg: StartRun = load(StartRun, kwargs)
+    return start_reserved_run(msg.run_id, send=real_deps().send)
 
 
 @task(name=SCHEDULED_SYNC, acks_late=False, soft_time_limit=3600, time_limit=3700)

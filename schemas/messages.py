@@ -18,6 +18,7 @@ __all__ = [
     "NotifyRun",
     "Ping",
     "ScheduledSync",
+    "StartRun",
     "SubmitBatch",
     "SyncCatalog",
     "Tick",
@@ -49,6 +50,14 @@ class SyncCatalog:
 @dataclass(frozen=True)
 class ScheduledSync:
     connection: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class StartRun:
+    """A run the API recorded in advance: where its catalog is and how to sync it are in the run
+    record (sealed where they hold credentials), never in the message."""
+
     run_id: str
 
 
@@ -98,6 +107,11 @@ class _ScheduledSyncSchema(_Strict):
     run_id = fields.Str(required=True, validate=_ID)
 
 
+class _StartRunSchema(_Strict):
+    message = StartRun
+    run_id = fields.Str(required=True, validate=_ID)
+
+
 class _NotifyRunSchema(_Strict):
     message = NotifyRun
     run_id = fields.Str(required=True, validate=_ID)
@@ -112,6 +126,7 @@ _SCHEMAS: dict[type, Schema] = {
     SubmitBatch: _SubmitBatchSchema(),
     SyncCatalog: _SyncCatalogSchema(),
     ScheduledSync: _ScheduledSyncSchema(),
+    StartRun: _StartRunSchema(),
     NotifyRun: _NotifyRunSchema(),
     Ping: _PingSchema(),
     Tick: _Strict(),

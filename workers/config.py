@@ -87,6 +87,16 @@ class Settings:
     #: measured 10-17x, 216x when every item repeats one 9 KB description; bombs sit near
     #: deflate's ceiling of 1032x (514x for a repeated small JSON line).
     catalog_max_gzip_ratio: int = 400
+    #: Where `coursesync api` keeps an uploaded catalog until its producer has read it: a
+    #: directory every worker can read (one volume shared by the api and worker containers).
+    catalog_dir: str = "var/catalogs"
+    #: The largest catalog upload the API accepts (bytes, compressed size as sent).
+    api_max_upload_bytes: int = 8 << 30
+    #: A POST repeated with the same ``Idempotency-Key`` within this long answers the first result.
+    api_idempotency_ttl_s: int = 86400
+    #: A run the API recorded waits this long for a worker to start reading its catalog (it may
+    #: queue behind other catalogs) before the doctor ends it as never started.
+    api_start_grace_s: float = 600.0
     #: Finished runs and their per-item outcomes are kept this long.
     run_retention_s: int = 30 * 86400
     #: Stored batch payloads expire after this long even if the batch never settles.

@@ -17,6 +17,13 @@ PREFIX = "cs:"
 #: ZSET run_id -> created_at ms. Writer: producer. Read by `coursesync runs`. Trimmed by retention.
 RUNS_INDEX = PREFIX + "runs"
 
+
+def runs_of(connection: str) -> str:
+    """ZSET run_id -> created_at ms: the runs of one connection (the API's filter by connection).
+    Writer: ``ledger.create_run``. Trimmed with RUNS_INDEX by retention."""
+    return f"{PREFIX}runs:conn:{connection}"
+
+
 #: ZSET run_id -> last sign of life of its producer (Redis time, ms): every run not yet ended.
 #: Writers: the producer (created, then a heartbeat every few seconds while it reads), the
 #: finalize step (``workers/lua/_finalize.lua``; removes it). Reader: the doctor, which ends runs
@@ -349,6 +356,19 @@ POLL_DELAY = PREFIX + "metrics:poll_delay"
 # endpoint and `coursesync health`; never written by coursesync.
 
 #: LIST: the broker queue every coursesync task goes to (``task_default_queue``).
+# ---------------------------------------------------------------- the HTTP API
+#: HASH token_id -> JSON token record (name, scopes, connections, created_at, the token's SHA-256;
+#: never the token itself, so a dump of Redis lets nobody call the API).
+#: Writer: ``api.tokens``. No TTL: tokens live until revoked.
+API_TOKENS = PREFIX + "api:tokens"
+
+
+def idempotency(token_id: str, key_digest: str) -> str:
+    """STRING JSON {fingerprint, run_id} of a POST made with an ``Idempotency-Key``, per token.
+    Writer: ``api.idempotency``. TTL: ``api_idempotency_ttl_s``."""
+    return f"{PREFIX}api:idem:{token_id}:{key_digest}"
+
+
 CELERY_QUEUE = "coursesync"
 #: HASH: messages delivered to a worker and not yet acknowledged (kombu's Redis transport).
 CELERY_UNACKED = "unacked"

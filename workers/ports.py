@@ -21,6 +21,7 @@ __all__ = [
     "PUMP",
     "SCHEDULED_SYNC",
     "SCHEDULES",
+    "START_RUN",
     "SUBMIT_BATCH",
     "SYNC_CATALOG",
     "Send",
@@ -32,6 +33,8 @@ __all__ = [
 SUBMIT_BATCH = "coursesync.submit_batch"
 #: Start a run from a catalog URL, for upstreams in any language (args: connection, source_url).
 SYNC_CATALOG = "coursesync.sync_catalog"
+#: Start a run the HTTP API recorded in advance (kwargs: run_id); its source is in the record.
+START_RUN = "coursesync.start_run"
 #: Start a connection's scheduled resync (kwargs: connection, run_id).
 SCHEDULED_SYNC = "coursesync.scheduled_sync"
 #: POST a finished run's document to its webhook (kwargs: run_id).

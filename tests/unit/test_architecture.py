@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("coursesync", "producers", "workers", "schemas", "sandbox")
+PACKAGES = ("coursesync", "api", "producers", "workers", "schemas", "sandbox")
 
 #: Top first. The same layer may import itself; lower layers never import higher ones.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "entry points",
         (
             "coursesync",
+            "api",
             "=workers",  # the package itself: `celery -A workers` finds the app through it
             "workers.celery_app",
             "workers.tasks",

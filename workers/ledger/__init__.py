@@ -43,6 +43,7 @@ from workers.ledger.runs import (
     note,
     record_item_errors,
     record_prune_plan,
+    reserve_run,
     seal_run,
     trim_runs_index,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "record_results",
     "reopen",
     "reschedule_poll",
+    "reserve_run",
     "retry_items",
     "run_document",
     "run_finished",

@@ -31,6 +31,7 @@ __all__ = [
     "now_iso",
     "record_item_errors",
     "record_prune_plan",
+    "reserve_run",
     "run_keys",
     "seal_run",
     "trim_runs_index",
@@ -97,8 +98,42 @@ def create_run(
     pipe.hset(keys.run(run_id), mapping=fields)
     pipe.expire(keys.run(run_id), retention_s)
     pipe.zadd(keys.RUNS_INDEX, {run_id: created_ms})
+    pipe.zadd(keys.runs_of(connection), {run_id: created_ms})
     pipe.execute()
     heartbeat(r, run_id)
+
+
+def reserve_run(
+    r: redis.Redis,
+    *,
+    run_id: str,
+    connection: str,
+    provider: str,
+    retention_s: int,
+    grace_s: float,
+    options: dict[str, Any] | None = None,
+    source: str = "",
+    webhook_url: str = "",
+) -> None:
+    """Record a run that a producer task will start (``start_run(run_id=...)``) before the task
+    exists, so its id can be answered at once and always leads somewhere. The producer has
+    ``grace_s`` to show its first sign of life (it may wait in the broker's queue behind others);
+    past that the doctor ends the run with the reason, as for a producer that died.
+
+    ``source`` is where the catalog is (sealed when it carries credentials), ``webhook_url`` the
+    run's own webhook (likewise); the producer reads both back from the record."""
+    create_run(
+        r,
+        run_id=run_id,
+        connection=connection,
+        provider=provider,
+        retention_s=retention_s,
+        options=options,
+        webhook_url=webhook_url,
+    )
+    r.hset(keys.run(run_id), "source", source)
+    seconds, micros = r.time()
+    r.zadd(keys.OPEN_RUNS, {run_id: int(seconds * 1000 + micros // 1000 + grace_s * 1000)})
 
 
 def run_keys(run_id: str, connection: str) -> list[str]:
@@ -179,4 +214,7 @@ def note(r: redis.Redis, run_id: str, field: str, text: str) -> None:
 def trim_runs_index(r: redis.Redis, retention_s: int) -> int:
     """Forget index entries of runs whose records expired (older than the retention)."""
     cutoff_ms = int((time.time() - retention_s) * 1000)
+    # One index per connection: a handful of keys, found by their common prefix.
+    for key in r.scan_iter(match=keys.runs_of("*"), count=1000):
+        r.zremrangebyscore(key, "-inf", cutoff_ms)
     return int(r.zremrangebyscore(keys.RUNS_INDEX, "-inf", cutoff_ms))

@@ -1,0 +1,13 @@
+"""The API's route groups, one blueprint each."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+__all__ = ["blueprints"]
+
+
+def blueprints() -> list[Blueprint]:
+    from api.routes import meta, runs, tokens
+
+    return [meta.blp, runs.blp, tokens.blp]

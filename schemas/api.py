@@ -1,0 +1,270 @@
+"""The HTTP API's requests and answers (``api``): the one source of its validation and, through
+flask-smorest, of its OpenAPI document (``/v1/openapi.json``, committed as ``api/openapi.json``).
+
+Field names follow product.md's run document; the schemas only describe and check, they call
+nothing.
+"""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
+
+__all__ = [
+    "ConnectionListSchema",
+    "ConnectionSchema",
+    "ConnectionWriteSchema",
+    "ItemChangesSchema",
+    "ItemPageSchema",
+    "ItemStatusSchema",
+    "ItemsQuerySchema",
+    "PauseSchema",
+    "ProblemSchema",
+    "ReceiptSchema",
+    "RunListSchema",
+    "RunQuerySchema",
+    "RunSchema",
+    "StartRunSchema",
+    "TokenCreateSchema",
+    "TokenListSchema",
+    "TokenSchema",
+    "UploadQuerySchema",
+]
+
+RUN_STATES = ("queued", "running", "paused", "completed", "completed_with_errors", "failed", "cancelled")
+FORMATS = ("jsonl", "json", "csv")
+SCOPES = ("read", "write", "admin")
+_NAME = validate.Length(min=1, max=200)
+_LIMIT = fields.Int(
+    load_default=50,
+    validate=validate.Range(min=1, max=500),
+    metadata={"description": "at most this many per page (1-500)"},
+)
+_CURSOR = fields.Str(
+    validate=validate.Length(min=1, max=500), metadata={"description": "next_cursor of the previous page"}
+)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class ProblemErrorSchema(Schema):
+    field = fields.Str(metadata={"description": "where: a JSON field, query parameter or header"})
+    reason = fields.Str()
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, with the fields at fault in ``errors``."""
+
+    type = fields.Str()
+    title = fields.Str()
+    status = fields.Int()
+    detail = fields.Str()
+    instance = fields.Str()
+    errors = fields.List(fields.Nested(ProblemErrorSchema))
+
+
+class _SyncOptionsSchema(_Strict):
+    full = fields.Bool(load_default=False, metadata={"description": "resend unchanged items too"})
+    prune = fields.Bool(
+        load_default=False, metadata={"description": "deactivate items missing from the catalog"}
+    )
+    force_prune = fields.Bool(load_default=False, metadata={"description": "prune past the 10% guard"})
+    priority = fields.Str(validate=validate.OneOf(("normal", "low")))
+    format = fields.Str(
+        validate=validate.OneOf(FORMATS),
+        metadata={"description": "default: from the URL's extension or the Content-Type"},
+    )
+
+
+class StartRunSchema(_SyncOptionsSchema):
+    connection = fields.Str(required=True, validate=_NAME)
+    source_url = fields.Url(
+        required=True,
+        schemes={"http", "https"},
+        validate=validate.Length(max=4000),
+        metadata={"description": "a catalog the workers can fetch (public address)"},
+    )
+    webhook_url = fields.Url(
+        schemes={"http", "https"},
+        validate=validate.Length(max=4000),
+        metadata={"description": "receives the final run document"},
+    )
+
+
+class UploadQuerySchema(_SyncOptionsSchema):
+    pass
+
+
+class _CountsSchema(Schema):
+    total = fields.Int()
+    invalid = fields.Int()
+    unchanged = fields.Int()
+    submitted = fields.Int()
+    succeeded = fields.Int()
+    failed = fields.Int()
+    pending = fields.Int()
+
+
+class _BatchCountsSchema(Schema):
+    total = fields.Int()
+    pending = fields.Int()
+    submitted = fields.Int()
+    completed = fields.Int()
+    failed = fields.Int()
+    split = fields.Int()
+
+
+class ItemErrorSchema(Schema):
+    item_id = fields.Str()
+    stage = fields.Str(metadata={"description": "validation | provider"})
+    code = fields.Str()
+    message = fields.Str()
+    field = fields.Str()
+    line = fields.Int()
+
+
+class RunSchema(Schema):
+    """The run document of product.md."""
+
+    run_id = fields.Str(required=True)
+    connection = fields.Str(required=True)
+    provider = fields.Str(required=True)
+    state = fields.Str(required=True, validate=validate.OneOf(RUN_STATES))
+    paused = fields.Bool()
+    counts = fields.Nested(_CountsSchema, required=True)
+    batches = fields.Nested(_BatchCountsSchema, required=True)
+    errors = fields.List(
+        fields.Nested(ItemErrorSchema),
+        metadata={"description": "the first 100; page through all with /items"},
+    )
+    created_at = fields.Str(required=True)
+    finished_at = fields.Str(allow_none=True)
+    target = fields.Str()
+    target_label = fields.Str()
+    reason = fields.Str(metadata={"description": "why the run failed as a whole"})
+    webhook = fields.Str()
+    splits = fields.Dict(keys=fields.Str(), values=fields.Int())
+    options = fields.Dict(keys=fields.Str())
+    prune = fields.Dict(keys=fields.Str())
+
+
+class RunQuerySchema(_Strict):
+    connection = fields.Str(validate=_NAME)
+    state = fields.Str(validate=validate.OneOf(RUN_STATES))
+    limit = _LIMIT
+    cursor = _CURSOR
+
+
+class RunListSchema(Schema):
+    runs = fields.List(fields.Nested(RunSchema), required=True)
+    next_cursor = fields.Str(allow_none=True, required=True)
+
+
+class ItemsQuerySchema(_Strict):
+    state = fields.Str(load_default="failed", validate=validate.OneOf(("failed", "invalid", "all")))
+    limit = _LIMIT
+    cursor = _CURSOR
+
+
+class _FailedItemSchema(Schema):
+    item_id = fields.Str(required=True)
+    errors = fields.List(fields.Nested(ItemErrorSchema), required=True)
+
+
+class ItemPageSchema(Schema):
+    items = fields.List(fields.Nested(_FailedItemSchema), required=True)
+    next_cursor = fields.Str(allow_none=True, required=True)
+
+
+class ItemChangesSchema(_Strict):
+    upserts = fields.List(
+        fields.Dict(keys=fields.Str()),
+        load_default=list,
+        metadata={"description": "catalog items (product.md's fields), whole"},
+    )
+    deletes = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=255)),
+        load_default=list,
+        metadata={"description": "item ids to deactivate at the provider"},
+    )
+
+
+class ReceiptSchema(Schema):
+    accepted = fields.Int(required=True)
+    invalid = fields.List(fields.Nested(ItemErrorSchema), required=True)
+    window_s = fields.Float(
+        required=True, metadata={"description": "changes are sent within about this long"}
+    )
+
+
+class ItemStatusSchema(Schema):
+    item_id = fields.Str(required=True)
+    connection = fields.Str(required=True)
+    state = fields.Str(required=True)
+    at = fields.Str(allow_none=True)
+    run_id = fields.Str(allow_none=True)
+    remote_id = fields.Str(allow_none=True)
+    code = fields.Str(allow_none=True)
+    message = fields.Str(allow_none=True)
+
+
+class ConnectionWriteSchema(Schema):
+    """One ``[connections.NAME]`` table of the configuration file, as JSON. Secrets are write-only."""
+
+    class Meta:
+        unknown = INCLUDE  # the provider's own settings (api_key, integration_id...): checked by provider
+
+    provider = fields.Str(required=True, validate=_NAME)
+    base_url = fields.Url(required=True, schemes={"http", "https"})
+    schedule = fields.Dict(keys=fields.Str())
+
+
+class ConnectionSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    name = fields.Str(required=True)
+    provider = fields.Str(required=True)
+    base_url = fields.Str(required=True)
+    source = fields.Str(metadata={"description": "file (the TOML file) or api"})
+    paused = fields.Bool()
+    settings = fields.Dict(
+        keys=fields.Str(), metadata={"description": 'its settings; secrets shown as {"set": true}'}
+    )
+
+
+class ConnectionListSchema(Schema):
+    connections = fields.List(fields.Nested(ConnectionSchema), required=True)
+
+
+class PauseSchema(Schema):
+    connection = fields.Str(required=True)
+    paused = fields.Bool(required=True)
+
+
+class TokenCreateSchema(_Strict):
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
+    scopes = fields.List(
+        fields.Str(validate=validate.OneOf(SCOPES)), required=True, validate=validate.Length(min=1)
+    )
+    connections = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=200)),
+        required=True,
+        metadata={"description": 'names or glob patterns; ["*"] is every one'},
+    )
+
+
+class TokenSchema(Schema):
+    id = fields.Str(required=True)
+    name = fields.Str(required=True)
+    scopes = fields.List(fields.Str(), required=True)
+    connections = fields.List(fields.Str(), required=True)
+    created_at = fields.Str(required=True)
+    token = fields.Str(metadata={"description": "only when created: store it, it is never shown again"})
+
+
+class TokenListSchema(Schema):
+    tokens = fields.List(fields.Nested(TokenSchema), required=True)
