@@ -91,7 +91,7 @@ def test_every_v1_route_but_health_and_the_document_needs_a_token(app_env: Any, 
     assert resp.mimetype == "application/problem+json"
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     assert client.get("/v1/runs", headers={"Authorization": "Bearer cs_nope_nope"}).status_code == 401
-    token, record = create_token(r, name="t", scopes=["read"], connections=["*"])
+    token, _ = create_token(r, name="t", scopes=["read"], connections=["*"])
     forged = token[:-4] + "AAAA"
     assert client.get("/v1/runs", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     assert token not in json.dumps(r.hgetall("cs:api:tokens"))  # stored hashed
