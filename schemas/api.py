@@ -34,6 +34,26 @@ RUN_STATES = ("queued", "running", "paused", "completed", "completed_with_errors
 FORMATS = ("jsonl", "json", "csv")
 SCOPES = ("read", "write", "admin")
 _NAME = validate.Length(min=1, max=200)
+#: An absolute http(s) URL of ASCII host labels: the same regular expression checks requests and
+#: is the document's ``pattern``, so a client generating from the document is never refused.
+#: (Whether the address may be fetched is the workers' outbound policy's call, at fetch time.)
+URL_PATTERN = (
+    r"^https?://[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    r"(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
+)
+
+
+def _url(description: str, *, required: bool = False) -> fields.Str:
+    return fields.Str(
+        required=required,
+        validate=[
+            validate.Length(max=4000),
+            validate.Regexp(URL_PATTERN, error="must be an absolute http(s) URL"),
+        ],
+        metadata={"description": description},
+    )
+
+
 _LIMIT = fields.Int(
     load_default=50,
     validate=validate.Range(min=1, max=500),
@@ -81,17 +101,8 @@ class _SyncOptionsSchema(_Strict):
 
 class StartRunSchema(_SyncOptionsSchema):
     connection = fields.Str(required=True, validate=_NAME)
-    source_url = fields.Url(
-        required=True,
-        schemes={"http", "https"},
-        validate=validate.Length(max=4000),
-        metadata={"description": "a catalog the workers can fetch (public address)"},
-    )
-    webhook_url = fields.Url(
-        schemes={"http", "https"},
-        validate=validate.Length(max=4000),
-        metadata={"description": "receives the final run document"},
-    )
+    source_url = _url("a catalog the workers can fetch (public address)", required=True)
+    webhook_url = _url("receives the final run document")
 
 
 class UploadQuerySchema(_SyncOptionsSchema):
@@ -218,7 +229,7 @@ class ConnectionWriteSchema(Schema):
         unknown = INCLUDE  # the provider's own settings (api_key, integration_id...): checked by provider
 
     provider = fields.Str(required=True, validate=_NAME)
-    base_url = fields.Url(required=True, schemes={"http", "https"})
+    base_url = _url("the provider's documented server prefix", required=True)
     schedule = fields.Dict(keys=fields.Str())
 
 
@@ -253,6 +264,7 @@ class TokenCreateSchema(_Strict):
     connections = fields.List(
         fields.Str(validate=validate.Length(min=1, max=200)),
         required=True,
+        validate=validate.Length(min=1),
         metadata={"description": 'names or glob patterns; ["*"] is every one'},
     )
 

@@ -113,7 +113,7 @@ def start_run(args: dict[str, Any]) -> Any:
         "required": True,
         "description": "the catalog itself, streamed; Content-Encoding: gzip or a .gz body is read through",
         "content": {
-            t: {"schema": {"type": "string", "format": "binary"}}
+            t: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
             for t in ("application/x-ndjson", "application/json", "text/csv", "application/gzip")
         },
     },
@@ -129,7 +129,9 @@ def upload_run(args: dict[str, Any], connection: str) -> Any:
         request.headers.get("Content-Encoding", "").lower() == "gzip"
         or request.mimetype == "application/gzip"
     )
-    fmt = format_of(request.mimetype if request.mimetype != "application/gzip" else None, args.get("format"))
+    # A bare gzip body is JSON Lines unless ?format= says otherwise (the most common export).
+    bare = request.mimetype == "application/gzip"
+    fmt = args.get("format") or ("jsonl" if bare else format_of(request.mimetype, None))
     fingerprint = json.dumps(
         {"connection": conn.name, **args, "format": fmt, "gzip": gzipped, "length": request.content_length},
         sort_keys=True,
