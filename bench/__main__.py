@@ -14,6 +14,7 @@ BENCHES = {
     "producer": "producer throughput, peak memory and CPU per item on a 1,000,000-item catalog",
     "slots": "360Learning-like bulk slots: batches/s against the slot-bound maximum",
     "shared_key": "50 connections on one key: use of its limit, 429s, fairness, small runs' wait",
+    "upload": "a 1 GB catalog streamed to `coursesync api`: the API's peak RSS and throughput",
     "windows": "20/s + 600/min (+ 5000/h simulated) on one key: never exceeded, used while binding",
 }
 
