@@ -225,7 +225,7 @@ def _demo(args: argparse.Namespace) -> int:
     from coursesync.demo import run_demo
 
     providers = None if args.provider == "all" else [args.provider]
-    ok = run_demo(items=args.items, keep=args.keep, providers=providers)
+    ok = run_demo(items=args.items, keep=args.keep, providers=providers, serve=args.serve)
     return EXIT_OK if ok else EXIT_ITEMS
 
 

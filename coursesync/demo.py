@@ -8,13 +8,17 @@ how each is pointed at the sandbox, is the ``demo`` of each provider's registrat
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
 import sys
 import time
 import tomllib
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from coursesync.sample import sample_items, write_sample
 from coursesync.stack import Stack
@@ -73,14 +77,18 @@ def expected_counts(provider: str, n: int) -> dict[str, int]:
     return counts
 
 
-def run_demo(*, items: int = 3000, keep: bool = False, providers: list[str] | None = None) -> bool:
-    """Run the demo; True when every run ended exactly as the sample predicts."""
+def run_demo(
+    *, items: int = 3000, keep: bool = False, providers: list[str] | None = None, serve: bool = False
+) -> bool:
+    """Run the demo; True when every run ended exactly as the sample predicts. ``serve`` keeps
+    everything running afterwards (until Ctrl-C) so the API can be tried by hand."""
     chosen = providers or list(PROVIDERS)
     without = [p for p in chosen if p not in PROVIDERS]
     if without:
         known = ", ".join(PROVIDERS)
         raise ConfigError(f"provider {without[0]!r} has no demo in its registration; demos: {known}")
-    stack = Stack(env={**DEMO_SECRETS, **_DEMO_ENV})
+    # Sealing secrets in Redis needs a key; the demo's own, forgotten when it ends.
+    stack = Stack(env={**DEMO_SECRETS, **_DEMO_ENV, "COURSESYNC_SECRET_KEY": secrets.token_hex(16)})
     started = time.monotonic()
     try:
         redis_url = stack.start_redis()
@@ -90,20 +98,33 @@ def run_demo(*, items: int = 3000, keep: bool = False, providers: list[str] | No
         config = stack.workdir / "coursesync.toml"
         config.write_text(demo_config(sandbox_url))
         stack.env["COURSESYNC_CONFIG"] = str(config)
-        os.environ.update(
-            {"COURSESYNC_REDIS_URL": redis_url, "COURSESYNC_CONFIG": str(config), **DEMO_SECRETS, **_DEMO_ENV}
-        )
+        stack.env["COURSESYNC_CATALOG_DIR"] = str(stack.workdir / "uploads")
+        os.environ.update({"COURSESYNC_REDIS_URL": redis_url, **stack.env})
         from workers.config import get_settings
 
         get_settings.cache_clear()  # this process reads the demo's Redis and config from now on
         stack.start_worker(concurrency=4)
         stack.start_beat()
         _say(f"workers   1 worker (4 processes) + beat; logs and config in {stack.workdir}")
+        api_url = stack.start_api()
+        from api.tokens import create_token
+        from workers.redis_client import get_redis
+
+        token, _ = create_token(get_redis(), name="demo", scopes=["admin"], connections=["*"])
+        _say(f"api       {api_url}/v1  token {token}\n"
+             f"          (try: curl -H 'Authorization: Bearer {token}' {api_url}/v1/runs)")  # fmt: skip
         catalog = stack.workdir / "sample_catalog.jsonl"
         sample = write_sample(catalog, items)
         _say(f"catalog   {catalog}: {sample.total:,} items, {sample.invalid} of them invalid and "
              f"{sample.rejected} that the sandbox's LMS refuses\n")  # fmt: skip
-        return _sync_all(catalog, chosen, items, started)
+        ok = _sync_all(catalog, chosen, items, started, api_url=api_url, token=token)
+        if serve:
+            _say(f"\nserving   the API, sandbox, worker and beat stay up until Ctrl-C:\n"
+                 f"          curl -H 'Authorization: Bearer {token}' {api_url}/v1/runs")  # fmt: skip
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+        return ok
     finally:
         stack.stop()
         if keep:
@@ -112,16 +133,25 @@ def run_demo(*, items: int = 3000, keep: bool = False, providers: list[str] | No
             shutil.rmtree(stack.workdir, ignore_errors=True)
 
 
-def _sync_all(catalog: Path, providers: list[str], items: int, started: float) -> bool:
+def _sync_all(
+    catalog: Path, providers: list[str], items: int, started: float, *, api_url: str, token: str
+) -> bool:
+    """Each provider's run is started as an upstream system would: the catalog uploaded to the API."""
     from coursesync.report import summary
-    from producers.sync import SyncOptions, start_run
-    from workers.celery_app import send
     from workers.ledger import item_errors
     from workers.redis_client import get_redis
 
     r = get_redis()
-    options = SyncOptions(full=True, trigger="demo")
-    run_ids = {p: start_run(PROVIDERS[p], str(catalog), options, r=r, send=send) for p in providers}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    run_ids = {}
+    for p in providers:
+        with catalog.open("rb") as body:
+            chunks = iter(lambda: body.read(1 << 20), b"")  # streamed, as a large catalog would be
+            url = f"{api_url}/v1/connections/{PROVIDERS[p]}/runs"
+            resp = httpx.post(url, params={"full": "true"}, content=chunks, headers=headers, timeout=120)
+        resp.raise_for_status()
+        run_ids[p] = resp.json()["run_id"]
+    _say(f"started   {len(run_ids)} runs through POST /v1/connections/NAME/runs\n")
     docs = _wait(r, run_ids)
     ok = True
     for provider, doc in docs.items():

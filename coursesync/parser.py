@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--items", type=int, default=3000, help="size of the sample catalog (default 3000)")
     d.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the demo, keep the API, sandbox, worker and beat running (Ctrl-C stops them) "
+        "to try the API by hand with the printed token",
+    )
+    d.add_argument(
         "--keep",
         action="store_true",
         help="keep the demo's working directory (logs, config, catalog)",
