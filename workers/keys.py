@@ -69,6 +69,27 @@ def run_retry_items(run_id: str) -> str:
     return f"{PREFIX}run:{run_id}:retry_items"
 
 
+def run_reasons(run_id: str) -> str:
+    """HASH ``n:<stage>:<code>`` -> error records with that code, and ``m:<stage>:<code>`` -> one
+    sample message: a run's failures by reason, so a summary across runs never reads its items.
+    Writer: the ledger (``workers.ledger.reasons``), in the step that records the errors. TTL:
+    retention."""
+    return f"{PREFIX}run:{run_id}:reasons"
+
+
+#: Width of a run timeline's buckets: fine enough to chart a one-minute run, coarse enough that
+#: a day-long run holds at most 4 x 17,280 small fields.
+TIMELINE_BUCKET_S = 5
+
+
+def run_timeline(run_id: str) -> str:
+    """HASH ``<epoch s // TIMELINE_BUCKET_S>:<ok|failed|req|429>`` -> count: items settled and
+    provider requests sent (and answered 429) for the run, per time bucket, for its chart.
+    Writer: ``workers.metrics.timeline`` (one HINCRBY per settled batch, one per request).
+    TTL: retention, refreshed by each write."""
+    return f"{PREFIX}run:{run_id}:timeline"
+
+
 def run_batches(run_id: str) -> str:
     """LIST of the batch ids of a run, in order. Writer: producer. TTL: retention."""
     return f"{PREFIX}run:{run_id}:batches"

@@ -26,6 +26,7 @@ from workers.ledger import Batch, durations
 from workers.locks import lock
 from workers.logs import batch_event
 from workers.metrics import count_limiter_wait, observe_poll_delays
+from workers.metrics.timeline import counting_for
 from workers.providers.base import JobStatus
 from workers.ratelimit import Limits
 from workers.retry import compute_backoff
@@ -141,7 +142,8 @@ def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None, due_ms: in
             # Due one tick early: a sweep then claims it just before its booking, not after.
             _reschedule(deps, batch, max(0.0, wait_s - settings.tick_interval_s))
             return "throttled"
-        status = deps.get_provider(batch.connection).poll(batch.job_ref)
+        with counting_for(batch.run_id, settings.run_retention_s):
+            status = deps.get_provider(batch.connection).poll(batch.job_ref)
         crash_point("poll.after_answer")
     except (RateLimited, ConcurrencyLimited) as exc:
         # The provider pacing us is not the job failing: look again after its hint.

@@ -47,6 +47,7 @@ from workers.ledger import Batch, durations
 from workers.locks import lock, remaining_s
 from workers.logs import batch_event
 from workers.metrics import count_limiter_wait, count_retry, last_status
+from workers.metrics.timeline import counting_for
 from workers.providers.base import OutboundItem, Submission
 from workers.providers.deadline import track_writes
 from workers.ratelimit import Limits
@@ -143,7 +144,8 @@ def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outco
     crash_point("submit.before_send")
     started = time.monotonic()
     last_status(clear=True)
-    answer = _call_provider(deps, batch, connection, items, started)
+    with counting_for(batch.run_id, settings.run_retention_s):  # its requests chart on the run
+        answer = _call_provider(deps, batch, connection, items, started)
     if isinstance(answer, str):
         return answer  # the attempt failed, and what became of the batch is recorded
     crash_point("submit.after_send")

@@ -81,6 +81,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "workers.outbound",
             "=workers.metrics",  # the package and its record module: cheap counters
             "workers.metrics.record",
+            "workers.metrics.timeline",
         ),
     ),
     ("schemas", ("schemas",)),

@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from workers import keys, lua
+from workers.ledger.reasons import queue_reasons
 
 __all__ = [
     "BATCH_STATES",
@@ -175,9 +176,11 @@ def add_counts(pipe: Any, run_id: str, **deltas: int) -> None:
 def record_item_errors(
     pipe: Any, run_id: str, errors: dict[str, list[dict[str, Any]]], retention_s: int
 ) -> None:
-    """Queue per-item error records; the first ``ERRORS_MAX`` also go to the run document."""
+    """Queue per-item error records, and their counts by reason; the first ``ERRORS_MAX`` also go
+    to the run document."""
     if not errors:
         return
+    queue_reasons(pipe, run_id, (e for errs in errors.values() for e in errs), retention_s)
     pipe.hset(keys.run_item_errors(run_id), mapping={k: json.dumps(v) for k, v in errors.items()})
     pipe.expire(keys.run_item_errors(run_id), retention_s)
     flat = [json.dumps(e) for errs in errors.values() for e in errs]

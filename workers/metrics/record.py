@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from workers import keys
+from workers.metrics.timeline import count_request
 
 __all__ = [
     "POLL_DELAY_BUCKETS_S",
@@ -65,10 +66,12 @@ def status_class(status_code: int) -> str:
 
 
 def count_response(r: Any, connection: str, provider: str, status_code: int) -> None:
-    """One provider answer (called by the HTTP client's response hook, for every request)."""
+    """One provider answer (called by the HTTP client's response hook, for every request); it
+    counts on the timeline of the run it was made for too (``timeline.counting_for``)."""
     _local.status = status_code
     pipe = r.pipeline(transaction=False)
     _incr(pipe, connection, {f"requests:{provider}:{status_class(status_code)}": 1})
+    count_request(pipe, status_code)
     pipe.execute()
 
 
