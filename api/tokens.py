@@ -25,7 +25,7 @@ from workers import keys
 from workers.errors import ConfigError
 from workers.ledger.runs import now_iso
 
-__all__ = ["Principal", "authenticate", "create_token", "list_tokens", "revoke_token"]
+__all__ = ["Principal", "authenticate", "create_token", "get_token", "list_tokens", "revoke_token"]
 
 _RANK = {"read": 1, "write": 2, "admin": 3}
 
@@ -93,6 +93,12 @@ def authenticate(r: redis.Redis, header: str | None) -> Principal | None:
 def list_tokens(r: redis.Redis) -> list[dict[str, Any]]:
     records = [json.loads(v) for v in r.hvals(keys.API_TOKENS)]
     return sorted((_public(rec) for rec in records), key=lambda rec: rec["created_at"])
+
+
+def get_token(r: redis.Redis, token_id: str) -> dict[str, Any] | None:
+    """One token's record (never the token), or None once revoked."""
+    raw: Any = r.hget(keys.API_TOKENS, token_id)
+    return _public(json.loads(raw)) if raw is not None else None
 
 
 def revoke_token(r: redis.Redis, token_id: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from typing import Any
 
 __all__ = ["add_command", "limits"]
@@ -35,7 +34,7 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def limits(args: argparse.Namespace) -> int:
     from workers.providers.registry import get_connection, get_connections
     from workers.ratelimit.budgets import budget_id
-    from workers.ratelimit.report import report
+    from workers.ratelimit.report import as_json, report
     from workers.redis_client import get_redis
 
     connections = list(get_connections().values())
@@ -44,21 +43,11 @@ def limits(args: argparse.Namespace) -> int:
         connections = [c for c in connections if budget_id(c) == wanted]
     found = report(get_redis(), connections)
     if args.json:
-        print(json.dumps([_as_json(b) for b in found], indent=2))
+        print(json.dumps([as_json(b) for b in found], indent=2))
         return 0
     for budget in found:
         print(_text(budget))
     return 0
-
-
-def _as_json(budget: Any) -> dict[str, Any]:
-    doc = asdict(budget)
-    doc["windows"] = [str(w) for w in budget.windows]
-    doc["waiting_connections"] = budget.waiting_connections
-    for member, raw in zip(budget.members, doc["members"], strict=True):
-        raw["own_cap"] = [str(w) for w in member.own_cap]
-        raw["share"] = round(budget.share(member), 4)
-    return doc
 
 
 def _spark(values: list[int]) -> str:

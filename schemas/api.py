@@ -7,12 +7,18 @@ nothing.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 __all__ = [
+    "BudgetSchema",
     "ConnectionListSchema",
     "ConnectionSchema",
+    "ConnectionStatusSchema",
     "ConnectionWriteSchema",
+    "FailuresQuerySchema",
+    "FailuresSchema",
     "ItemChangesSchema",
     "ItemPageSchema",
     "ItemStatusSchema",
@@ -24,6 +30,7 @@ __all__ = [
     "RunQuerySchema",
     "RunSchema",
     "StartRunSchema",
+    "TimelineSchema",
     "TokenCreateSchema",
     "TokenListSchema",
     "TokenSchema",
@@ -165,6 +172,7 @@ class RunSchema(Schema):
 class RunQuerySchema(_Strict):
     connection = fields.Str(validate=_NAME)
     state = fields.Str(validate=validate.OneOf(RUN_STATES))
+    provider = fields.Str(validate=_NAME, metadata={"description": "only runs to this provider"})
     limit = _LIMIT
     cursor = _CURSOR
 
@@ -176,6 +184,14 @@ class RunListSchema(Schema):
 
 class ItemsQuerySchema(_Strict):
     state = fields.Str(load_default="failed", validate=validate.OneOf(("failed", "invalid", "all")))
+    code = fields.Str(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "only items with an error of this code (a reason of /v1/failures)"},
+    )
+    field = fields.Str(
+        validate=validate.Length(max=200),
+        metadata={"description": "with code: only errors on this field (empty: errors of no field)"},
+    )
     limit = _LIMIT
     cursor = _CURSOR
 
@@ -188,6 +204,97 @@ class _FailedItemSchema(Schema):
 class ItemPageSchema(Schema):
     items = fields.List(fields.Nested(_FailedItemSchema), required=True)
     next_cursor = fields.Str(allow_none=True, required=True)
+
+
+class _TimelinePointSchema(Schema):
+    t = fields.Int(required=True, metadata={"description": "the bucket's start, epoch seconds"})
+    succeeded = fields.Int(required=True)
+    failed = fields.Int(required=True)
+    requests = fields.Int(required=True, metadata={"description": "provider requests answered"})
+    throttled = fields.Int(required=True, metadata={"description": "of which HTTP 429"})
+
+
+class TimelineSchema(Schema):
+    """A run's items settled and requests sent per time bucket, oldest first."""
+
+    run_id = fields.Str(required=True)
+    bucket_s = fields.Int(required=True, metadata={"description": "width of each bucket"})
+    points = fields.List(fields.Nested(_TimelinePointSchema), required=True)
+
+
+class FailuresQuerySchema(_Strict):
+    connection = fields.Str(validate=_NAME)
+    since = fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={"description": "runs created since (ISO 8601; default: 7 days ago)"},
+    )
+
+
+class _ReasonSchema(Schema):
+    stage = fields.Str(required=True, metadata={"description": "validation | provider"})
+    code = fields.Str(required=True)
+    field = fields.Str(required=True, metadata={"description": "the field at fault (validation), or empty"})
+    message = fields.Str(required=True, metadata={"description": "one sample message"})
+    count = fields.Int(required=True, metadata={"description": "error records with this reason"})
+    runs = fields.Int(required=True, metadata={"description": "runs with this reason"})
+    run_ids = fields.List(fields.Str(), required=True, metadata={"description": "the newest few"})
+
+
+class FailuresSchema(Schema):
+    """Failures by reason across runs, most frequent first."""
+
+    reasons = fields.List(fields.Nested(_ReasonSchema), required=True)
+    since = fields.Str(required=True)
+    runs_scanned = fields.Int(required=True)
+    truncated = fields.Bool(
+        required=True, metadata={"description": "more runs matched: the sums cover the newest 5,000"}
+    )
+
+
+class _MemberSchema(Schema):
+    name = fields.Str(required=True)
+    weight = fields.Float(required=True)
+    waiting = fields.Int(required=True, metadata={"description": "batches waiting for the budget"})
+    waiting_low = fields.Int(required=True, metadata={"description": "of which scheduled resyncs'"})
+    in_flight = fields.Int(required=True)
+    own_cap = fields.List(fields.Str(), required=True)
+    learned_cap = fields.Int(allow_none=True, required=True)
+    share = fields.Float(required=True)
+
+
+class BudgetSchema(Schema):
+    """One provider budget the connection spends (what `coursesync limits --json` prints)."""
+
+    id = fields.Str(required=True)
+    provider = fields.Str(required=True)
+    bucket = fields.Str(required=True)
+    windows = fields.List(fields.Str(), required=True, metadata={"description": "the limits"})
+    paused_s = fields.Float(required=True)
+    pause_reason = fields.Str(allow_none=True, required=True)
+    used_last_minute = fields.Int(required=True)
+    use_per_10s = fields.List(fields.Int(), required=True, metadata={"description": "last 10 minutes"})
+    waiting_connections = fields.Int(required=True)
+    job_slots = fields.List(fields.Int(), allow_none=True, metadata={"description": "[held, limit]"})
+    members = fields.List(fields.Nested(_MemberSchema), required=True)
+
+
+class _ScheduleStateSchema(Schema):
+    every_s = fields.Float(allow_none=True, required=True)
+    cron = fields.Str(allow_none=True, required=True)
+    last_fired_at = fields.Str(allow_none=True, required=True)
+    last_run_id = fields.Str(allow_none=True, required=True)
+    last_outcome = fields.Str(allow_none=True, required=True)
+    next_due_at = fields.Str(required=True)
+
+
+class ConnectionStatusSchema(Schema):
+    """A connection at a glance: its last run, its schedule and its budgets."""
+
+    connection = fields.Str(required=True)
+    provider = fields.Str(required=True)
+    last_run = fields.Nested(RunSchema, allow_none=True, required=True)
+    schedule = fields.Nested(_ScheduleStateSchema, allow_none=True, required=True)
+    budgets = fields.List(fields.Nested(BudgetSchema), required=True)
 
 
 class ItemChangesSchema(_Strict):

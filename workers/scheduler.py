@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -23,7 +23,7 @@ from workers.ledger import FINAL_STATES, get_run, new_run_id
 from workers.locks import lock
 from workers.schedules import Schedule
 
-__all__ = ["SCHEDULED_RUN_CLAIM_S", "check_schedules", "is_due", "schedule_state"]
+__all__ = ["SCHEDULED_RUN_CLAIM_S", "check_schedules", "is_due", "next_due_s", "schedule_state"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,22 @@ def is_due(schedule: Schedule, last_fired_s: float | None, now_s: float) -> bool
     )
     due, _next_s = cron.is_due(datetime.fromtimestamp(last_fired_s, UTC))
     return bool(due)
+
+
+def next_due_s(schedule: Schedule, last_fired_s: float | None, now_s: float) -> float:
+    """When ``schedule`` fires next (epoch s; ``now_s`` when it is due already). The sweep runs
+    every tick, so this is when the resync starts, give or take a tick."""
+    if is_due(schedule, last_fired_s, now_s):
+        return now_s
+    if schedule.every_s is not None:
+        return (last_fired_s or now_s) + schedule.every_s
+    minute, hour, day, month, weekday = (schedule.cron or "* * * * *").split()
+    cron = crontab(minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday,
+                   nowfun=lambda: datetime.fromtimestamp(now_s, UTC))  # fmt: skip
+    # A cron schedule never fired waits for its next matching minute (is_due), counted from now.
+    since = datetime.fromtimestamp(last_fired_s if last_fired_s is not None else now_s, UTC)
+    remaining: timedelta = cron.remaining_estimate(since)
+    return now_s + remaining.total_seconds()
 
 
 def _still_running(r: redis.Redis, connection: str) -> str | None:

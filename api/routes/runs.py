@@ -160,7 +160,8 @@ def upload_run(args: dict[str, Any], connection: str) -> Any:
 @blp.response(200, RunListSchema)
 @require("read")
 def list_runs(args: dict[str, Any]) -> dict[str, Any]:
-    """Runs newest first; filter by connection and state; follow ``next_cursor`` for more."""
+    """Runs newest first; filter by connection, provider and state; follow ``next_cursor`` for
+    more."""
     r, _, _ = state()
     connection = args.get("connection")
     if connection and not principal().may(connection):
@@ -171,6 +172,7 @@ def list_runs(args: dict[str, Any]) -> dict[str, Any]:
         cursor=args.get("cursor"),
         connection=connection,
         state=args.get("state"),
+        provider=args.get("provider"),
         may_see=principal().may,
     )
     return {"runs": page.runs, "next_cursor": page.next_cursor}
@@ -189,10 +191,20 @@ def get_run(run_id: str) -> dict[str, Any]:
 @blp.response(200, ItemPageSchema)
 @require("read")
 def run_items(args: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """The run's failed (default) or invalid items with every reason, a page at a time."""
+    """The run's failed (default) or invalid items with every reason, a page at a time; with
+    ``code`` (and ``field``), those of one reason. A filtered page may be short, or even empty,
+    and still carry a ``next_cursor``: at most 5,000 records are read per page."""
     visible_run(run_id)
     r, _, _ = state()
-    page = page_items(r, run_id, stage=_STAGES[args["state"]], limit=args["limit"], cursor=args.get("cursor"))
+    page = page_items(
+        r,
+        run_id,
+        stage=_STAGES[args["state"]],
+        limit=args["limit"],
+        cursor=args.get("cursor"),
+        code=args.get("code"),
+        field=args.get("field") if args.get("code") else None,
+    )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 

@@ -1,4 +1,5 @@
-"""API tokens (admin scope): create (the token is shown once), list, revoke."""
+"""API tokens (admin scope): create (the token is shown once), list, revoke; and any token's
+own record."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import tokens
-from api.app import require, state
+from api.app import principal, require, state
 from api.problems import Problem
 from schemas.api import TokenCreateSchema, TokenListSchema, TokenSchema
 
@@ -34,6 +35,19 @@ def list_tokens() -> dict[str, Any]:
     """Every token's name, scopes and connections (never the token)."""
     r, _, _ = state()
     return {"tokens": tokens.list_tokens(r)}
+
+
+@blp.route("/token", methods=["GET"])
+@blp.response(200, TokenSchema)
+@require("read")
+def whoami() -> dict[str, Any]:
+    """The calling token's own record: its scopes and connections (the dashboard shows what the
+    token may do, and nothing more)."""
+    r, _, _ = state()
+    found = tokens.get_token(r, principal().id)
+    if found is None:  # revoked while this request ran
+        raise Problem(404, "this token was revoked", kind="not-found")
+    return found
 
 
 @blp.route("/tokens/<token_id>", methods=["DELETE"])

@@ -27,6 +27,8 @@ __all__ = ["ItemPage", "RunPage", "page_items", "page_runs"]
 _RUNS_PER_TRIP = 200
 #: A filtered page reads at most this many runs; a sparse filter answers fewer runs and a cursor.
 _RUNS_SCANNED_MAX = 5_000
+#: A filtered page of items reads at most this many error records.
+_ITEMS_SCANNED_MAX = 5_000
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,11 @@ def page_runs(
     cursor: str | None = None,
     connection: str | None = None,
     state: str | None = None,
+    provider: str | None = None,
     may_see: Callable[[str], bool] = lambda _: True,
 ) -> RunPage:
-    """Runs newest first, filtered by ``connection``, ``state`` and ``may_see(connection)``.
+    """Runs newest first, filtered by ``connection``, ``state``, ``provider`` and
+    ``may_see(connection)``.
 
     ``state`` is the state the run document shows (``paused`` included). Without ``state`` a
     page is exactly ``limit`` runs while there are more; with it, a page may hold fewer and still
@@ -95,6 +99,8 @@ def page_runs(
             doc.pop("errors", None)
             if not may_see(str(doc["connection"])) or (state and doc["state"] != state):
                 continue
+            if provider and doc["provider"] != provider:
+                continue
             found.append(doc)
             if len(found) == limit:
                 break
@@ -102,25 +108,46 @@ def page_runs(
 
 
 def page_items(
-    r: redis.Redis, run_id: str, *, stage: str | None, limit: int, cursor: str | None = None
+    r: redis.Redis,
+    run_id: str,
+    *,
+    stage: str | None,
+    limit: int,
+    cursor: str | None = None,
+    code: str | None = None,
+    field: str | None = None,
 ) -> ItemPage:
     """The run's failed (``stage="provider"``) or invalid (``"validation"``) items, each with every
-    error record (item id, stage, code, message and, for invalid ones, the field).
+    error record (item id, stage, code, message and, for invalid ones, the field); with ``code``
+    (and ``field``), only items with an error of that reason.
 
     A page holds about ``limit`` items (HSCAN's granularity); an item is never answered twice
-    unless Redis resizes the hash between pages.
+    unless Redis resizes the hash between pages. A page reads at most ``_ITEMS_SCANNED_MAX``
+    records: a rare reason among 100,000 failures answers short pages, each with a cursor.
     """
     position = _decode(cursor) if cursor else {"c": 0}
     scan_cursor = int(position.get("c", 0))
     items: list[dict[str, Any]] = []
+    scanned = 0
+    # A reason filter skips most records: read more per round trip (pages stay "about limit").
+    count = limit if code is None and field is None else max(limit, 200)
     while True:
-        reply: Any = r.hscan(keys.run_item_errors(run_id), scan_cursor, count=limit)
+        reply: Any = r.hscan(keys.run_item_errors(run_id), scan_cursor, count=count)
         scan_cursor, found = int(reply[0]), dict(reply[1])
+        scanned += len(found)
         for item_id, raw in sorted(zip(strs(found.keys()), strs(found.values()), strict=True)):
             errors = json.loads(raw)
-            if stage and not any(e.get("stage") == stage for e in errors):
+            if not any(_matches(e, stage, code, field) for e in errors):
                 continue
             items.append({"item_id": item_id, "errors": errors})
-        if scan_cursor == 0 or len(items) >= limit:
+        if scan_cursor == 0 or len(items) >= limit or scanned >= _ITEMS_SCANNED_MAX:
             break
     return ItemPage(items, _encode({"c": scan_cursor}) if scan_cursor else None)
+
+
+def _matches(error: dict[str, Any], stage: str | None, code: str | None, field: str | None) -> bool:
+    return (
+        (not stage or error.get("stage") == stage)
+        and (not code or error.get("code") == code)
+        and (field is None or (error.get("field") or "") == field)
+    )

@@ -7,7 +7,7 @@ Read-only: the state belongs to the limiter (``workers.ratelimit``) and the disp
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from workers import keys
@@ -16,7 +16,7 @@ from workers.quota import Window
 from workers.ratelimit import USE_SLOT_S
 from workers.ratelimit.budgets import budget_id
 
-__all__ = ["BudgetReport", "Member", "report"]
+__all__ = ["BudgetReport", "Member", "as_json", "report"]
 
 #: Use is shown over this many slots of ``USE_SLOT_S`` (one minute), and the sparkline over 10 min.
 _MINUTE_SLOTS = 60 // USE_SLOT_S
@@ -111,3 +111,14 @@ def _one(r: Any, budget: str, bucket: str, members: list[Connection]) -> BudgetR
     if first.spec.job_slots is not None and bucket == first.spec.submit_bucket:
         found.job_slots = (int(replies[-1]), first.spec.job_slots)
     return found
+
+
+def as_json(budget: BudgetReport) -> dict[str, Any]:
+    """The report as JSON (`coursesync limits --json` and the API): windows as text, shares."""
+    doc = asdict(budget)
+    doc["windows"] = [str(w) for w in budget.windows]
+    doc["waiting_connections"] = budget.waiting_connections
+    for member, raw in zip(budget.members, doc["members"], strict=True):
+        raw["own_cap"] = [str(w) for w in member.own_cap]
+        raw["share"] = round(budget.share(member), 4)
+    return doc
