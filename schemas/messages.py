@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
 __all__ = [
+    "FlushChanges",
     "MessageError",
     "NotifyRun",
     "Ping",
@@ -50,6 +51,13 @@ class SyncCatalog:
 class ScheduledSync:
     connection: str
     run_id: str
+
+
+@dataclass(frozen=True)
+class FlushChanges:
+    """``connection``: flush its waiting changes; None (beat): flush those that waited too long."""
+
+    connection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,11 @@ class _ScheduledSyncSchema(_Strict):
     run_id = fields.Str(required=True, validate=_ID)
 
 
+class _FlushChangesSchema(_Strict):
+    message = FlushChanges
+    connection = fields.Str(validate=_NAME)
+
+
 class _NotifyRunSchema(_Strict):
     message = NotifyRun
     run_id = fields.Str(required=True, validate=_ID)
@@ -113,6 +126,7 @@ _SCHEMAS: dict[type, Schema] = {
     SyncCatalog: _SyncCatalogSchema(),
     ScheduledSync: _ScheduledSyncSchema(),
     NotifyRun: _NotifyRunSchema(),
+    FlushChanges: _FlushChangesSchema(),
     Ping: _PingSchema(),
     Tick: _Strict(),
 }
