@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,25 @@ def test_a_flush_locked_out_by_another_comes_back_a_window_later(
     assert set(waiting(r)) == {"a"}
     lua.run(r, "release_lock", [keys.changes_lock("acme")], ["someone"])
     assert flush_changes(r, "acme", deps.settings, deps.send) is not None
+
+
+def test_the_item_command_prints_the_status_and_says_when_nothing_is_known(
+    r: redis.Redis,
+    sent: list[str],
+    redis_server: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from coursesync.cli import main
+    from workers.config import get_settings
+
+    monkeypatch.setenv("COURSESYNC_REDIS_URL", redis_server)
+    get_settings.cache_clear()
+    submit(r, Tasks(), upserts=[course("a")])
+    assert main(["--redis-url", redis_server, "item", "acme", "a", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["state"] == "queued" and shown["item_id"] == "a" and shown["connection"] == "acme"
+    assert main(["--redis-url", redis_server, "item", "acme", "a"]) == 0
+    assert "state:     queued" in capsys.readouterr().out
+    assert main(["--redis-url", redis_server, "item", "acme", "zzz"]) == 1
+    assert main(["--redis-url", redis_server, "item", "nope", "a"]) == 2
