@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import redis
 
 from workers import keys, lua
@@ -165,13 +166,16 @@ def _remember(
     buckets: dict[str, int] = {}
     statuses: list[tuple[str, bytes]] = []
     at_ms, run_id, op = int(time.time() * 1000), batch.run_id, batch.op
+    # Every success of the batch shares all but its remote id: encoded once (this runs per item).
+    succeeded = encode("succeeded", at_ms=at_ms, run_id=run_id, op=op)
+    with_remote = succeeded[:-1] + b","
     for item, res in outcomes:
         bucket = buckets[item.id] = keys.item_bucket(item.id)
         if res.ok:
             digests.setdefault(bucket, {})[item.id] = item.digest
             if res.remote_id:
                 remote.setdefault(bucket, {})[item.id] = res.remote_id
-            value = encode("succeeded", at_ms=at_ms, run_id=run_id, op=op, remote_id=res.remote_id or "")
+            value = with_remote + orjson.dumps(res.remote_id) + b"]" if res.remote_id else succeeded
         else:
             value = encode(
                 "failed",
