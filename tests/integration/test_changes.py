@@ -1,4 +1,5 @@
-"""Single-item changes, 100 a second, reach Kombo as a few bulk requests (real worker, beat, sandbox)."""
+"""Single-item changes, 100 a second through the served API, reach Kombo as a few bulk requests
+(real API process, worker, beat, sandbox)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from producers.changes import submit_changes
+import httpx
+
 from tests.integration.conftest import Pipeline, kombo_config
 from workers.ledger import item_status
 
@@ -40,16 +42,19 @@ def test_a_stream_of_one_item_changes_costs_a_few_bulk_requests_and_deletes_deac
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r = pipeline.use(monkeypatch)
-    from workers.celery_app import send
+    from api.tokens import create_token
 
+    token, _ = create_token(r, name="cms", scopes=["write"], connections=["it-kombo"])
+    api = httpx.Client(base_url=pipeline.stack.start_api() + "/v1/connections/it-kombo",
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
     started = time.time()
     ids = [f"chg-{i:04d}" for i in range(1000)]
     # Given 1,000 upserts, one per call, 100 a second for 10 s
     t0 = time.monotonic()
     for n, item_id in enumerate(ids):
         item = {"id": item_id, "title": f"Course {n}", "url": f"https://a.example/{item_id}"}
-        receipt = submit_changes(r, "it-kombo", upserts=[item], deletes=[], send=send)
-        assert receipt.accepted == 1 and receipt.invalid == []
+        receipt = api.post("/items", json={"upserts": [item]}).json()
+        assert receipt["accepted"] == 1 and receipt["invalid"] == []
         time.sleep(max(0.0, t0 + (n + 1) / 100 - time.monotonic()))
     # Then every item ends succeeded, with the run that sent it and Kombo's id
     wait_for(
@@ -57,6 +62,8 @@ def test_a_stream_of_one_item_changes_costs_a_few_bulk_requests_and_deletes_deac
         120,
         "every item succeeded",
     )
+    answered = api.get(f"/items/{ids[7]}").json()
+    assert answered["state"] == "succeeded" and answered["remote_id"] and answered["run_id"]
     statuses = [item_status(r, "it-kombo", i) for i in ids]
     assert all(s and s["run_id"] and s["remote_id"] for s in statuses)
     # And the sandbox saw a few bulk requests, not one per change (2 s windows over 10 s: ~5-6)
@@ -71,8 +78,8 @@ def test_a_stream_of_one_item_changes_costs_a_few_bulk_requests_and_deletes_deac
     # When 3 items are deleted, in one call
     gone = ids[:3]
     before_delete = time.time()
-    receipt = submit_changes(r, "it-kombo", upserts=[], deletes=gone, send=send)
-    assert receipt.accepted == 3
+    receipt = api.post("/items", json={"deletes": gone}).json()
+    assert receipt["accepted"] == 3
     wait_for(
         lambda: all((s := item_status(r, "it-kombo", i)) and s["state"] != "queued" for i in gone),
         60,
@@ -90,3 +97,4 @@ def test_a_stream_of_one_item_changes_costs_a_few_bulk_requests_and_deletes_deac
     assert doc is not None and doc["batches"]["total"] == 3 and doc["counts"]["succeeded"] == 3
     assert len(requests(pipeline, before_delete, DEACTIVATE_ROUTE)) == 3
     assert requests(pipeline, before_delete, BULK_ROUTE) == []
+    api.close()
