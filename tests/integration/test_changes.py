@@ -7,9 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 import httpx
+import pytest
 
 from tests.integration.conftest import Pipeline, kombo_config
 from workers.ledger import item_status
