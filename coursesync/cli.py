@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     from coursesync.serve_api import api, token
 
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
-        "sync": _sync, "retry": _retry, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
-        "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor, "limits": limits,
+        "sync": _sync, "retry": _retry, "status": _status, "item": _item, "runs": _runs, "sandbox": _sandbox,
+        "demo": _demo, "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor, "limits": limits,
         "api": api, "token": token,
     }  # fmt: skip
     from workers.errors import CatalogError, ConfigError
@@ -193,6 +193,25 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{len(rows)} item error(s)", file=sys.stderr)
         return EXIT_OK
     print(json.dumps(doc, indent=2) if args.json else summary(doc))
+    return EXIT_OK
+
+
+def _item(args: argparse.Namespace) -> int:
+    from workers.ledger import item_status
+    from workers.providers.registry import get_connection
+
+    r = _redis()
+    name = get_connection(args.connection).name  # an unknown connection is a usage error
+    status = item_status(r, name, args.item_id)
+    if status is None:
+        print(f"coursesync: nothing known of item {args.item_id!r} at {name!r}", file=sys.stderr)
+        return EXIT_ITEMS
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    for key in ("item_id", "connection", "state", "op", "at", "run_id", "remote_id", "code", "message"):
+        if status.get(key) is not None:
+            print(f"{key + ':':<11}{status[key]}")
     return EXIT_OK
 
 

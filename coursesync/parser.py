@@ -101,6 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="list every failed (provider) or invalid (validation) item with its reasons, or both",
     )
 
+    it = sub.add_parser(
+        "item",
+        help="show what coursesync last knew of one item at one connection",
+        description="Show the status of one item at one connection: queued (a change waits to "
+        "be sent), invalid, unchanged, succeeded or failed, with when, the run it belongs to, "
+        "the provider's own id for it and the reason of a failure. Statuses are kept as long "
+        "as runs (30 days after the item was last written).",
+        epilog="example: coursesync item acme-kombo course-42 --json",
+    )
+    it.add_argument("connection", help="connection name from the config file, e.g. acme-kombo")
+    it.add_argument("item_id", help="the item's id, as upstream gave it (the catalog's `id`)")
+    it.add_argument("--json", action="store_true", help="print the status as a JSON object")
+
     rt = sub.add_parser(
         "retry",
         help="start a new run of the items that failed at the provider",

@@ -94,6 +94,9 @@ class Producer:
         self.first_errors: list[dict[str, Any]] = []
         self._counts = {"total": 0, "invalid": 0, "unchanged": 0}
         self._errors: dict[str, list[dict[str, Any]]] = {}
+        #: Item statuses (``ledger.item_status``) of invalid and unchanged items, written with
+        #: the counts.
+        self._statuses: list[tuple[str, bytes]] = []
 
     def consume(self, records: Iterable[Record]) -> None:
         """Validate, map and queue raw catalog records."""
@@ -149,6 +152,10 @@ class Producer:
         self._errors.setdefault(label, []).extend(records)
         if len(self.first_errors) < ledger.ERRORS_MAX:
             self.first_errors.extend(records)
+        if not label.startswith("(line "):
+            reasons = "; ".join(r["message"] for r in records)
+            status = ledger.encode_status("invalid", run_id=self.run_id, code="invalid", message=reasons)
+            self._statuses.append((label, status))
         if len(self._errors) >= WINDOW_ITEMS:
             self._flush_counts()
 
@@ -162,6 +169,13 @@ class Producer:
             stored = pipe.execute()
             if not self.full:
                 changed = [p for p, old in zip(window, stored, strict=True) if old != p.item.digest]
+                if len(changed) < len(window):
+                    unchanged = ledger.encode_status("unchanged", run_id=self.run_id)
+                    self._statuses += [
+                        (p.item.id, unchanged)
+                        for p, old in zip(window, stored, strict=True)
+                        if old == p.item.digest
+                    ]
                 self._counts["unchanged"] += len(window) - len(changed)
                 self.report["unchanged"] += len(window) - len(changed)
             for p, old in zip(window, stored, strict=True):
@@ -202,9 +216,11 @@ class Producer:
                 pipe, self.conn.name, invalid=self._counts["invalid"], unchanged=self._counts["unchanged"]
             )
             ledger.record_item_errors(pipe, self.run_id, self._errors, self.settings.run_retention_s)
+            ledger.queue_statuses(pipe, self.conn.name, self._statuses, self.settings.run_retention_s)
             pipe.execute()
         self._counts = dict.fromkeys(self._counts, 0)
         self._errors = {}
+        self._statuses = []
 
     def finish_catalog(self) -> None:
         """The catalog is read: send the last window."""

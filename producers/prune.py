@@ -26,7 +26,7 @@ from workers.connections import Connection
 from workers.providers.base import OutboundItem
 from workers.providers.mapping import Mapper
 
-__all__ = ["PrunePlan", "plan_prune"]
+__all__ = ["PrunePlan", "deactivation", "plan_prune"]
 
 #: Buckets read per Redis round trip while scanning a connection's digests.
 _BUCKETS_PER_TRIP = 256
@@ -42,12 +42,15 @@ class PrunePlan:
 
     def items(self, mapper: Mapper, options: dict[str, Any]) -> list[Prepared]:
         assert mapper.to_prune is not None
-        out = []
-        for item_id in self.candidates:
-            op, payload = mapper.to_prune(item_id, options)
-            digest, size = digest_and_size(mapper, op, payload, active=False)
-            out.append(Prepared(OutboundItem(item_id, digest, payload), op, size))
-        return out
+        return [deactivation(mapper, options, item_id) for item_id in self.candidates]
+
+
+def deactivation(mapper: Mapper, options: dict[str, Any], item_id: str) -> Prepared:
+    """The deactivation of an item known only by its id (``mapper.to_prune`` must exist)."""
+    assert mapper.to_prune is not None
+    op, payload = mapper.to_prune(item_id, options)
+    digest, size = digest_and_size(mapper, op, payload, active=False)
+    return Prepared(OutboundItem(item_id, digest, payload), op, size)
 
 
 def plan_prune(

@@ -15,9 +15,9 @@ import redis
 
 from producers.capped import CatalogCaps
 from producers.heartbeat import heartbeat
-from producers.prepare import Prepared
+from producers.prepare import ItemError, Prepared
 from producers.producer import Producer
-from producers.prune import PrunePlan, plan_prune
+from producers.prune import PrunePlan, deactivation, plan_prune
 from producers.readers import Record
 from producers.sources import detect_format, is_url, open_source, read_records
 from workers import ledger, ports
@@ -30,7 +30,14 @@ from workers.redact import redact_url
 from workers.redis_client import get_redis
 from workers.sealing import is_sealed, seal, unseal
 
-__all__ = ["SyncOptions", "dry_run", "start_reserved_run", "start_retry_run", "start_run"]
+__all__ = [
+    "SyncOptions",
+    "dry_run",
+    "start_changes_run",
+    "start_reserved_run",
+    "start_retry_run",
+    "start_run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +153,35 @@ def start_retry_run(
     options = SyncOptions(full=True, trigger="retry")
     extra = {"retry_of": run_id}
     return _run(old["connection"], feed, options, r=r, settings=settings, extra=extra, send=send)
+
+
+def start_changes_run(
+    connection_name: str,
+    upserts: list[dict[str, Any]],
+    deletes: list[str],
+    *,
+    r: redis.Redis | None = None,
+    settings: Settings | None = None,
+    send: Send | None = None,
+) -> str:
+    """One run (trigger ``changes``) of item changes: ``upserts`` are catalog items, ``deletes``
+    deactivations built as pruning builds them. Diffing stays on: an upsert the provider already
+    has ends ``unchanged``, and so does the delete of an item already deactivated.
+
+    A delete on a provider that cannot deactivate is an invalid item saying so, never dropped.
+    """
+
+    def feed(producer: Producer) -> None:
+        producer.consume(Record(n, item) for n, item in enumerate(upserts, start=1))
+        for n, item_id in enumerate(deletes, start=len(upserts) + 1):
+            if producer.mapper.to_prune is None:
+                why = f"{producer.conn.provider} has no documented way to deactivate content"
+                producer.add([ItemError(item_id, n, "(delete)", why)])
+            else:
+                producer.add(deactivation(producer.mapper, producer.conn.options, item_id))
+
+    options = SyncOptions(trigger="changes")
+    return _run(connection_name, feed, options, r=r, settings=settings, extra={}, send=send)
 
 
 def _run(

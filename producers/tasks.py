@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from producers.changes import flush_changes, sweep_changes
 from producers.sync import SyncOptions, start_reserved_run, start_run
-from schemas.messages import ScheduledSync, StartRun, SyncCatalog
+from schemas.messages import FlushChanges, ScheduledSync, StartRun, SyncCatalog
 from workers.connections import resolve_value
-from workers.ports import SCHEDULED_SYNC, START_RUN, SYNC_CATALOG
+from workers.ports import FLUSH_CHANGES, SCHEDULED_SYNC, START_RUN, SYNC_CATALOG
 from workers.providers.registry import get_connection
 from workers.tasks.base import load, real_deps, task
 
@@ -45,3 +46,13 @@ def scheduled_sync(**kwargs: Any) -> str:
     # A signed source URL stays out of the TOML file: "env:NAME" or "file:/run/secrets/NAME".
     source = str(resolve_value(conn.schedule.source, f"connections.{msg.connection}.schedule.source"))
     return start_run(msg.connection, source, options, run_id=msg.run_id, send=real_deps().send)
+
+
+@task(name=FLUSH_CHANGES, soft_time_limit=240, time_limit=300)
+def flush_changes_task(**kwargs: Any) -> dict[str, Any]:
+    """Kwargs: connection: one run of its waiting changes. None (beat): flush what waited too long."""
+    msg: FlushChanges = load(FlushChanges, kwargs)
+    deps = real_deps()
+    if msg.connection is None:
+        return {"flushed": sweep_changes(deps.r, deps.settings, deps.send)}
+    return {"run_id": flush_changes(deps.r, msg.connection, deps.settings, deps.send)}

@@ -300,11 +300,13 @@ class ConnectionStatusSchema(Schema):
 class ItemChangesSchema(_Strict):
     upserts = fields.List(
         fields.Dict(keys=fields.Str()),
+        validate=validate.Length(max=1000),
         load_default=list,
         metadata={"description": "catalog items (product.md's fields), whole"},
     )
     deletes = fields.List(
         fields.Str(validate=validate.Length(min=1, max=255)),
+        validate=validate.Length(max=1000),
         load_default=list,
         metadata={"description": "item ids to deactivate at the provider"},
     )
@@ -320,6 +322,7 @@ class ReceiptSchema(Schema):
 
 class ItemStatusSchema(Schema):
     item_id = fields.Str(required=True)
+    op = fields.Str(allow_none=True, metadata={"description": "upsert or deactivate"})
     connection = fields.Str(required=True)
     state = fields.Str(required=True)
     at = fields.Str(allow_none=True)

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
 __all__ = [
+    "FlushChanges",
     "MessageError",
     "NotifyRun",
     "Ping",
@@ -59,6 +60,13 @@ class StartRun:
     record (sealed where they hold credentials), never in the message."""
 
     run_id: str
+
+
+@dataclass(frozen=True)
+class FlushChanges:
+    """``connection``: flush its waiting changes; None (beat): flush those that waited too long."""
+
+    connection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,11 @@ class _StartRunSchema(_Strict):
     run_id = fields.Str(required=True, validate=_ID)
 
 
+class _FlushChangesSchema(_Strict):
+    message = FlushChanges
+    connection = fields.Str(validate=_NAME)
+
+
 class _NotifyRunSchema(_Strict):
     message = NotifyRun
     run_id = fields.Str(required=True, validate=_ID)
@@ -128,6 +141,7 @@ _SCHEMAS: dict[type, Schema] = {
     ScheduledSync: _ScheduledSyncSchema(),
     StartRun: _StartRunSchema(),
     NotifyRun: _NotifyRunSchema(),
+    FlushChanges: _FlushChangesSchema(),
     Ping: _PingSchema(),
     Tick: _Strict(),
 }

@@ -74,6 +74,12 @@ app.conf.update(
         "coursesync-schedules": {"task": ports.SCHEDULES, "schedule": _settings.tick_interval_s},
         "coursesync-doctor": {"task": ports.DOCTOR, "schedule": _settings.doctor_interval_s},
         "coursesync-cleanup": {"task": ports.CLEANUP, "schedule": 3600.0},
+        # Without kwargs: flush the item changes whose flush task was lost (producers.changes).
+        "coursesync-changes": {
+            "task": ports.FLUSH_CHANGES,
+            "schedule": _settings.doctor_interval_s,
+            "options": {"expires": 60},
+        },
     },
 )
 

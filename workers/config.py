@@ -72,6 +72,10 @@ class Settings:
     #: How often beat runs the doctor: open runs checked, stranded batches put back, silent
     #: producers' runs ended, unannounced run ends delivered.
     doctor_interval_s: float = 30.0
+    #: Single-item changes from upstream (``producers.changes``) wait this long, per connection,
+    #: to be sent together as one run: a stream of one-item changes costs bulk requests, not one
+    #: request each. A connection's batch size of waiting changes is sent at once.
+    changes_window_s: float = 2.0
     #: A prune that would deactivate more than this share of the catalog is refused unless forced.
     prune_max_fraction: float = 0.10
     #: Longest JSON Lines line, CSV record or ``.json`` array element read; a longer one is one

@@ -5,6 +5,7 @@
     CoursesyncError
     ├── ConfigError                 configuration is missing or wrong; the user must fix it (exit 2)
     ├── CatalogError                the catalog as a whole cannot be read (not one bad item)
+    ├── RequestTooLarge             a caller sent more in one call than one call may carry
     ├── PayloadError                a task message or stored record does not match its schema
     └── ProviderError               a provider call failed; carries provider, connection, url,
         │                           status_code, code (the provider's own error code), message
@@ -49,6 +50,7 @@ __all__ = [
     "ProviderRejected",
     "ProviderUnavailable",
     "RateLimited",
+    "RequestTooLarge",
     "TransientError",
     "UnverifiedAnswer",
 ]
@@ -69,6 +71,11 @@ class ConfigError(CoursesyncError):
 
 class CatalogError(CoursesyncError):
     """The catalog cannot be read at all (missing file, bad header, wrong format)."""
+
+
+class RequestTooLarge(CoursesyncError):
+    """One call carried more than it may (``producers.changes``: changes per call); the caller
+    splits it. Nothing of the call was accepted."""
 
 
 class PayloadError(CoursesyncError):

@@ -228,6 +228,56 @@ def remote_ids(target: str, bucket: int) -> str:
 
 
 # ---------------------------------------------------------------- per-connection state
+def item_status(connection: str, bucket: int) -> str:
+    """HASH item_id -> JSON list ``[state, at_ms, run_id, op, remote_id, code, message]`` (trailing
+    empty values dropped): what coursesync last knew of each item at the connection.
+
+    Bucketed like ``content_hashes`` (compact listpacks: millions of items stay affordable).
+    Writers, through ``workers.ledger.item_status`` only: the producer (invalid, unchanged),
+    result recording (succeeded, failed), ``producers.changes`` (queued, invalid). TTL: run
+    retention, refreshed on every write to the bucket.
+    """
+    return f"{PREFIX}conn:{connection}:item_status:{bucket}"
+
+
+def changes(connection: str) -> str:
+    """HASH item_id -> ``U<item JSON>`` (upsert) or ``D`` (delete): item changes waiting for the
+    connection's next flush; the last write per item wins. Writer: ``producers.changes``
+    (submit). Moved whole into ``changes_taken`` by ``take_changes.lua``. No TTL."""
+    return f"{PREFIX}conn:{connection}:changes"
+
+
+def changes_taken(connection: str) -> str:
+    """HASH, as ``changes``: the changes a flush took and has not yet turned into a run's enqueued
+    batches. Deleted by ``finish_changes.lua`` once it has; found still there (the flusher died),
+    the next flush sends it with the newer changes. No TTL: changes are never dropped."""
+    return f"{PREFIX}conn:{connection}:changes:taken"
+
+
+def changes_scheduled(connection: str) -> str:
+    """STRING: a flush of the connection's changes is on the broker (SET NX PX). Writer: submit,
+    which sends the flush with a countdown of one window when it sets it; deleted when a flush
+    takes the changes. TTL a few windows, so a lost flush task is replaced by a later change."""
+    return f"{PREFIX}conn:{connection}:changes:scheduled"
+
+
+def changes_urgent(connection: str) -> str:
+    """STRING: a flush was sent at once because a batch size of changes was waiting (SET NX PX,
+    TTL one window), so calls arriving meanwhile do not each send another."""
+    return f"{PREFIX}conn:{connection}:changes:urgent"
+
+
+def changes_lock(connection: str) -> str:
+    """STRING token (SET NX PX): the one flush of the connection's changes running now."""
+    return f"{PREFIX}conn:{connection}:changes:lock"
+
+
+#: ZSET connection -> ms of its oldest change not yet in a run. Writers: submit (ZADD NX),
+#: ``finish_changes.lua``. Reader: the beat sweep of ``producers.changes``, which flushes
+#: connections whose changes waited several windows (a flush task was lost).
+CHANGES_WAITING = PREFIX + "changes:waiting"
+
+
 def active_run(connection: str) -> str:
     """STRING run_id of the connection's scheduled resync while it runs; a due resync is skipped
     while it exists. Writer: the schedules sweep (SET NX, TTL ``SCHEDULED_RUN_CLAIM_S``); deleted

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "CLEANUP",
     "DOCTOR",
+    "FLUSH_CHANGES",
     "NOTIFY_RUN",
     "PING",
     "POLL_JOBS",
@@ -37,6 +38,9 @@ SYNC_CATALOG = "coursesync.sync_catalog"
 START_RUN = "coursesync.start_run"
 #: Start a connection's scheduled resync (kwargs: connection, run_id).
 SCHEDULED_SYNC = "coursesync.scheduled_sync"
+#: Send a connection's waiting item changes as one run (kwargs: connection), or, without
+#: kwargs (beat), find the connections whose changes have waited too long and flush them.
+FLUSH_CHANGES = "coursesync.flush_changes"
 #: POST a finished run's document to its webhook (kwargs: run_id).
 NOTIFY_RUN = "coursesync.notify_run"
 #: Prove a worker consumes (kwargs: token), for `coursesync health`.

@@ -34,12 +34,14 @@ def test_hset_many_writes_every_pair_of_every_hash_past_lua_unpack_limits(r: red
     big = {f"f{i}": f"v{i}" for i in range(5_000)}
     hashes = {"h:big": big, "h:one": {"a": "1"}, "h:two": {"b": "2", "c": "3"}}
     args: list[object] = []
-    for mapping in hashes.values():
-        args.append(len(mapping))
+    for key, mapping in hashes.items():
+        args += [len(mapping), 60 if key == "h:one" else 0]
         for pair in mapping.items():
             args.extend(pair)
     assert lua.run(r, "hset_many", list(hashes), args) == 3
     assert {key: r.hgetall(key) for key in hashes} == hashes
+    # And only the hash given a TTL has one
+    assert 0 < r.ttl("h:one") <= 60 and r.ttl("h:big") == -1 and r.ttl("h:two") == -1
 
 
 def test_recording_a_batch_writes_each_items_digest_and_remote_id_in_its_bucket_of_the_batch_target(

@@ -4,7 +4,8 @@ Everything a run promises (README, "The run ledger") is kept here: runs and thei
 counters (``runs``; read back as the run document by ``documents``), batches and their state
 transitions (``batches``, payloads in ``payloads``), where a pending batch waits (``queue``),
 when a remote job is polled next (``jobs``), what became of each item (``outcomes``, read back
-by ``items``), the announcement of a run's end (``outbox``, ``ending``), and the doctor's check
+by ``items``; the last word on each item at a connection in ``item_status``), the
+announcement of a run's end (``outbox``, ``ending``), and the doctor's check
 (``checks``). Every change of more than one key is one script of ``workers/lua``.
 
 Other code asks through the names below; keys are built by ``workers.keys``.
@@ -29,6 +30,8 @@ from workers.ledger.batches import (
 from workers.ledger.checks import Reachability, check_batches
 from workers.ledger.documents import get_run, list_runs, run_document
 from workers.ledger.ending import run_finished
+from workers.ledger.item_status import encode as encode_status
+from workers.ledger.item_status import item_status, queue_statuses
 from workers.ledger.items import item_errors, retry_items
 from workers.ledger.jobs import claim_due_jobs, forget_job, reschedule_poll
 from workers.ledger.outcomes import NO_RESULT, fail_batch, merge_results, record_results
@@ -61,12 +64,14 @@ __all__ = [
     "count_poll",
     "create_batch",
     "create_run",
+    "encode_status",
     "fail_batch",
     "finalize_run",
     "forget_job",
     "get_run",
     "heartbeat",
     "item_errors",
+    "item_status",
     "list_runs",
     "load_batch",
     "load_items",
@@ -75,6 +80,7 @@ __all__ = [
     "merge_results",
     "new_run_id",
     "note",
+    "queue_statuses",
     "record_item_errors",
     "record_prune_plan",
     "record_results",

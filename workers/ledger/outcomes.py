@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import redis
 
 from workers import keys, lua
@@ -20,6 +21,7 @@ from workers.config import Settings
 from workers.crashpoints import crash_point
 from workers.ledger.batches import Batch, load_blob, load_items, settle_batch
 from workers.ledger.ending import run_finished
+from workers.ledger.item_status import Hashes, encode, hset_many_args, status_hashes
 from workers.ledger.payloads import decode_heads, decode_items
 from workers.ledger.reasons import queue_reasons
 from workers.logs import batch_event
@@ -139,7 +141,7 @@ def _record(
     crash_point("record.after_settle")
     # After the batch settled, never before: a digest says "the provider has this exact item"
     # and stops the next sync from sending it. A crash between the two only costs a resend.
-    _remember_confirmed(r, batch, [(item, res) for item, res in outcomes if res.ok])
+    _remember(r, batch, outcomes, settings)
     # duration_ms: the batch's whole life, from the producer to its last item's outcome.
     life_ms = max(0, int(time.time() * 1000) - batch.created_ms)
     batch_event(
@@ -168,27 +170,41 @@ def _chart(
     pipe.execute()
 
 
-def _remember_confirmed(
-    r: redis.Redis, batch: Batch, confirmed: list[tuple[OutboundItem, ItemResult]]
+def _remember(
+    r: redis.Redis, batch: Batch, outcomes: list[tuple[OutboundItem, ItemResult]], settings: Settings
 ) -> None:
-    """Content digests (and the provider's own ids) of the items the provider confirmed."""
+    """Content digests (and the provider's own ids) of the items the provider confirmed, and
+    every item's status, in one script call."""
     digests: dict[int, dict[Any, Any]] = {}
     remote: dict[int, dict[Any, Any]] = {}
-    for item, res in confirmed:
-        bucket = keys.item_bucket(item.id)
-        digests.setdefault(bucket, {})[item.id] = item.digest
-        if res.remote_id:
-            remote.setdefault(bucket, {})[item.id] = res.remote_id
-    hashes = [(keys.content_hashes(batch.target, b), m) for b, m in digests.items()]
-    hashes += [(keys.remote_ids(batch.target, b), m) for b, m in remote.items()]
-    if not hashes:
-        return
-    args: list[Any] = []
-    for _, mapping in hashes:
-        args.append(len(mapping))
-        for pair in mapping.items():
-            args.extend(pair)
-    lua.run(r, "hset_many", [key for key, _ in hashes], args)
+    buckets: dict[str, int] = {}
+    statuses: list[tuple[str, bytes]] = []
+    at_ms, run_id, op = int(time.time() * 1000), batch.run_id, batch.op
+    # Every success of the batch shares all but its remote id: encoded once (this runs per item).
+    succeeded = encode("succeeded", at_ms=at_ms, run_id=run_id, op=op)
+    with_remote = succeeded[:-1] + b","
+    for item, res in outcomes:
+        bucket = buckets[item.id] = keys.item_bucket(item.id)
+        if res.ok:
+            digests.setdefault(bucket, {})[item.id] = item.digest
+            if res.remote_id:
+                remote.setdefault(bucket, {})[item.id] = res.remote_id
+            value = with_remote + orjson.dumps(res.remote_id) + b"]" if res.remote_id else succeeded
+        else:
+            value = encode(
+                "failed",
+                at_ms=at_ms,
+                run_id=run_id,
+                op=op,
+                code=res.code or "UNKNOWN",
+                message=res.message or "",
+            )
+        statuses.append((item.id, value))
+    hashes: Hashes = [(keys.content_hashes(batch.target, b), 0, m) for b, m in digests.items()]
+    hashes += [(keys.remote_ids(batch.target, b), 0, m) for b, m in remote.items()]
+    hashes += status_hashes(batch.connection, statuses, settings.run_retention_s, buckets=buckets)
+    if hashes:
+        lua.run(r, "hset_many", *hset_many_args(hashes))
 
 
 def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | None:
