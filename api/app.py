@@ -38,9 +38,11 @@ class _Api(Api):  # type: ignore[misc]
 
 def create_app(r: redis.Redis, settings: Settings, send: Send) -> Flask:
     """The API over Redis ``r`` (str responses), putting tasks on the broker with ``send``."""
+    from api.dashboard import blueprint as dashboard
     from api.routes import blueprints
 
-    app = Flask("coursesync.api")
+    # No app-wide static folder: the dashboard's blueprint serves /static.
+    app = Flask("coursesync.api", static_folder=None)
     app.config.update(
         API_TITLE="coursesync",
         API_VERSION="v1",
@@ -57,6 +59,7 @@ def create_app(r: redis.Redis, settings: Settings, send: Send) -> Flask:
     app.extensions["smorest_api"] = api
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
+    app.register_blueprint(dashboard)  # plain Flask: the page is not part of the OpenAPI document
 
     @app.before_request
     def _authenticate() -> Response | None:
