@@ -19,6 +19,7 @@ import redis
 from workers import keys
 from workers.errors import ConfigError
 from workers.ledger.documents import run_document
+from workers.ledger.runs import FINAL_STATES
 from workers.redis_client import strs
 
 __all__ = ["ItemPage", "RunPage", "page_items", "page_runs"]
@@ -90,21 +91,43 @@ def page_runs(
             entries = [(i, sc) for i, sc in entries if not (sc == max_score and i >= after)]
         if not entries:
             return RunPage(found, None)
-        for run_id, score in entries:
+        # One round trip tells which runs cannot match, so a sparse filter over thousands of
+        # runs reads a few fields of each, not its whole document.
+        pipe = r.pipeline(transaction=False)
+        for run_id, _ in entries:
+            pipe.hmget(keys.run(run_id), "connection", "provider", "state")
+        heads = pipe.execute()
+        for (run_id, score), (owner, runs_on, recorded) in zip(entries, heads, strict=True):
             scanned += 1
-            doc = run_document(r, run_id)
             max_score, after = score, run_id
+            if not _may_match(owner, runs_on, recorded, may_see, state=state, provider=provider):
+                continue
+            doc = run_document(r, run_id)
             if doc is None:
                 continue
             doc.pop("errors", None)
-            if not may_see(str(doc["connection"])) or (state and doc["state"] != state):
-                continue
-            if provider and doc["provider"] != provider:
+            if state and doc["state"] != state:
                 continue
             found.append(doc)
             if len(found) == limit:
                 break
     return RunPage(found, _encode({"s": max_score, "id": after}))
+
+
+def _may_match(
+    owner: Any,
+    runs_on: Any,
+    recorded: Any,
+    may_see: Callable[[str], bool],
+    *,
+    state: str | None,
+    provider: str | None,
+) -> bool:
+    """Whether a run whose hash holds these fields can match; its document has the last word
+    (an open run may read as ``paused``, so only a final recorded state rules it out)."""
+    if owner is None or not may_see(str(owner)) or (provider and runs_on != provider):
+        return False
+    return not state or recorded == state or recorded not in FINAL_STATES
 
 
 def page_items(
