@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import redis
@@ -57,13 +58,20 @@ def queue_reasons(pipe: Any, run_id: str, errors: Iterable[dict[str, Any]], rete
     pipe.expire(key, retention_s)
 
 
+@lru_cache(maxsize=4096)
+def _parse(name: str) -> tuple[str, str, str]:
+    # Thousands of runs share a few dozen reasons: a summary parses each name once.
+    stage, code, field = json.loads(name)
+    return str(stage), str(code), str(field)
+
+
 def read_reasons(raw: dict[str, str]) -> list[dict[str, Any]]:
     """The reasons of one run from its hash (as HGETALL answers it), most frequent first."""
     found = []
     for name, value in raw.items():
         if not name.startswith("n"):
             continue
-        stage, code, field = json.loads(name[1:])
+        stage, code, field = _parse(name[1:])
         found.append(
             {
                 "stage": stage,
