@@ -169,3 +169,18 @@ def test_the_next_due_time_of_a_schedule() -> None:
     assert next_due_s(Schedule("x", every_s=3600), None, now) == now  # due at once
     due = next_due_s(Schedule("x", cron="*/15 * * * *"), now, now)
     assert now < due <= now + 15 * 60
+
+
+def test_the_page_is_served_without_a_token_under_a_strict_policy_and_holds_no_data(client: Any) -> None:
+    with client.get("/") as page:
+        assert page.status_code == 200 and b'<script type="module" src="/static/app.js">' in page.data
+        policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy and "unsafe" not in policy
+    for name in ("app.js", "style.css"):
+        with client.get(f"/static/{name}") as asset:
+            assert asset.status_code == 200 and asset.headers["X-Content-Type-Options"] == "nosniff"
+    with client.get("/static/../app.py") as outside:
+        assert outside.status_code == 404
+    with client.get("/static/app.js") as asset:
+        script = asset.get_data(as_text=True)
+    assert ".innerHTML" not in script and "localStorage" not in script  # text only; the tab forgets the token
