@@ -216,6 +216,10 @@ def test_a_run_started_from_the_page_reaches_the_end_and_its_failures_show_field
     expect(page.get_by_text("Only items with reason")).to_be_visible()
     page.set_viewport_size(NARROW)
     shot(page, "run-narrow")
+    # and the retry button starts a run of the failed items, which the page follows
+    page.get_by_role("button", name=re.compile(r"Retry \d+ failed items")).click()
+    page.wait_for_url(re.compile(r"#/runs/r_(?!" + run_id[2:] + ")"))
+    expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100", timeout=120_000)
 
 
 def test_a_slow_run_is_cancelled_from_its_page(page: Any, served: Any, tokens: dict[str, str]) -> None:
