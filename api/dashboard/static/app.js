@@ -8,6 +8,7 @@
 // per open view), and no connection held open through proxies.
 
 const POLL_MS = 1500;
+const IDLE_POLL_MS = 10000;
 const TOKEN_KEY = "coursesync.token";
 const FINAL = new Set(["completed", "completed_with_errors", "failed", "cancelled"]);
 const STATES = ["queued", "running", "paused", "completed", "completed_with_errors", "failed", "cancelled"];
@@ -79,13 +80,15 @@ function query(params) {
   return s ? `?${s}` : "";
 }
 
-// Repeats fn every POLL_MS while the view is the current one and fn answers true.
+// Repeats fn while the view is the current one and fn answers true (again in POLL_MS) or a
+// number (again in that many ms); a hidden tab asks nothing.
 function poll(id, fn) {
   const tick = async () => {
-    if (id !== viewId || document.hidden) return id === viewId && setTimeout(tick, POLL_MS);
+    if (id !== viewId) return;
+    if (document.hidden) { setTimeout(tick, POLL_MS); return; }
     let again = false;
     try { again = await fn(); } catch (err) { say(`Update failed: ${err.message}`); again = true; }
-    if (again && id === viewId) setTimeout(tick, POLL_MS);
+    if (again && id === viewId) setTimeout(tick, again === true ? POLL_MS : again);
   };
   setTimeout(tick, POLL_MS);
 }
@@ -182,11 +185,12 @@ async function runsView(params, id) {
   };
   more.addEventListener("click", () => load().catch((e) => say(e.message)));
   await load();
-  // Refresh the newest page: moving runs update in place, new ones appear on top.
+  // Refresh the newest page: moving runs update in place, new ones appear on top. Quickly while
+  // a run on it is open, slowly (for new runs) when none is.
   poll(id, async () => {
     const page = await api(`/runs${query({ ...filter, limit: 50 })}`);
     show(page.runs, { prepend: true });
-    return true;
+    return page.runs.some((run) => !FINAL.has(run.state)) ? true : IDLE_POLL_MS;
   });
 }
 
@@ -410,7 +414,7 @@ async function connectionsView(params, id) {
     put(cards, h("p", { class: "error" }, `Could not list connections: ${err.message}`));
     return;
   }
-  poll(id, render);
+  poll(id, async () => (await render()) && 3000); // budgets move slowly; N connections, N calls
 }
 
 function connectionCard(conn, status, rerender) {
