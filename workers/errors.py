@@ -6,6 +6,7 @@
     ├── ConfigError                 configuration is missing or wrong; the user must fix it (exit 2)
     ├── CatalogError                the catalog as a whole cannot be read (not one bad item)
     ├── PayloadError                a task message or stored record does not match its schema
+    ├── RunCancelled                the run was cancelled: its producer stops reading
     └── ProviderError               a provider call failed; carries provider, connection, url,
         │                           status_code, code (the provider's own error code), message
         ├── TransientError          may succeed later; carries retry_after_s
@@ -49,6 +50,7 @@ __all__ = [
     "ProviderRejected",
     "ProviderUnavailable",
     "RateLimited",
+    "RunCancelled",
     "TransientError",
     "UnverifiedAnswer",
 ]
@@ -73,6 +75,10 @@ class CatalogError(CoursesyncError):
 
 class PayloadError(CoursesyncError):
     """A task message or stored record does not match its schema. Never retried."""
+
+
+class RunCancelled(CoursesyncError):
+    """The run was cancelled (`coursesync cancel`): its producer stops reading and seals it."""
 
 
 class ProviderError(CoursesyncError):
