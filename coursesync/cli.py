@@ -35,12 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COURSESYNC_CONFIG"] = args.config
     if args.redis_url:
         os.environ["COURSESYNC_REDIS_URL"] = args.redis_url
-    from coursesync import ops
+    from coursesync import controls, ops
     from coursesync.limits import limits
 
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "sync": _sync, "retry": _retry, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
         "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor, "limits": limits,
+        "cancel": lambda a: controls.cancel(a, _redis()), "pause": lambda a: controls.pause(a, _redis()),
+        "resume": lambda a: controls.resume(a, _redis()),
     }  # fmt: skip
     from workers.errors import CatalogError, ConfigError
 
@@ -191,7 +193,8 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{len(rows)} item error(s)", file=sys.stderr)
         return EXIT_OK
     print(json.dumps(doc, indent=2) if args.json else summary(doc))
-    return EXIT_OK
+    # A cancelled run did not do all it was asked to (product.md: exit 1).
+    return EXIT_ITEMS if doc["state"] == "cancelled" else EXIT_OK
 
 
 def _runs(args: argparse.Namespace) -> int:

@@ -155,4 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     from coursesync.ops import add_commands
 
     add_commands(sub)
+    from coursesync.controls import add_commands as add_controls
+
+    add_controls(sub)
     return p
