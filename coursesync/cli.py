@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["COURSESYNC_CONFIG"] = args.config
     if args.redis_url:
         os.environ["COURSESYNC_REDIS_URL"] = args.redis_url
-    from coursesync import ops
+    from coursesync import controls, ops
     from coursesync.limits import limits
     from coursesync.serve_api import api, token
 
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         "sync": _sync, "retry": _retry, "status": _status, "item": _item, "runs": _runs, "sandbox": _sandbox,
         "demo": _demo, "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor, "limits": limits,
         "api": api, "token": token,
+        "cancel": lambda a: controls.cancel(a, _redis()), "pause": lambda a: controls.pause(a, _redis()),
+        "resume": lambda a: controls.resume(a, _redis()),
     }  # fmt: skip
     from workers.errors import CatalogError, ConfigError
 
@@ -193,7 +195,8 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{len(rows)} item error(s)", file=sys.stderr)
         return EXIT_OK
     print(json.dumps(doc, indent=2) if args.json else summary(doc))
-    return EXIT_OK
+    # A cancelled run did not do all it was asked to (product.md: exit 1).
+    return EXIT_ITEMS if doc["state"] == "cancelled" else EXIT_OK
 
 
 def _item(args: argparse.Namespace) -> int:

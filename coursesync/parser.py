@@ -177,4 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     from coursesync import serve_api
 
     serve_api.add_commands(sub)
+    from coursesync.controls import add_commands as add_controls
+
+    add_controls(sub)
     return p

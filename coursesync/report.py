@@ -46,6 +46,10 @@ def summary(doc: dict[str, Any], *, max_errors: int = 10) -> str:
         lines.append(f"  target   {doc['target']} ({doc.get('target_label') or '?'})")
     if doc.get("reason"):
         lines.append(f"  reason   {doc['reason']}")
+    if doc.get("paused"):
+        lines.append(f"  paused   nothing is sent until `coursesync resume {doc['connection']}`")
+    if doc.get("cancel_requested_at"):
+        lines.append(f"  cancelled at {doc['cancel_requested_at']}: nothing more of it is sent")
     prune = doc.get("prune")
     if prune:
         lines.append(

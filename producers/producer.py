@@ -29,6 +29,7 @@ from workers.config import Settings
 from workers.connections import Connection
 from workers.crashpoints import crash_point
 from workers.dispatch import dispatch
+from workers.errors import RunCancelled
 from workers.metrics import count_items
 from workers.ports import Send
 from workers.providers.installed import get_mapper
@@ -55,6 +56,7 @@ class Producer:
 
     Raises:
         ConfigError: the connection's target cannot be named (an ``env:`` variable is unset).
+        RunCancelled: (from ``consume``, ``add``, ``finish``) the run was cancelled.
     """
 
     def __init__(
@@ -159,7 +161,14 @@ class Producer:
         if len(self._errors) >= WINDOW_ITEMS:
             self._flush_counts()
 
+    def _stop_if_cancelled(self) -> None:
+        """Raise ``RunCancelled`` once the run was cancelled: what is not read yet is never
+        counted, what was read but not batched is failed by the seal (``ledger.seal_run``)."""
+        if not self.dry_run and ledger.is_cancelled(self.r, self.run_id):
+            raise RunCancelled(f"run {self.run_id} was cancelled")
+
     def _flush_window(self) -> None:
+        self._stop_if_cancelled()
         window, self.window = self.window, []
         changed = window
         if window and not (self.full and not self.dry_run):
@@ -192,6 +201,7 @@ class Producer:
         # that dies in between leaves items counted but never batched, which the seal counts
         # as failed. The other order would leave a batch of items the run never counted.
         self._flush_counts()
+        self._stop_if_cancelled()
         ledger.create_batch(
             self.r,
             batch_id=batch.id,

@@ -22,7 +22,7 @@ from producers.readers import Record
 from producers.sources import detect_format, is_url, open_source, read_records
 from workers import ledger, ports
 from workers.config import Settings, get_settings
-from workers.errors import CatalogError, ConfigError
+from workers.errors import CatalogError, ConfigError, RunCancelled
 from workers.ports import Send
 from workers.providers.base import OutboundItem
 from workers.providers.registry import get_connection
@@ -241,6 +241,10 @@ def _run(
             if options.prune and not fatal and producer.total:
                 _prune(r, settings, producer, options)
             producer.finish()
+    except RunCancelled:
+        # `coursesync cancel`: stop reading; the seal below fails what was read but not sent.
+        log.info("producer stopped: run=%r was cancelled", run_id)
+        fatal = ""
     except Exception as exc:
         # A bug or a lost Redis connection: end the run visibly rather than leave it "queued"
         # forever, then let the error surface. The batches already enqueued still go out. If
@@ -252,7 +256,7 @@ def _run(
             if state is not None:
                 ledger.run_finished(r, run_id, state, settings)
         raise
-    if not fatal and producer.total == 0:
+    if not fatal and producer.total == 0 and not ledger.is_cancelled(r, run_id):
         fatal = (
             "the catalog holds no items"
             if "retry_of" not in extra

@@ -14,6 +14,9 @@ not yet ended (``keys.OPEN_RUNS``):
 - a sealed run whose batches have all settled but which did not end (its last settle crashed
   halfway through its caller) is ended.
 
+A paused connection's batches wait in its ready list, so they count as reachable, and a paused
+run is not ended for waiting (``workers.control``); a cancelled run ends ``cancelled``.
+
 What it cannot repair (a batch record gone from Redis: evicted, or deleted by hand) it reports.
 """
 

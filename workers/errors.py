@@ -7,6 +7,7 @@
     ├── CatalogError                the catalog as a whole cannot be read (not one bad item)
     ├── RequestTooLarge             a caller sent more in one call than one call may carry
     ├── PayloadError                a task message or stored record does not match its schema
+    ├── RunCancelled                the run was cancelled: its producer stops reading
     └── ProviderError               a provider call failed; carries provider, connection, url,
         │                           status_code, code (the provider's own error code), message
         ├── TransientError          may succeed later; carries retry_after_s
@@ -51,6 +52,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "RequestTooLarge",
+    "RunCancelled",
     "TransientError",
     "UnverifiedAnswer",
 ]
@@ -80,6 +82,10 @@ class RequestTooLarge(CoursesyncError):
 
 class PayloadError(CoursesyncError):
     """A task message or stored record does not match its schema. Never retried."""
+
+
+class RunCancelled(CoursesyncError):
+    """The run was cancelled (`coursesync cancel`): its producer stops reading and seals it."""
 
 
 class ProviderError(CoursesyncError):

@@ -46,7 +46,10 @@ def run(run_id: str) -> str:
     """HASH of one run: connection, provider, state, timestamps and exact counters.
 
     Writers: producer (creation, counts of read/invalid/unchanged, seal) and the Lua scripts
-    of ``workers/lua`` (batch transitions, final state). TTL: run retention.
+    of ``workers/lua`` (batch transitions, final state). Its field ``cancel_requested`` (the
+    time of `coursesync cancel`, set once by ``cancel_run.lua``) is the run's cancel flag:
+    ``mark_sending.lua`` refuses every batch of a run that has it, and the producer stops
+    reading when it sees it. TTL: run retention.
     """
     return f"{PREFIX}run:{run_id}"
 
@@ -124,6 +127,12 @@ def batch_lock(batch_id: str) -> str:
 # ---------------------------------------------------------------- dispatch (per connection)
 #: SET of connection names that have batches waiting in their ready list.
 READY_CONNECTIONS = PREFIX + "ready"
+
+#: SET of connection names paused by `coursesync pause` (``workers.control``, its only writer;
+#: removed by `coursesync resume`). While a connection is in it, ``admit.lua`` hands out none
+#: of its batches and ``mark_sending.lua`` puts back any a worker already holds, so no request
+#: of it leaves; its remote jobs are still polled. No TTL: a pause lasts until resumed.
+PAUSED_CONNECTIONS = PREFIX + "paused"
 
 
 def ready(connection: str, priority: str = "normal") -> str:

@@ -203,6 +203,10 @@ def _resend(deps: Deps, batch: Batch, status: JobStatus) -> str:
     """The job failed as a whole for a transient reason: send the batch again, as an attempt."""
     settings = deps.settings
     reason = f"the remote job {batch.job_ref} failed: {status.code or ''} {status.reason or ''}".strip()
+    if ledger.is_cancelled(deps.r, batch.run_id):
+        # Not sent again: the run was cancelled (were it reopened, mark_sending would refuse it).
+        _fail(deps, batch, code=ledger.CANCELLED, message=f"{reason}; not sent again: the run was cancelled")
+        return "failed"
     if batch.attempts + 1 >= settings.max_attempts:
         message = f"gave up after {batch.attempts + 1} attempts: {reason}"
         _fail(deps, batch, code=status.code or "REMOTE_JOB_FAILED", message=message)

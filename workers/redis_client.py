@@ -15,7 +15,7 @@ import redis
 from workers.config import get_settings
 from workers.errors import ConfigError
 
-__all__ = ["check_no_eviction", "get_raw_redis", "get_redis", "strs"]
+__all__ = ["check_no_eviction", "get_raw_redis", "get_redis", "raw_twin", "strs"]
 
 
 @lru_cache(maxsize=8)
@@ -38,6 +38,14 @@ def get_redis() -> redis.Redis:
 def get_raw_redis() -> redis.Redis:
     """A client returning ``bytes``, for compressed batch payloads."""
     return _client(get_settings().redis_url, os.getpid(), False)
+
+
+def raw_twin(r: redis.Redis) -> redis.Redis:
+    """A new ``bytes`` client on the same server and database as ``r`` (close it after use):
+    for functions handed only ``r`` that must read a compressed payload."""
+    pool = r.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
 def strs(reply: Any) -> list[str]:

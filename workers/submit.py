@@ -10,6 +10,8 @@ A batch becomes at most one remote job, and no failure is silent:
   the batch. So does a lost answer (``AnswerLost``) or an unreadable one (``UnverifiedAnswer``).
   Then the batch is sent again only if its provider is ``resend_safe``; otherwise its items fail
   with ``UNVERIFIED`` and the next sync sends them;
+- a cancelled run's batch, or a paused connection's, never leaves: the step that sets the
+  ``sending`` mark refuses it (``workers.control``);
 - the remote job reference is stored, and the batch leaves its in-flight lease, in one atomic
   step before the task acknowledges its message (``acks_late``);
 - any exception, not only those of the error tree, is an attempt: counted, backed off, and
@@ -58,7 +60,7 @@ __all__ = ["Outcome", "submit_batch"]
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["missing", "skipped", "deferred", "submitted", "settled", "failed", "split"]
+Outcome = Literal["missing", "skipped", "deferred", "submitted", "settled", "failed", "split", "paused"]
 
 
 def submit_batch(batch_id: str, deps: Deps) -> Outcome:
@@ -139,8 +141,9 @@ def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outco
     if items is None:
         ledger.record_results(r, raw_r, batch, [], settings)  # counts the lost payload as failed
         return "failed"
-    if not ledger.mark_sending(r, batch.id, token):
-        return "skipped"
+    marked = ledger.mark_sending(r, batch, token)
+    if marked != "ok":
+        return _refused(deps, batch, marked)
     crash_point("submit.before_send")
     started = time.monotonic()
     last_status(clear=True)
@@ -166,6 +169,16 @@ def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outco
                 job=answer.job_ref, duration_ms=duration_ms)  # fmt: skip
     crash_point("submit.after_record")
     return "submitted"
+
+
+def _refused(deps: Deps, batch: Batch, marked: str) -> Outcome:
+    """The batch may not leave (decided in the step that would have marked it sending)."""
+    if marked == "cancelled":
+        ledger.cancel_batch(deps.r, deps.raw_r, batch, deps.settings)  # never sent: CANCELLED
+        return "failed"
+    if marked == "paused":
+        return "paused"  # put back in its ready list; sent once the connection resumes
+    return "skipped"
 
 
 def _call_provider(

@@ -5,8 +5,8 @@ counters (``runs``; read back as the run document by ``documents``), batches and
 transitions (``batches``, payloads in ``payloads``), where a pending batch waits (``queue``),
 when a remote job is polled next (``jobs``), what became of each item (``outcomes``, read back
 by ``items``; the last word on each item at a connection in ``item_status``), the
-announcement of a run's end (``outbox``, ``ending``), and the doctor's check
-(``checks``). Every change of more than one key is one script of ``workers/lua``.
+announcement of a run's end (``outbox``, ``ending``), the doctor's check (``checks``), and
+cancelling a run (``cancel``). Every change of more than one key is one script of ``workers/lua``.
 
 Other code asks through the names below; keys are built by ``workers.keys``.
 """
@@ -27,6 +27,7 @@ from workers.ledger.batches import (
     split_batch,
     split_extra,
 )
+from workers.ledger.cancel import CANCELLED, cancel_batch, is_cancelled, request_cancel
 from workers.ledger.checks import Reachability, check_batches
 from workers.ledger.documents import get_run, list_runs, run_document
 from workers.ledger.ending import run_finished
@@ -52,12 +53,14 @@ from workers.ledger.runs import (
 )
 
 __all__ = [
+    "CANCELLED",
     "ERRORS_MAX",
     "FINAL_STATES",
     "NO_RESULT",
     "Batch",
     "Reachability",
     "add_counts",
+    "cancel_batch",
     "check_batches",
     "claim_due_jobs",
     "count_attempt",
@@ -70,6 +73,7 @@ __all__ = [
     "forget_job",
     "get_run",
     "heartbeat",
+    "is_cancelled",
     "item_errors",
     "item_status",
     "list_runs",
@@ -85,6 +89,7 @@ __all__ = [
     "record_prune_plan",
     "record_results",
     "reopen",
+    "request_cancel",
     "reschedule_poll",
     "reserve_run",
     "retry_items",

@@ -192,9 +192,28 @@ def count_poll(r: redis.Redis, batch: Batch, *, ok: bool) -> int:
     return int(r.hincrby(keys.batch(batch.id), "poll_errors", 1))
 
 
-def mark_sending(r: redis.Redis, batch_id: str, token: str) -> bool:
-    """Note that the batch's request is about to leave; False if it is no longer pending."""
-    return bool(lua.run(r, "mark_sending", [keys.batch(batch_id)], [token]))
+def mark_sending(r: redis.Redis, batch: Batch, token: str) -> str:
+    """Note that the batch's request is about to leave, if it still may (one atomic step with
+    the checks, ``workers/lua/mark_sending.lua``). Returns ``ok`` (send it), ``gone`` (no
+    longer pending), ``cancelled`` (its run was cancelled: it must not leave) or ``paused``
+    (its connection is paused: it was put back at the front of its ready list)."""
+    c = batch.connection
+    return str(
+        lua.run(
+            r,
+            "mark_sending",
+            [
+                keys.batch(batch.id),
+                keys.run(batch.run_id),
+                keys.PAUSED_CONNECTIONS,
+                keys.inflight(c),
+                keys.ready(c),
+                keys.ready(c, "low"),
+                keys.READY_CONNECTIONS,
+            ],
+            [token, batch.id, c],
+        )
+    )
 
 
 def mark_submitted(

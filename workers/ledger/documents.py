@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from workers import keys
-from workers.ledger.runs import BATCH_STATES, COUNTS, ERRORS_MAX
+from workers.ledger.runs import BATCH_STATES, COUNTS, ERRORS_MAX, FINAL_STATES
 from workers.redis_client import strs
 
 __all__ = ["get_run", "list_runs", "run_document"]
@@ -21,7 +21,8 @@ def get_run(r: redis.Redis, run_id: str) -> dict[str, str] | None:
 
 
 def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
-    """The run document of product.md."""
+    """The run document of product.md. A run not yet ended whose connection is paused shows
+    state ``paused`` and ``"paused": true``; a cancelled one shows ``cancel_requested_at``."""
     raw = get_run(r, run_id)
     if raw is None:
         return None
@@ -41,6 +42,11 @@ def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
         "created_at": raw.get("created_at"),
         "finished_at": raw.get("finished_at") or None,
     }
+    if raw.get("cancel_requested"):
+        doc["cancel_requested_at"] = raw["cancel_requested"]
+    if doc["state"] not in FINAL_STATES and r.sismember(keys.PAUSED_CONNECTIONS, doc["connection"] or ""):
+        # Read-time, not stored: resuming the connection gives the run its own state back.
+        doc["state"], doc["paused"] = "paused", True
     if raw.get("target"):  # runs recorded before targets existed have none
         doc["target"] = raw["target"]
         doc["target_label"] = raw.get("target_label", "")

@@ -38,14 +38,14 @@ def admit(
 ) -> list[tuple[str, str]]:
     """Hand out ready batches of the connections spending ``budget`` until ``target`` of them
     are in flight, by weighted fair queuing (``workers/lua/admit.lua``): (batch id, its
-    connection) for each."""
+    connection) for each. A paused connection (``keys.PAUSED_CONNECTIONS``) hands out none."""
     flow_keys = [
         k for f in flows for k in (keys.ready(f.name), keys.ready(f.name, "low"), keys.inflight(f.name))
     ]
     ids: Any = lua.run(
         r,
         "admit",
-        [keys.passes(budget), keys.READY_CONNECTIONS, *flow_keys],
+        [keys.passes(budget), keys.READY_CONNECTIONS, keys.PAUSED_CONNECTIONS, *flow_keys],
         [
             target,
             int(lease_s * 1000),

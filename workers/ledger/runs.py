@@ -40,7 +40,8 @@ __all__ = [
 
 #: The run document lists at most this many errors (product.md); all are kept per item.
 ERRORS_MAX = 100
-FINAL_STATES = frozenset({"completed", "completed_with_errors", "failed"})
+#: States a run ends in; ``cancelled``: `coursesync cancel` stopped it (``workers.control``).
+FINAL_STATES = frozenset({"completed", "completed_with_errors", "failed", "cancelled"})
 
 COUNTS = ("total", "invalid", "unchanged", "submitted", "succeeded", "failed")
 BATCH_STATES = ("total", "pending", "submitted", "completed", "failed", "split")
@@ -49,6 +50,8 @@ _NEVER_SENT = (
     "%d items were read but never sent: the producer stopped before it could batch them; "
     "sync the catalog again"
 )
+#: How SEAL_RUN words the items a cancelled run's producer read but did not batch.
+_CANCELLED_UNSENT = "%d items were read but not sent: the run was cancelled; sync again to send them"
 
 
 def now_iso() -> str:
@@ -193,7 +196,7 @@ def seal_run(
 ) -> str | None:
     """The producer is done (or was found dead, with ``fatal`` saying so): end the run now if
     every batch has settled. Returns the final state if this call ended the run."""
-    args = [now_iso(), retention_s, fatal, _NEVER_SENT]
+    args = [now_iso(), retention_s, fatal, _NEVER_SENT, _CANCELLED_UNSENT]
     result = lua.run(r, "seal_run", run_keys(run_id, connection), args)
     return str(result) if result else None
 

@@ -9,9 +9,11 @@ local function finalize(o, now, retention)
   local run = KEYS[o]
   local f = redis.call('HMGET', run, 'sealed', 'b_total', 'b_completed', 'b_failed', 'state',
                        'c_succeeded', 'c_unchanged', 'c_failed', 'c_invalid', 'fatal',
-                       'p_failed', 'p_refused', 'b_split', 'connection', 'run_id')
+                       'p_failed', 'p_refused', 'b_split', 'connection', 'run_id',
+                       'cancel_requested')
   if f[1] ~= '1' then return false end
-  if f[5] == 'completed' or f[5] == 'completed_with_errors' or f[5] == 'failed' then return false end
+  if f[5] == 'completed' or f[5] == 'completed_with_errors' or f[5] == 'failed'
+     or f[5] == 'cancelled' then return false end
   local settled = tonumber(f[3] or 0) + tonumber(f[4] or 0) + tonumber(f[13] or 0)
   if tonumber(f[2] or 0) ~= settled then return false end
   local good = tonumber(f[6] or 0) + tonumber(f[7] or 0)
@@ -19,7 +21,9 @@ local function finalize(o, now, retention)
   -- a refused prune is a visible outcome: the run did not do all it was asked to
   if f[12] and f[12] ~= '' then bad = bad + 1 end
   local state = 'completed'
-  if f[10] and f[10] ~= '' then state = 'failed'
+  -- a cancelled run says so whatever else went wrong: what it did not send, it was told not to
+  if f[16] then state = 'cancelled'
+  elseif f[10] and f[10] ~= '' then state = 'failed'
   elseif good == 0 and bad > 0 then state = 'failed'
   elseif bad > 0 then state = 'completed_with_errors' end
   redis.call('HSET', run, 'state', state, 'finished_at', now)

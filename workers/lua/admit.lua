@@ -1,4 +1,5 @@
--- KEYS: passes hash, ready_connections, then for each connection: ready, ready_low, inflight.
+-- KEYS: passes hash, ready_connections, paused_connections, then for each connection: ready,
+-- ready_low, inflight.
 -- ARGV: target, lease_ms, low_share, then for each connection: name, cap, weight.
 -- Hands out ready batches until `target` of the group's are in flight among the connections spending one budget, by weighted
 -- fair queuing (stride scheduling): each time, the connection with the smallest pass that has
@@ -7,24 +8,30 @@
 -- flow of scheduled batches weighs `low_share` of an ordinary one, so runs started by hand or
 -- by an upstream system overtake a resync backlog, which still never starves. Passes live on
 -- across calls (fair over time, not per call); a connection coming back from idle starts at the
--- smallest pass of the busy ones, so idleness earns no credit. Returns {id, connection, ...}:
--- each batch handed out, with a lease on Redis' clock in its connection's inflight set.
+-- smallest pass of the busy ones, so idleness earns no credit. A paused connection hands out
+-- nothing and counts as idle, yet stays in ready_connections with its batches. Returns
+-- {id, connection, ...}: each batch handed out, with a lease on Redis' clock in its
+-- connection's inflight set.
 --@include _now
 local now = now_ms()
 local lease = tonumber(ARGV[2])
 local low_share = tonumber(ARGV[3])
-local n = (#KEYS - 2) / 3
+local n = (#KEYS - 3) / 3
 local flows = {}
 local floor = nil
 local busy = 0
 for i = 1, n do
-  local base = 2 + 3 * (i - 1)
+  local base = 3 + 3 * (i - 1)
   local a = 3 + 3 * (i - 1)
   local f = {ready = KEYS[base + 1], low = KEYS[base + 2], inflight = KEYS[base + 3],
              name = ARGV[a + 1], cap = tonumber(ARGV[a + 2]), weight = tonumber(ARGV[a + 3])}
   f.busy = redis.call('ZCARD', f.inflight)
-  f.high = redis.call('LLEN', f.ready)
-  f.lows = redis.call('LLEN', f.low)
+  f.paused = redis.call('SISMEMBER', KEYS[3], f.name) == 1
+  f.high, f.lows = 0, 0
+  if not f.paused then
+    f.high = redis.call('LLEN', f.ready)
+    f.lows = redis.call('LLEN', f.low)
+  end
   f.pass = tonumber(redis.call('HGET', KEYS[1], f.name) or '')
   if f.high + f.lows > 0 and f.pass and (not floor or f.pass < floor) then floor = f.pass end
   flows[i] = f
@@ -59,7 +66,7 @@ while room > 0 do
 end
 for _, f in ipairs(flows) do
   if f.pass then redis.call('HSET', KEYS[1], f.name, tostring(f.pass)) end
-  if f.high + f.lows == 0 then redis.call('SREM', KEYS[2], f.name) end
+  if f.high + f.lows == 0 and not f.paused then redis.call('SREM', KEYS[2], f.name) end
 end
 redis.call('EXPIRE', KEYS[1], 86400)
 return out

@@ -39,7 +39,7 @@ _COUNTERS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
      ("succeeded", "failed")),
     ("coursesync_batches_settled", "batches settled, by state", "state", "batches:", ("completed", "failed")),
     ("coursesync_runs_finished", "runs ended, by final state", "state", "runs:",
-     ("completed", "completed_with_errors", "failed")),
+     ("completed", "completed_with_errors", "failed", "cancelled")),
     ("coursesync_rate_limit_pauses", "provider answers that paused the fleet (429, quota spent)", "",
      "pauses", ()),
     ("coursesync_rate_limit_waits", "batches and polls put off by the rate limiter", "", "limiter_waits", ()),

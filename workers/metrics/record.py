@@ -15,7 +15,7 @@ Field names of ``keys.conn_metrics`` (the collector reads the same ones)::
     pauses                                       answers that paused the fleet (429, quota spent)
     limiter_waits, limiter_wait_ms               deferrals by the rate limiter, and their length
     retries                                      transient failures that deferred a batch
-    runs:<completed|completed_with_errors|failed> runs ended, by final state
+    runs:<completed|completed_with_errors|failed|cancelled> runs ended, by final state
 """
 
 from __future__ import annotations
