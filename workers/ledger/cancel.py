@@ -18,6 +18,7 @@ from workers import keys, lua
 from workers.config import Settings
 from workers.ledger.batches import Batch, load_items
 from workers.ledger.ending import run_finished
+from workers.ledger.reasons import chart_settled
 from workers.ledger.runs import ERRORS_MAX, now_iso, run_keys
 
 __all__ = ["CANCELLED", "cancel_batch", "is_cancelled", "request_cancel"]
@@ -84,6 +85,9 @@ def cancel_batch(r: redis.Redis, raw_r: redis.Redis, batch: Batch, settings: Set
     if not result:
         return None
     state = str(result)
+    if state != "sending":  # this call failed the batch: its items count as cancelled
+        err = {"stage": "provider", "code": CANCELLED, "message": _NOT_SENT}
+        chart_settled(r, batch.run_id, [err] * batch.size, succeeded=0, retention_s=settings.run_retention_s)
     if state not in ("open", "sending"):
         run_finished(r, batch.run_id, state, settings)
     return state

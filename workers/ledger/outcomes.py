@@ -23,9 +23,8 @@ from workers.ledger.batches import Batch, load_blob, load_items, settle_batch
 from workers.ledger.ending import run_finished
 from workers.ledger.item_status import Hashes, encode, hset_many_args, status_hashes
 from workers.ledger.payloads import decode_heads, decode_items
-from workers.ledger.reasons import queue_reasons
+from workers.ledger.reasons import chart_settled
 from workers.logs import batch_event
-from workers.metrics.timeline import count_settled
 from workers.providers.base import ItemResult, OutboundItem
 
 __all__ = ["NO_RESULT", "fail_batch", "merge_results", "record_results"]
@@ -137,7 +136,9 @@ def _record(
     )
     if result is None:
         return None  # settled before: a duplicate delivery or a poll answer processed twice
-    _chart(r, batch, errors, succeeded=len(outcomes) - n_failed, retention_s=settings.run_retention_s)
+    chart_settled(
+        r, batch.run_id, errors, succeeded=len(outcomes) - n_failed, retention_s=settings.run_retention_s
+    )
     crash_point("record.after_settle")
     # After the batch settled, never before: a digest says "the provider has this exact item"
     # and stops the next sync from sending it. A crash between the two only costs a resend.
@@ -157,17 +158,6 @@ def _record(
     if result != "open":
         run_finished(r, batch.run_id, result, settings)
     return result
-
-
-def _chart(
-    r: redis.Redis, batch: Batch, errors: list[dict[str, Any]], *, succeeded: int, retention_s: int
-) -> None:
-    """The dashboard's counts: after the batch settled, so a duplicate delivery (which settles
-    nothing) never counts twice; a crash just before costs a dent in a chart, not a count."""
-    pipe = r.pipeline(transaction=False)
-    count_settled(pipe, batch.run_id, succeeded=succeeded, failed=len(errors), retention_s=retention_s)
-    queue_reasons(pipe, batch.run_id, errors, retention_s)
-    pipe.execute()
 
 
 def _remember(
@@ -222,7 +212,7 @@ def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | Non
         retention_s=settings.run_retention_s,
     )
     if result is not None:
-        _chart(r, batch, [err] * batch.size, succeeded=0, retention_s=settings.run_retention_s)
+        chart_settled(r, batch.run_id, [err] * batch.size, succeeded=0, retention_s=settings.run_retention_s)
     if result is not None and result != "open":
         run_finished(r, batch.run_id, result, settings)
     return result

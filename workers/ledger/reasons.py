@@ -18,8 +18,17 @@ from typing import Any
 import redis
 
 from workers import keys
+from workers.metrics.timeline import count_settled
 
-__all__ = ["MESSAGE_MAX", "Failures", "failures", "queue_reasons", "read_reasons", "sum_reasons"]
+__all__ = [
+    "MESSAGE_MAX",
+    "Failures",
+    "chart_settled",
+    "failures",
+    "queue_reasons",
+    "read_reasons",
+    "sum_reasons",
+]
 
 #: A sample message is cut to this many characters: it is shown, not parsed.
 MESSAGE_MAX = 300
@@ -63,6 +72,19 @@ def _parse(name: str) -> tuple[str, str, str]:
     # Thousands of runs share a few dozen reasons: a summary parses each name once.
     stage, code, field = json.loads(name)
     return str(stage), str(code), str(field)
+
+
+def chart_settled(
+    r: redis.Redis, run_id: str, errors: list[dict[str, Any]], *, succeeded: int, retention_s: int
+) -> None:
+    """The dashboard's counts of one settled batch: its outcomes on the run's timeline and its
+    errors by reason. Call it after the batch settled, only when this call settled it, so a
+    duplicate delivery (which settles nothing) never counts twice; a crash just before costs a
+    dent in a chart, never a wrong exact count (those are the run's own)."""
+    pipe = r.pipeline(transaction=False)
+    count_settled(pipe, run_id, succeeded=succeeded, failed=len(errors), retention_s=retention_s)
+    queue_reasons(pipe, run_id, errors, retention_s)
+    pipe.execute()
 
 
 def read_reasons(raw: dict[str, str]) -> list[dict[str, Any]]:
