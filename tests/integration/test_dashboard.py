@@ -183,6 +183,12 @@ def test_a_run_started_from_the_page_reaches_the_end_and_its_failures_show_field
     ).json()
     assert (doc["counts"]["succeeded"], doc["counts"]["failed"]) == (counts.succeeded, counts.rejected)
     expect(page.get_by_role("img", name=re.compile(r"^Timeline"))).to_be_visible()
+    timeline = httpx.get(
+        f"{base}/v1/runs/{run_id}/timeline", headers={"Authorization": f"Bearer {tokens['writer']}"}
+    )
+    points = timeline.json()["points"]
+    assert sum(p["succeeded"] for p in points) == counts.succeeded
+    assert sum(p["requests"] for p in points) >= 3  # a submit per batch (and polls), sent by the workers
     # Then a failed item opens with its code and reason
     page.locator("#items-title").wait_for()
     page.get_by_role("table").last.get_by_role("button").first.click()
