@@ -36,17 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis_url:
         os.environ["COURSESYNC_REDIS_URL"] = args.redis_url
     from coursesync import ops
+    from coursesync.connections import connections
     from coursesync.limits import limits
 
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "sync": _sync, "retry": _retry, "status": _status, "runs": _runs, "sandbox": _sandbox, "demo": _demo,
         "health": ops.health, "metrics": ops.metrics, "doctor": ops.doctor, "limits": limits,
+        "connections": connections,
     }  # fmt: skip
-    from workers.errors import CatalogError, ConfigError
+    from workers.errors import CatalogError, ConfigError, ConflictError
 
     try:
         return commands[args.command](args)
-    except (CliError, ConfigError, CatalogError) as exc:
+    except (CliError, ConfigError, CatalogError, ConflictError) as exc:
         print(f"coursesync: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

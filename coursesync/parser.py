@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     from coursesync.limits import add_command as add_limits
 
     add_limits(sub)
+    from coursesync.connections import add_command as add_connections
+
+    add_connections(sub)
 
     r = sub.add_parser("runs", help="list recent runs, newest first")
     r.add_argument("--json", action="store_true")

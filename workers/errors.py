@@ -6,6 +6,9 @@
     ├── ConfigError                 configuration is missing or wrong; the user must fix it (exit 2)
     ├── CatalogError                the catalog as a whole cannot be read (not one bad item)
     ├── PayloadError                a task message or stored record does not match its schema
+    ├── ConflictError               a write lost to another one (the connection store)
+    │   ├── ConnectionExists        create-only, and the name is taken
+    │   └── VersionConflict         the stored version is not the one the writer read
     └── ProviderError               a provider call failed; carries provider, connection, url,
         │                           status_code, code (the provider's own error code), message
         ├── TransientError          may succeed later; carries retry_after_s
@@ -41,6 +44,8 @@ __all__ = [
     "CatalogError",
     "ConcurrencyLimited",
     "ConfigError",
+    "ConflictError",
+    "ConnectionExists",
     "CoursesyncError",
     "NotFound",
     "PayloadError",
@@ -51,6 +56,7 @@ __all__ = [
     "RateLimited",
     "TransientError",
     "UnverifiedAnswer",
+    "VersionConflict",
 ]
 
 #: The code of an item coursesync cannot prove succeeded: the provider's answer could not be
@@ -73,6 +79,18 @@ class CatalogError(CoursesyncError):
 
 class PayloadError(CoursesyncError):
     """A task message or stored record does not match its schema. Never retried."""
+
+
+class ConflictError(CoursesyncError):
+    """A write refused because the stored state is not what the writer expected (HTTP 409)."""
+
+
+class ConnectionExists(ConflictError):
+    """``put_connection(create_only=True)`` for a name that is already stored."""
+
+
+class VersionConflict(ConflictError):
+    """``put_connection(expected_version=...)`` but another writer changed it (or deleted it)."""
 
 
 class ProviderError(CoursesyncError):
