@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.redis_url:
         os.environ["COURSESYNC_REDIS_URL"] = args.redis_url
     from coursesync import controls, ops
+    from coursesync.connections import connections
     from coursesync.limits import limits
     from coursesync.serve_api import api, token
 
@@ -45,12 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         "api": api, "token": token,
         "cancel": lambda a: controls.cancel(a, _redis()), "pause": lambda a: controls.pause(a, _redis()),
         "resume": lambda a: controls.resume(a, _redis()),
+        "connections": connections,
     }  # fmt: skip
-    from workers.errors import CatalogError, ConfigError
+    from workers.errors import CatalogError, ConfigError, ConflictError
 
     try:
         return commands[args.command](args)
-    except (CliError, ConfigError, CatalogError) as exc:
+    except (CliError, ConfigError, CatalogError, ConflictError) as exc:
         print(f"coursesync: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

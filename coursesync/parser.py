@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     from coursesync.limits import add_command as add_limits
 
     add_limits(sub)
+    from coursesync.connections import add_command as add_connections
+
+    add_connections(sub)
 
     r = sub.add_parser("runs", help="list recent runs, newest first")
     r.add_argument("--json", action="store_true")
@@ -171,13 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="sync to one provider only (default: all at once)",
     )
-    from coursesync.ops import add_commands
-
-    add_commands(sub)
-    from coursesync import serve_api
-
-    serve_api.add_commands(sub)
-    from coursesync.controls import add_commands as add_controls
-
-    add_controls(sub)
+    _add_more(sub)
     return p
+
+
+def _add_more(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that live with their own code (operations, the API, run and connection controls)."""
+    from coursesync import controls, ops, serve_api
+
+    for module in (ops, serve_api, controls):
+        module.add_commands(sub)

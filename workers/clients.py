@@ -5,13 +5,13 @@ Each connection gets one ``httpx.Client`` (keep-alive pool) per process, with ti
 settings, a total deadline per request (``workers.providers.deadline``), and a response hook
 through which every answer teaches the fleet-wide limiter (``workers.ratelimit.feedback``);
 then one client of its provider, the class its registration names
-(``workers.providers.installed``). Clients are rebuilt when the connections file changes.
+(``workers.providers.installed``). Clients are rebuilt when the registry reloads the connection
+(the file changed, or the connection store did: a new credential must not wait for a restart).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import httpx
 import redis
@@ -28,7 +28,8 @@ from workers.redis_client import get_redis
 
 __all__ = ["get_provider", "make_http_client"]
 
-_provider_cache: dict[tuple[int, str, float], Provider] = {}
+#: (pid, name) -> (the Connection the client was built for, the client).
+_provider_cache: dict[tuple[int, str], tuple[Connection, Provider]] = {}
 
 
 def make_http_client(connection: Connection, r: redis.Redis) -> httpx.Client:
@@ -48,21 +49,15 @@ def make_http_client(connection: Connection, r: redis.Redis) -> httpx.Client:
     )
 
 
-def _mtime(path: str) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return -1.0
-
-
 def get_provider(name: str) -> Provider:
     """The provider client of connection ``name`` for this process."""
     connection = get_connection(name)
-    key = (os.getpid(), name, _mtime(str(Path(get_settings().config))))
-    provider = _provider_cache.get(key)
-    if provider is None:
-        factory = get_plugin(connection.provider).load_client()
-        provider = _provider_cache[key] = factory(
-            connection, make_http_client(connection, get_redis()), get_redis()
-        )
+    key = (os.getpid(), name)
+    cached = _provider_cache.get(key)
+    # The registry builds new Connection objects whenever it reloads: identity says "changed".
+    if cached is not None and cached[0] is connection:
+        return cached[1]
+    factory = get_plugin(connection.provider).load_client()
+    provider = factory(connection, make_http_client(connection, get_redis()), get_redis())
+    _provider_cache[key] = (connection, provider)
     return provider

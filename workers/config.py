@@ -2,7 +2,7 @@
 
 Every duration carries its unit in its name and is converted at the edge. Connection settings
 (providers, credentials, schedules) are not here: they live in the TOML file read by
-``workers.connections``.
+``workers.connections`` and in the connection store (``workers.connection_store``).
 """
 
 from __future__ import annotations
@@ -115,6 +115,9 @@ class Settings:
     #: ``user:password`` (several: comma-separated) for `coursesync metrics`, in the format of
     #: Flower's FLOWER_BASIC_AUTH. Unset: the endpoint serves loopback only. Kept out of repr.
     metrics_auth: str = field(default="", repr=False)
+    #: Every process looks for connection changes (the store's generation counter) at most this
+    #: often: the per-batch lookup pays no Redis round trip, and a change is seen within it.
+    connections_refresh_s: float = 1.0
     #: Seals the few secrets that must sit in Redis (``workers.sealing``): the same long random
     #: value for every process. Kept out of repr.
     secret_key: str = field(default="", repr=False)

@@ -1,9 +1,11 @@
-"""Connections: one provider account of one customer, read from the TOML file of product.md.
+"""Connections: one provider account of one customer, from the TOML file of product.md or
+from the connection store (``workers.connection_store``), validated by the same rules.
 
 A connection is validated when the file is loaded: unknown provider, missing or unknown keys and
 wrong types are ConfigErrors that name the connection and the key. Secrets stay as references
 (``"env:NAME"``, ``"file:/run/secrets/NAME"``) until a provider client asks for them with
-``Connection.secret``, so they are never copied into Celery messages, Redis or logs.
+``Connection.secret``, so they are never copied into Celery messages, Redis or logs. A stored
+connection's literal credentials are sealed (``workers.sealing``) and opened the same way, at use.
 """
 
 from __future__ import annotations
@@ -20,8 +22,15 @@ from workers.providers.installed import get_plugin, provider_names
 from workers.providers.spec import ProviderSpec
 from workers.quota import Window, parse_windows
 from workers.schedules import Schedule, parse_schedule
+from workers.sealing import is_sealed, unseal
 
-__all__ = ["Connection", "load_connections", "resolve_value"]
+__all__ = [
+    "COMMON_SECRET_OPTIONS",
+    "Connection",
+    "connection_from_table",
+    "load_connections",
+    "resolve_value",
+]
 
 _COMMON_OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "batch_size": int,
@@ -36,18 +45,34 @@ _COMMON_OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "webhook_secret": str,
 }
 
+#: Settings every provider accepts that are credentials: the signing secret, and the webhook
+#: URL, which may carry a password or a token. With each provider's ``secret_options``.
+COMMON_SECRET_OPTIONS = ("webhook_secret", "webhook_url")
+
 
 @dataclass(frozen=True)
 class Connection:
-    """A validated connection. ``options`` holds the provider-specific keys as written."""
+    """A validated connection. ``options`` holds the provider-specific keys as written (stored
+    connections: literal credentials sealed); kept out of repr so no log shows them."""
 
     name: str
     provider: str
     base_url: str
-    options: dict[str, Any]
+    options: dict[str, Any] = field(repr=False)
     schedule: Schedule | None
     #: The provider's limits and settings, from its registration (``workers.providers.installed``).
     spec: ProviderSpec = field(repr=False)
+    #: Where it comes from: "file" (the TOML file) or "api" (the connection store).
+    source: str = "file"
+    #: The stored record's version (connection store); None for the file's connections.
+    version: int | None = None
+    #: The table it was validated from (schedule as written), for ``public_view``.
+    table: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The settings of this connection that are credentials (declared by its provider)."""
+        return (*self.spec.secret_options, *COMMON_SECRET_OPTIONS)
 
     @property
     def batch_size(self) -> int:
@@ -101,7 +126,7 @@ class Connection:
         return int(self.options.get("max_request_bytes", self.spec.max_request_bytes))
 
     def option(self, key: str, default: Any = None) -> Any:
-        """A non-secret option as written in the file (``env:`` references resolved)."""
+        """An option as written (``env:``/``file:`` references read, sealed values opened)."""
         value = self.options.get(key, default)
         return resolve_value(value, f"connections.{self.name}.{key}")
 
@@ -116,7 +141,13 @@ class Connection:
 def resolve_value(value: Any, where: str) -> Any:
     """Read a reference at the moment of use: ``"env:NAME"`` from the environment variable NAME,
     ``"file:/path"`` from that file (Docker and Kubernetes mount secrets as files: trailing
-    whitespace and newlines are dropped). A missing one is a ConfigError naming it."""
+    whitespace and newlines are dropped). A sealed value (``workers.sealing``) is opened. A
+    missing one is a ConfigError naming it; no message ever quotes the value."""
+    if isinstance(value, str) and is_sealed(value):
+        try:
+            return unseal(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if isinstance(value, str) and value.startswith("env:"):
         var = value[4:]
         resolved = os.environ.get(var)
@@ -157,10 +188,17 @@ def load_connections(path: str | Path) -> dict[str, Connection]:
     tables = data.get("connections", {})
     if not isinstance(tables, dict) or not tables:
         raise ConfigError(f"{p}: no [connections.NAME] table found")
-    return {name: _connection(name, table) for name, table in tables.items()}
+    return {name: connection_from_table(name, table) for name, table in tables.items()}
 
 
-def _connection(name: str, table: Any) -> Connection:
+def connection_from_table(
+    name: str, table: Any, *, source: str = "file", version: int | None = None
+) -> Connection:
+    """Validate one ``[connections.NAME]`` table (the file's, or one the connection store holds).
+
+    Raises:
+        ConfigError: naming ``connections.NAME.key`` and what is wrong with it.
+    """
     where = f"connections.{name}"
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
@@ -176,7 +214,9 @@ def _connection(name: str, table: Any) -> Connection:
     options = _options(where, spec, table)
     spec.check_options(where, options)
     schedule = parse_schedule(where + ".schedule", table["schedule"]) if "schedule" in table else None
-    connection = Connection(name, provider, base_url.rstrip("/"), options, schedule, spec)
+    connection = Connection(
+        name, provider, base_url.rstrip("/"), options, schedule, spec, source, version, table
+    )
     connection.windows(spec.submit_bucket)  # a limit nobody can read is a ConfigError now, not mid-run
     return connection
 

@@ -8,6 +8,9 @@
     ├── RequestTooLarge             a caller sent more in one call than one call may carry
     ├── PayloadError                a task message or stored record does not match its schema
     ├── RunCancelled                the run was cancelled: its producer stops reading
+    ├── ConflictError               a write lost to another one (the connection store)
+    │   ├── ConnectionExists        create-only, and the name is taken
+    │   └── VersionConflict         the stored version is not the one the writer read
     └── ProviderError               a provider call failed; carries provider, connection, url,
         │                           status_code, code (the provider's own error code), message
         ├── TransientError          may succeed later; carries retry_after_s
@@ -43,6 +46,8 @@ __all__ = [
     "CatalogError",
     "ConcurrencyLimited",
     "ConfigError",
+    "ConflictError",
+    "ConnectionExists",
     "CoursesyncError",
     "NotFound",
     "PayloadError",
@@ -55,6 +60,7 @@ __all__ = [
     "RunCancelled",
     "TransientError",
     "UnverifiedAnswer",
+    "VersionConflict",
 ]
 
 #: The code of an item coursesync cannot prove succeeded: the provider's answer could not be
@@ -86,6 +92,18 @@ class PayloadError(CoursesyncError):
 
 class RunCancelled(CoursesyncError):
     """The run was cancelled (`coursesync cancel`): its producer stops reading and seals it."""
+
+
+class ConflictError(CoursesyncError):
+    """A write refused because the stored state is not what the writer expected (HTTP 409)."""
+
+
+class ConnectionExists(ConflictError):
+    """``put_connection(create_only=True)`` for a name that is already stored."""
+
+
+class VersionConflict(ConflictError):
+    """``put_connection(expected_version=...)`` but another writer changed it (or deleted it)."""
 
 
 class ProviderError(CoursesyncError):

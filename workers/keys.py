@@ -13,6 +13,16 @@ import zlib
 
 PREFIX = "cs:"
 
+# ---------------------------------------------------------------- connections
+#: HASH name -> JSON record {"table": one [connections.NAME] table, literal credentials sealed,
+#: "version": int, "updated_at": ms} of every connection created at runtime. Writer:
+#: ``workers.connection_store`` only. No TTL: it is configuration.
+CONNECTIONS = PREFIX + "connections"
+
+#: STRING int, bumped with every change of CONNECTIONS (same transaction). Every process reads it
+#: at most every ``Settings.connections_refresh_s`` and reloads on a change. No TTL.
+CONNECTIONS_GENERATION = PREFIX + "connections:generation"
+
 # ---------------------------------------------------------------- runs
 #: ZSET run_id -> created_at ms. Writer: producer. Read by `coursesync runs`. Trimmed by retention.
 RUNS_INDEX = PREFIX + "runs"

@@ -34,6 +34,7 @@ import redis
 from coursesync.demo import DEMO_SECRETS, PROVIDERS, demo_config, expected_counts
 from coursesync.sample import write_sample
 from tests.integration.conftest import Pipeline
+from workers.connection_store import put_connection
 from workers.ledger import item_errors
 from workers.providers.learning360.auth import TokenCache
 from workers.providers.registry import get_connection
@@ -203,6 +204,11 @@ def test_no_secret_reaches_redis_broker_messages_or_logs(
     catalog = tmp_path / "catalog.jsonl"
     write_sample(catalog, N_ITEMS)
     recorder = RedisRecorder(pipeline.env["COURSESYNC_REDIS_URL"])
+    # And a connection created at runtime, its key given in plain text (sealed in the store)
+    put_connection(r, "api-kombo", {"provider": "kombo", "base_url": f"{pipeline.stack.sandbox_url}/kombo/v1",
+                                    "api_key": DEMO_SECRETS["COURSESYNC_DEMO_KOMBO_KEY"],
+                                    "integration_id": "sandbox:coursesync-demo"})  # fmt: skip
+    time.sleep(1.5)  # the workers' connections_refresh_s (1 s), and a margin
     # When it is synced to all four providers (one run started as upstreams do, through the
     # coursesync.sync_catalog task, so the result backend holds its answer), and to two
     # connections whose credentials are wrong
@@ -217,6 +223,8 @@ def test_no_secret_reaches_redis_broker_messages_or_logs(
         cli(pipeline, "sync", PROVIDERS[p], str(catalog)) for p in ("kombo", "stackone", "360learning")
     ]
     producers += [cli(pipeline, "sync", name, str(catalog)) for name in ("wrong-kombo", "wrong-360")]
+    # (--full: it shares demo-kombo's integration, whose run may have proved the items already)
+    producers.append(cli(pipeline, "sync", "api-kombo", str(catalog), "--full"))
     run_ids = [p.stdout.strip() for p in producers]
     assert all(run_ids) and all(p.returncode == 0 for p in producers), [p.stderr[-500:] for p in producers]
     run_ids.insert(3, celery_run.get(timeout=60))
@@ -226,8 +234,11 @@ def test_no_secret_reaches_redis_broker_messages_or_logs(
     for provider, doc in zip(("kombo", "stackone", "360learning", "thoughtindustries"), docs, strict=False):
         want = expected_counts(provider, N_ITEMS)
         assert {k: doc["counts"][k] for k in want} == want, (provider, doc["errors"][:2])
+    # ...the stored connection's run as the file's Kombo one, everything sent...
+    want = expected_counts("kombo", N_ITEMS)
+    assert {k: docs[6]["counts"][k] for k in want} == want, docs[6]["errors"][:2]
     # ...and the wrong credentials failed their runs with the provider's refusal
-    for doc in docs[4:]:
+    for doc in docs[4:6]:
         assert doc["state"] == "failed"
         reasons = {e["message"] for e in item_errors(r, doc["run_id"]) if e["stage"] == "provider"}
         assert reasons and all("401" in m or "refused" in m or "invalid" in m.lower() for m in reasons), (

@@ -60,7 +60,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # A connection names its provider, and its provider's registration says what it may hold.
     (
         "providers and connections",
-        ("workers.providers", "workers.targets", "workers.connections", "workers.schedules", "workers.quota"),
+        (
+            "workers.providers",
+            "workers.targets",
+            "workers.connections",
+            "workers.connection_store",
+            "workers.schedules",
+            "workers.quota",
+        ),
     ),
     (
         "foundation",

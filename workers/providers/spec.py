@@ -67,6 +67,10 @@ class ProviderSpec:
     #: The settings that, with base_url, name the remote place items land in (an integration,
     #: an account): what the connection's content digests prove (``workers.targets``).
     target_options: tuple[str, ...] = ()
+    #: The settings that are credentials: write-only through the connection store, kept sealed
+    #: in Redis (``workers.connection_store``), never shown. The common ``webhook_secret`` and
+    #: ``webhook_url`` are added by ``workers.connections.COMMON_SECRET_OPTIONS``.
+    secret_options: tuple[str, ...] = ()
 
     def default_limits(self, bucket: str) -> tuple[str, ...]:
         """The documented limits of ``bucket`` as window texts."""

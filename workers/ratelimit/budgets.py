@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from workers.quota import Window
+from workers.sealing import is_sealed, unseal
 
 if TYPE_CHECKING:
     from workers.connections import Connection
@@ -62,8 +63,17 @@ def budget_id(connection: Connection) -> str:
     if not connection.spec.budget_identity:
         return own_budget_id(connection.name)
     host = connection.base_url.split("://", 1)[-1].split("/", 1)[0]
-    refs = tuple(str(connection.options.get(key, "")) for key in connection.spec.budget_identity)
+    refs = tuple(_ref(str(connection.options.get(key, ""))) for key in connection.spec.budget_identity)
     return f"{connection.provider}:{_digest(connection.provider, host, refs)}"
+
+
+@lru_cache(maxsize=4096)
+def _ref(value: str) -> str:
+    """A sealed credential (a stored connection's) by what it seals: sealing is randomized, and
+    two connections holding one key must share its budget. Only a digest is kept in the cache."""
+    if not is_sealed(value):
+        return value
+    return "sealed:" + hashlib.sha256(unseal(value).encode()).hexdigest()
 
 
 @lru_cache(maxsize=4096)

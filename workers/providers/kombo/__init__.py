@@ -24,6 +24,7 @@ PLUGIN = ProviderPlugin(
         # Kombo's rate limit is Kombo-wide per API key, whichever integration a request names.
         budget_identity=("api_key",),
         max_request_bytes=5_000_000,
+        secret_options=("api_key",),
         required=("api_key", "integration_id"),
         options={"api_key": str, "integration_id": str},
         target_options=("integration_id",),

@@ -34,6 +34,8 @@ PLUGIN = ProviderPlugin(
         # 50 reads/s per company.
         reads_per_minute=3000,
         max_request_bytes=50_000_000,
+        # client_id names the API client (the budget identity); only the secret is a credential.
+        secret_options=("client_secret",),
         required=("client_id", "client_secret", "integration_id|integration"),
         # Without integration_id, the integration coursesync created: see ``target``.
         target_options=("integration_id",),

@@ -24,6 +24,7 @@ PLUGIN = ProviderPlugin(
         # No documented cap; each batch holds a StackOne request open while it calls the LMS.
         max_in_flight=10,
         max_request_bytes=5_000_000,
+        secret_options=("api_key",),
         required=("api_key", "account_id"),
         options={"api_key": str, "account_id": str},
         target_options=("account_id",),

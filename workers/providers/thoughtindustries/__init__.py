@@ -33,6 +33,7 @@ PLUGIN = ProviderPlugin(
         # counted by its key (the asset store may be elsewhere): both are paid up front.
         quota_per_submit=2,
         max_request_bytes=20_000_000,
+        secret_options=("api_key",),
         required=("api_key", "content", "asset_store"),
         options={"api_key": str, "content": str, "asset_store": str, "dry_run_first": bool},
         # One import route per content kind: course groups and sessions are separate places.
