@@ -40,7 +40,9 @@ def _config(url: str) -> str:
     # 1,000-item run going for minutes: long enough to cancel it from the page.
     slow = kombo_config(url, batch_size=10, max_requests_per_minute=12).replace("it-kombo", "slow-kombo")
     slow = slow.replace("sandbox:coursesync-demo", "sandbox:slow")
-    return kombo_config(url) + slow
+    # A schedule that never fires during a test (3:00 on New Year's Day), for its card to show.
+    schedule = '[connections.slow-kombo.schedule]\nsource = "/nonexistent.jsonl"\ncron = "0 3 1 1 *"\n'
+    return kombo_config(url) + slow + schedule
 
 
 def chromium_path() -> str:
@@ -262,6 +264,9 @@ def test_a_connection_is_paused_and_resumed_from_the_connections_page(
     shot(page, "connections")
     card.get_by_role("button", name="Resume").click()
     expect(card.get_by_role("heading", name=re.compile("it-kombo"))).to_contain_text("active")
+    slow = page.locator('article[data-connection="slow-kombo"]')
+    expect(slow.get_by_text("0 3 1 1 *")).to_be_visible()
+    expect(slow.locator("dt", has_text="Next due")).to_be_visible()
 
 
 def test_a_read_only_token_sees_everything_and_no_button_that_acts(
@@ -269,7 +274,10 @@ def test_a_read_only_token_sees_everything_and_no_button_that_acts(
 ) -> None:
     _, base, _, _ = served
     expect = _expect()
-    sign_in(page, base, tokens["reader"])
+    # Signing in takes only the keyboard: the token field has the focus when the page opens
+    page.goto(base + "/")
+    page.keyboard.type(tokens["reader"])
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Runs")).to_be_visible()
     expect(page.get_by_role("progressbar").first).to_be_visible()
     expect(page.get_by_text("Start a run")).to_have_count(0)
