@@ -313,18 +313,21 @@ function timelineChart(timeline) {
   const maxItems = Math.max(1, ...pts.map((p) => p.succeeded + p.failed));
   const maxReq = Math.max(1, ...pts.map((p) => p.requests));
   const bw = (W - 2 * pad) / pts.length;
+  const barW = Math.max(1, Math.min(40, bw - 1)); // a short run's few buckets stay bars, not blocks
   const y = (v, max) => H - pad - ((H - 2 * pad) * v) / max;
   const bars = pts.map((p, i) => {
-    const x = pad + i * bw;
-    const ok = svg("rect", { class: "seg-succeeded", x, y: y(p.succeeded, maxItems), width: Math.max(1, bw - 1), height: H - pad - y(p.succeeded, maxItems), fill: "#1a7f37" });
-    const bad = svg("rect", { x, y: y(p.succeeded + p.failed, maxItems), width: Math.max(1, bw - 1), height: y(p.succeeded, maxItems) - y(p.succeeded + p.failed, maxItems), fill: "#cf222e" });
-    const throttled = p.throttled ? svg("circle", { cx: x + bw / 2, cy: pad / 2, r: 4, fill: "#cf222e" }, svg("title", {}, document.createTextNode(`${p.throttled} × 429`))) : null;
+    const x = pad + i * bw + (bw - barW) / 2;
+    const top = y(p.succeeded + p.failed, maxItems), mid = y(p.succeeded, maxItems);
+    const ok = svg("rect", { x, y: mid, width: barW, height: H - pad - mid, fill: "#1a7f37" });
+    const bad = svg("rect", { x, y: top, width: barW, height: mid - top, fill: "#cf222e" });
+    const throttled = p.throttled ? svg("circle", { cx: x + barW / 2, cy: pad / 2, r: 4, fill: "#cf222e" }, svg("title", {}, document.createTextNode(`${p.throttled} × 429`))) : null;
     return [ok, bad, throttled];
   });
   const line = svg("polyline", {
     points: pts.map((p, i) => `${pad + i * bw + bw / 2},${y(p.requests, maxReq)}`).join(" "),
     fill: "none", stroke: "#0550ae", "stroke-width": 2,
   });
+  const dots = pts.map((p, i) => svg("circle", { cx: pad + i * bw + bw / 2, cy: y(p.requests, maxReq), r: 2.5, fill: "#0550ae" }));
   const sum = (k) => pts.reduce((a, p) => a + p[k], 0);
   const label = `Timeline in ${pts.length} steps of ${timeline.bucket_s} s: ${fmt(sum("succeeded"))} items succeeded, ` +
     `${fmt(sum("failed"))} failed, ${fmt(sum("requests"))} requests, ${fmt(sum("throttled"))} answered 429.`;
@@ -333,7 +336,7 @@ function timelineChart(timeline) {
   const start = new Date(pts[0].t * 1000).toLocaleTimeString();
   const end = new Date((pts[pts.length - 1].t + timeline.bucket_s) * 1000).toLocaleTimeString();
   return h("figure", {},
-    svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label }, bars, line, axis,
+    svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label }, bars, line, dots, axis,
       text(pad, start, "start"), text(W - pad, end, "end")),
     h("figcaption", {}, legend(["succeeded", "failed"]),
       h("span", { class: "muted" }, `Bars: items settled per ${timeline.bucket_s} s (peak ${fmt(maxItems)}). Blue line: requests sent (peak ${fmt(maxReq)}). Red dots: 429 answers. ${label}`)));
