@@ -152,6 +152,9 @@ class RunSchema(Schema):
     provider = fields.Str(required=True)
     state = fields.Str(required=True, validate=validate.OneOf(RUN_STATES))
     paused = fields.Bool()
+    cancel_requested_at = fields.Str(
+        metadata={"description": "when a cancel was asked for (it ends cancelled)"}
+    )
     counts = fields.Nested(_CountsSchema, required=True)
     batches = fields.Nested(_BatchCountsSchema, required=True)
     errors = fields.List(

@@ -290,7 +290,9 @@ function actions(run) {
       button.disabled = false;
     }
   };
-  if (!FINAL.has(run.state)) {
+  if (!FINAL.has(run.state) && run.cancel_requested_at) {
+    box.append(h("span", { class: "badge state-cancelled" }, "cancel requested: finishing what is at the provider"));
+  } else if (!FINAL.has(run.state)) {
     const cancel = h("button", { type: "button", class: "danger" }, "Cancel run");
     cancel.addEventListener("click", () => {
       if (confirm(`Cancel run ${run.run_id}? Batches not yet sent will not be sent.`)) {
