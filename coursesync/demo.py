@@ -112,7 +112,8 @@ def run_demo(
 
         token, _ = create_token(get_redis(), name="demo", scopes=["admin"], connections=["*"])
         _say(f"api       {api_url}/v1  token {token}\n"
-             f"          (try: curl -H 'Authorization: Bearer {token}' {api_url}/v1/runs)")  # fmt: skip
+             f"          (try: curl -H 'Authorization: Bearer {token}' {api_url}/v1/runs)\n"
+             f"dashboard {api_url}/  (sign in with the token)")  # fmt: skip
         catalog = stack.workdir / "sample_catalog.jsonl"
         sample = write_sample(catalog, items)
         _say(f"catalog   {catalog}: {sample.total:,} items, {sample.invalid} of them invalid and "
@@ -120,7 +121,8 @@ def run_demo(
         ok = _sync_all(catalog, chosen, items, started, api_url=api_url, token=token)
         if serve:
             _say(f"\nserving   the API, sandbox, worker and beat stay up until Ctrl-C:\n"
-                 f"          curl -H 'Authorization: Bearer {token}' {api_url}/v1/runs")  # fmt: skip
+                 f"          curl -H 'Authorization: Bearer {token}' {api_url}/v1/runs\n"
+                 f"          or open {api_url}/ and sign in with the token")  # fmt: skip
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
                     time.sleep(3600)
