@@ -8,6 +8,6 @@ __all__ = ["blueprints"]
 
 
 def blueprints() -> list[Blueprint]:
-    from api.routes import items, meta, runs, tokens
+    from api.routes import connections, items, meta, runs, tokens
 
-    return [meta.blp, runs.blp, items.blp, tokens.blp]
+    return [meta.blp, runs.blp, items.blp, connections.blp, tokens.blp]
