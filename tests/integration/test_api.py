@@ -189,6 +189,9 @@ def test_tenants_see_only_their_own_runs_and_connections(
     assert other.http.get(f"/runs/{mine['run_id']}").status_code == 404
     assert other.http.get(f"/runs/{mine['run_id']}/items").status_code == 404
     assert other.http.post(f"/runs/{mine['run_id']}/retry").status_code == 404
+    assert other.http.post(f"/runs/{mine['run_id']}/cancel").status_code == 404
+    assert other.http.post("/connections/it-kombo/pause").status_code == 404
+    assert other.http.post("/connections/it-kombo/items", json={"deletes": ["x"]}).status_code == 404
     assert (
         other.http.post(
             "/runs", json={"connection": "it-kombo", "source_url": f"{catalog_server}/x.jsonl"}
