@@ -125,6 +125,15 @@ def start_reserved_run(
     )
     extra = {k: recorded[k] for k in ("source", "format", "upload_bytes") if k in recorded}
     try:
+        get_connection(str(raw["connection"]))
+    except ConfigError as exc:
+        # Deleted (or broken) between the API's answer and now: the run ends saying so.
+        state = ledger.seal_run(r, run_id, str(raw["connection"]), retention_s=settings.run_retention_s,
+                                fatal=f"the run could not start: {exc}")  # fmt: skip
+        if state is not None:
+            ledger.run_finished(r, run_id, state, settings)
+        return run_id
+    try:
         return _run(str(raw["connection"]), lambda p: p.consume(_records(source, options.fmt, settings)),
                     options, r=r, settings=settings, extra=extra, run_id=run_id, send=send)  # fmt: skip
     finally:

@@ -13,6 +13,7 @@ from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 __all__ = [
     "BudgetSchema",
+    "ConnectionCreateSchema",
     "ConnectionListSchema",
     "ConnectionSchema",
     "ConnectionStatusSchema",
@@ -144,6 +145,12 @@ class ItemErrorSchema(Schema):
     line = fields.Int()
 
 
+class _CancelSchema(Schema):
+    not_sent = fields.Int(metadata={"description": "batches failed with coursesync.CANCELLED"})
+    not_sent_items = fields.Int()
+    in_flight = fields.Int(metadata={"description": "batches at the provider, tracked to their end"})
+
+
 class RunSchema(Schema):
     """The run document of product.md."""
 
@@ -152,9 +159,8 @@ class RunSchema(Schema):
     provider = fields.Str(required=True)
     state = fields.Str(required=True, validate=validate.OneOf(RUN_STATES))
     paused = fields.Bool()
-    cancel_requested_at = fields.Str(
-        metadata={"description": "when a cancel was asked for (it ends cancelled)"}
-    )
+    cancel_requested_at = fields.Str()
+    cancel = fields.Nested(_CancelSchema, metadata={"description": "what a cancel just did"})
     counts = fields.Nested(_CountsSchema, required=True)
     batches = fields.Nested(_BatchCountsSchema, required=True)
     errors = fields.List(
@@ -336,7 +342,8 @@ class ItemStatusSchema(Schema):
 
 
 class ConnectionWriteSchema(Schema):
-    """One ``[connections.NAME]`` table of the configuration file, as JSON. Secrets are write-only."""
+    """One ``[connections.NAME]`` table of the configuration file, as JSON. Secrets are write-only:
+    on an update, a secret left out keeps its stored value and one set to null is removed."""
 
     class Meta:
         unknown = INCLUDE  # the provider's own settings (api_key, integration_id...): checked by provider
@@ -346,17 +353,22 @@ class ConnectionWriteSchema(Schema):
     schedule = fields.Dict(keys=fields.Str())
 
 
-class ConnectionSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
+class ConnectionCreateSchema(ConnectionWriteSchema):
+    name = fields.Str(
+        required=True,
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,62}$", error="lower-case letters, digits, . _ -"),
+    )
 
+
+class ConnectionSchema(Schema):
     name = fields.Str(required=True)
     provider = fields.Str(required=True)
     base_url = fields.Str(required=True)
-    source = fields.Str(metadata={"description": "file (the TOML file) or api"})
-    paused = fields.Bool()
+    source = fields.Str(required=True, metadata={"description": "file (the TOML file) or api"})
+    version = fields.Int(allow_none=True, metadata={"description": "changes with every update (api only)"})
+    paused = fields.Bool(required=True)
     settings = fields.Dict(
-        keys=fields.Str(), metadata={"description": 'its settings; secrets shown as {"set": true}'}
+        keys=fields.Str(), metadata={"description": 'its other settings; secrets shown as {"set": true}'}
     )
 
 

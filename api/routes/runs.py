@@ -22,7 +22,7 @@ from schemas.api import (
     StartRunSchema,
     UploadQuerySchema,
 )
-from workers import ledger
+from workers import control, ledger
 from workers.ledger.listing import page_items, page_runs
 from workers.ports import START_RUN
 from workers.redact import redact_url
@@ -228,3 +228,16 @@ def retry_run(run_id: str) -> Any:
         new_id = start_retry_run(run_id, r=r, settings=settings, send=send)
         claimed.done(new_id)
     return _accepted(new_id, replayed=False)
+
+
+@blp.route("/runs/<run_id>/cancel", methods=["POST"])
+@blp.response(200, RunSchema)
+@require("write")
+def cancel_run(run_id: str) -> dict[str, Any]:
+    """Send no further batch; jobs already at the provider are tracked to their end, and the run
+    ends ``cancelled`` with exact counts (never-sent items fail with ``coursesync.CANCELLED``).
+    Cancelling an ended run changes nothing."""
+    visible_run(run_id)
+    r, settings, _ = state()
+    doc = control.cancel_run(r, run_id, settings)
+    return doc if doc is not None else visible_run(run_id)

@@ -48,7 +48,8 @@ def served(
     start_pipeline: Callable[..., Pipeline], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
     catalogs = tmp_path_factory.mktemp("catalogs")
-    pipeline = start_pipeline(config=_two_tenants, env={"COURSESYNC_CATALOG_DIR": str(catalogs / "uploads")})
+    pipeline = start_pipeline(config=_two_tenants, env={"COURSESYNC_CATALOG_DIR": str(catalogs / "uploads"),
+                                                        "COURSESYNC_SECRET_KEY": "integration"})  # fmt: skip
     base = pipeline.stack.start_api()
     yield pipeline, base, catalogs
 
@@ -63,6 +64,7 @@ def tokens(served: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, A
         "writer": create_token(r, name="acme", scopes=["write"], connections=["it-*"])[0],
         "reader": create_token(r, name="acme-read", scopes=["read"], connections=["it-kombo"])[0],
         "other": create_token(r, name="other", scopes=["write"], connections=["other-kombo"])[0],
+        "admin": create_token(r, name="ops", scopes=["admin"], connections=["it-*", "api-*"])[0],
     }
     clients = {name: Api(base, token) for name, token in made.items()}
     yield clients
@@ -187,6 +189,9 @@ def test_tenants_see_only_their_own_runs_and_connections(
     assert other.http.get(f"/runs/{mine['run_id']}").status_code == 404
     assert other.http.get(f"/runs/{mine['run_id']}/items").status_code == 404
     assert other.http.post(f"/runs/{mine['run_id']}/retry").status_code == 404
+    assert other.http.post(f"/runs/{mine['run_id']}/cancel").status_code == 404
+    assert other.http.post("/connections/it-kombo/pause").status_code == 404
+    assert other.http.post("/connections/it-kombo/items", json={"deletes": ["x"]}).status_code == 404
     assert (
         other.http.post(
             "/runs", json={"connection": "it-kombo", "source_url": f"{catalog_server}/x.jsonl"}
@@ -212,3 +217,45 @@ def test_errors_are_problem_documents_naming_the_field(served: Any, tokens: dict
     assert resp.headers["Content-Type"] == "application/problem+json"
     assert problem["status"] == 422
     assert [e["field"] for e in problem["errors"]] == ["source_url"]
+
+
+def test_a_connection_created_through_the_api_is_used_at_once_and_its_secret_never_shown(
+    served: Any, tokens: dict[str, Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, _, _ = served
+    admin = tokens["admin"]
+    table = {"name": "api-kombo", "provider": "kombo", "base_url": pipeline.stack.sandbox_url + "/kombo/v1",
+             "api_key": "sandbox-kombo-key", "integration_id": "sandbox:coursesync-demo", "batch_size": 50}  # fmt: skip
+    created = admin.http.post("/connections", json=table)
+    assert created.status_code == 201, created.text
+    assert created.json()["settings"]["api_key"] == {"set": True}
+    assert admin.http.post("/connections", json=table).status_code == 409
+    body = b"".join(b'{"id":"ac%d","title":"T","url":"https://a.example/%d"}\n' % (i, i) for i in range(120))
+    run = admin.http.post("/connections/api-kombo/runs", content=body,
+                          headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+    assert run.status_code == 202, run.text
+    doc = admin.wait(run.json()["run_id"])
+    assert (doc["state"], doc["counts"]["succeeded"]) == ("completed", 120)
+    # The secret is write-only, and another tenant does not see the connection at all.
+    for answer in (admin.http.get("/connections").text, admin.http.get("/connections/api-kombo").text):
+        assert "sandbox-kombo-key" not in answer
+    assert tokens["other"].http.get("/connections/api-kombo").status_code == 404
+    assert "api-kombo" not in tokens["other"].http.get("/connections").text
+    # A wrong key, put through the API, is what the next run uses.
+    assert (
+        admin.http.put(
+            "/connections/api-kombo",
+            json={k: v for k, v in table.items() if k != "name"} | {"api_key": "wrong"},
+        ).status_code
+        == 200
+    )
+    import time
+
+    time.sleep(1.5)  # workers re-read stored connections within COURSESYNC_CONNECTIONS_REFRESH_S
+    run = admin.http.post("/connections/api-kombo/runs", params={"full": "true"}, content=body,
+                          headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+    doc = admin.wait(run.json()["run_id"])
+    assert doc["counts"]["succeeded"] == 0 and doc["counts"]["failed"] == 120
+    assert admin.http.delete("/connections/api-kombo").status_code == 204
+    assert admin.http.get("/connections/api-kombo").status_code == 404
+    assert admin.http.delete("/connections/it-kombo").status_code == 409  # the file's

@@ -1,4 +1,5 @@
-"""Cancel a run and pause a connection mid-run: real Redis, Celery worker and beat, sandbox."""
+"""Cancel a run and pause a connection mid-run through the served API: real Redis, the API
+process, Celery worker and beat, sandbox."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 import redis
 
-from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline, kombo_config
-from workers.config import get_settings
-from workers.control import cancel_run, pause_connection, resume_connection
 from workers.ledger import CANCELLED, item_errors, run_document
 
 pytestmark = pytest.mark.integration
@@ -32,6 +32,26 @@ def pipeline(start_pipeline: Callable[..., Pipeline]) -> Pipeline:
 
 def items(n: int, prefix: str) -> list[dict[str, Any]]:
     return [{"id": f"{prefix}-{i}", "title": f"T{i}", "url": f"https://a.example/{i}"} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def api(pipeline: Pipeline) -> Any:
+    r = redis.Redis.from_url(pipeline.env["COURSESYNC_REDIS_URL"], decode_responses=True)
+    from api.tokens import create_token
+
+    token, _ = create_token(r, name="ops", scopes=["write"], connections=["it-kombo"])
+    r.close()
+    base = pipeline.stack.start_api()
+    with httpx.Client(base_url=base + "/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+        yield c
+
+
+def upload(api: httpx.Client, catalog: list[dict[str, Any]]) -> str:
+    body = b"".join(orjson.dumps(item) + b"\n" for item in catalog)
+    resp = api.post("/connections/it-kombo/runs", params={"full": "true"}, content=body,
+                    headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    return str(resp.json()["run_id"])
 
 
 def bulk_posts(pipeline: Pipeline, since: float) -> list[float]:
@@ -54,20 +74,20 @@ def batches(r: redis.Redis, run_id: str) -> dict[str, int]:
 
 
 def test_cancel_mid_run_sends_nothing_more_and_ends_cancelled_with_exact_counts(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: Pipeline, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r = pipeline.use(monkeypatch)
     n = 1000
     started = time.time()
-    run_id = start_run("it-kombo", items(n, "cx"), SyncOptions(full=True), r=r)
+    run_id = upload(api, items(n, "cx"))
     # Given a run with batches at the provider and many more still waiting
     wait_until(
         lambda: batches(r, run_id)["submitted"] + batches(r, run_id)["completed"] >= 2, 60, "a submission"
     )
     # When it is cancelled
-    doc = cancel_run(r, run_id, get_settings())
+    doc = api.post(f"/runs/{run_id}/cancel").json()
     cancelled_at = time.time()
-    assert doc is not None and doc["cancel"]["not_sent"] > 0, doc
+    assert doc["cancel"]["not_sent"] > 0, doc
     sending = doc["cancel"]["in_flight"] - doc["batches"]["submitted"]  # requests on their way
     # Then the run ends cancelled, every item counted once
     final = pipeline.wait_for_run(r, run_id, timeout_s=120)
@@ -89,22 +109,23 @@ def test_cancel_mid_run_sends_nothing_more_and_ends_cancelled_with_exact_counts(
 
 
 def test_pause_mid_run_sends_nothing_until_resumed_and_then_completes(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: Pipeline, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r = pipeline.use(monkeypatch)
     n = 800
-    run_id = start_run("it-kombo", items(n, "px"), SyncOptions(full=True), r=r)
+    run_id = upload(api, items(n, "px"))
     wait_until(lambda: batches(r, run_id)["submitted"] >= 1, 60, "a submission")
     # When the connection is paused mid-run
-    pause_connection(r, "it-kombo")
+    assert api.post("/connections/it-kombo/pause").json() == {"connection": "it-kombo", "paused": True}
     try:
         # (a request already on its way may still land)
         time.sleep(1.5)
         quiet_from = time.time()
         # Then the jobs already at the provider are polled to their end...
         wait_until(lambda: batches(r, run_id)["submitted"] == 0, 30, "the running jobs to end")
-        doc = run_document(r, run_id)
-        assert doc is not None and doc["state"] == "paused" and doc["paused"] is True
+        doc = api.get(f"/runs/{run_id}").json()
+        assert doc["state"] == "paused" and doc["paused"] is True
+        assert api.get("/connections/it-kombo").json()["paused"] is True
         assert doc["batches"]["pending"] > 0 and doc["counts"]["succeeded"] > 0
         time.sleep(4)
         # ...and no bulk request reaches the provider while paused
@@ -112,7 +133,7 @@ def test_pause_mid_run_sends_nothing_until_resumed_and_then_completes(
         doc = run_document(r, run_id)
         assert doc is not None and doc["state"] == "paused" and doc["batches"]["pending"] > 0
     finally:
-        resume_connection(r, "it-kombo")
+        api.post("/connections/it-kombo/resume")
     # When it is resumed, the run goes on and completes
     final = pipeline.wait_for_run(r, run_id, timeout_s=120)
     assert final["state"] == "completed" and final["counts"]["succeeded"] == n

@@ -22,7 +22,7 @@ from workers.config import get_settings
 from workers.connections import Connection, load_connections
 from workers.errors import ConfigError
 
-__all__ = ["get_connection", "get_connections"]
+__all__ = ["get_connection", "get_connections", "refresh_soon"]
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,18 @@ def _load(path: str, *, stored: bool) -> dict[str, Connection]:
     return {**from_file, **found}
 
 
+def refresh_soon() -> None:
+    """Read the store's generation on the next lookup: this process just changed a connection."""
+    _Cache.checked_at = float("-inf")
+
+
 def get_connection(name: str) -> Connection:
     connections = get_connections()
+    if name not in connections:
+        # Created a moment ago (a run started right after POST /v1/connections): look again now
+        # rather than wait out the refresh interval. Only a miss pays this round trip.
+        refresh_soon()
+        connections = get_connections()
     if name not in connections:
         known = ", ".join(sorted(connections)) or "none"
         raise ConfigError(f"unknown connection {name!r}; configured: {known}")
