@@ -39,7 +39,6 @@ def _config(url: str) -> str:
     # A second connection whose own cap (12 requests a minute, 10 items a batch) keeps a
     # 1,000-item run going for minutes: long enough to cancel it from the page.
     slow = kombo_config(url, batch_size=10, max_requests_per_minute=12).replace("it-kombo", "slow-kombo")
-    slow = slow.replace("sandbox:coursesync-demo", "sandbox:slow")
     # A schedule that never fires during a test (3:00 on New Year's Day), for its card to show.
     schedule = '[connections.slow-kombo.schedule]\nsource = "/nonexistent.jsonl"\ncron = "0 3 1 1 *"\n'
     return kombo_config(url) + slow + schedule
@@ -240,12 +239,28 @@ def test_a_slow_run_is_cancelled_from_its_page(page: Any, served: Any, tokens: d
     page.get_by_label("Catalog URL").fill(f"{catalog_url}/slow.jsonl")
     page.get_by_role("button", name="Start run").click()
     page.wait_for_url(re.compile(r"#/runs/r_"))
-    expect(page.locator("h1 .badge")).to_have_text(re.compile("running|queued"))
+    # Once its first batch came back (1%), with 99 batches to go at 12 requests a minute
+    expect(page.get_by_role("progressbar")).not_to_have_attribute("aria-valuenow", "0", timeout=60_000)
+    expect(page.locator("h1 .badge")).to_have_text("running")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel run").click()
     expect(page.locator("h1 .badge")).to_have_text("cancelled", timeout=60_000)
-    bar = page.get_by_role("progressbar")
-    assert int(bar.get_attribute("aria-valuenow") or 0) < 100
+    # Then what was never sent failed as cancelled, and its reason leads to those items
+    run_id = page.url.rsplit("/", 1)[-1]
+    auth = {"Authorization": f"Bearer {tokens['writer']}"}
+    doc = httpx.get(f"{base}/v1/runs/{run_id}", headers=auth).json()
+    assert doc["counts"]["succeeded"] < 500 and doc["counts"]["failed"] > 500, doc["counts"]
+    reasons = httpx.get(f"{base}/v1/failures", params={"connection": "slow-kombo"}, headers=auth).json()[
+        "reasons"
+    ]
+    # (never sent: batched, failed by the cancel; or read, never batched, failed at the seal)
+    assert (
+        sum(f["count"] for f in reasons if f["code"] == "coursesync.CANCELLED") == doc["counts"]["failed"]
+    ), (
+        [(f["stage"], f["code"], f["count"]) for f in reasons],
+        doc["counts"],
+    )
+    expect(page.get_by_role("table").last.locator("tbody tr").first).to_contain_text("coursesync.CANCELLED")
     shot(page, "run-cancelled")
 
 

@@ -87,7 +87,9 @@ def cancel_batch(r: redis.Redis, raw_r: redis.Redis, batch: Batch, settings: Set
     state = str(result)
     if state != "sending":  # this call failed the batch: its items count as cancelled
         err = {"stage": "provider", "code": CANCELLED, "message": _NOT_SENT}
-        chart_settled(r, batch.run_id, [err] * batch.size, succeeded=0, retention_s=settings.run_retention_s)
+        chart_settled(
+            r, batch.run_id, [err], succeeded=0, retention_s=settings.run_retention_s, times=batch.size
+        )
     if state not in ("open", "sending"):
         run_finished(r, batch.run_id, state, settings)
     return state

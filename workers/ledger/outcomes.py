@@ -212,7 +212,9 @@ def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | Non
         retention_s=settings.run_retention_s,
     )
     if result is not None:
-        chart_settled(r, batch.run_id, [err] * batch.size, succeeded=0, retention_s=settings.run_retention_s)
+        chart_settled(
+            r, batch.run_id, [err], succeeded=0, retention_s=settings.run_retention_s, times=batch.size
+        )
     if result is not None and result != "open":
         run_finished(r, batch.run_id, result, settings)
     return result

@@ -48,14 +48,16 @@ def _reason(error: dict[str, Any]) -> tuple[str, str, str]:
     return str(error.get("stage") or ""), str(error.get("code") or "UNKNOWN"), str(error.get("field") or "")
 
 
-def queue_reasons(pipe: Any, run_id: str, errors: Iterable[dict[str, Any]], retention_s: int) -> None:
-    """Queue on ``pipe`` the counts of ``errors`` (error records) by reason: one HINCRBY per
-    distinct reason, however many records share it."""
+def queue_reasons(
+    pipe: Any, run_id: str, errors: Iterable[dict[str, Any]], retention_s: int, *, times: int = 1
+) -> None:
+    """Queue on ``pipe`` the counts of ``errors`` (error records, each standing for ``times``
+    items) by reason: one HINCRBY per distinct reason, however many records share it."""
     counts: dict[tuple[str, str, str], int] = {}
     samples: dict[tuple[str, str, str], str] = {}
     for error in errors:
         reason = _reason(error)
-        counts[reason] = counts.get(reason, 0) + 1
+        counts[reason] = counts.get(reason, 0) + times
         samples.setdefault(reason, str(error.get("message") or "")[:MESSAGE_MAX])
     if not counts:
         return
@@ -75,15 +77,22 @@ def _parse(name: str) -> tuple[str, str, str]:
 
 
 def chart_settled(
-    r: redis.Redis, run_id: str, errors: list[dict[str, Any]], *, succeeded: int, retention_s: int
+    r: redis.Redis,
+    run_id: str,
+    errors: list[dict[str, Any]],
+    *,
+    succeeded: int,
+    retention_s: int,
+    times: int = 1,
 ) -> None:
-    """The dashboard's counts of one settled batch: its outcomes on the run's timeline and its
-    errors by reason. Call it after the batch settled, only when this call settled it, so a
-    duplicate delivery (which settles nothing) never counts twice; a crash just before costs a
-    dent in a chart, never a wrong exact count (those are the run's own)."""
+    """The dashboard's counts of one settled batch (or of items failed together, each error
+    standing for ``times`` items): outcomes on the run's timeline, errors by reason. Call it
+    after they settled, only when this call settled them, so a duplicate delivery (which settles
+    nothing) never counts twice; a crash just before costs a dent in a chart, never a wrong exact
+    count (those are the run's own)."""
     pipe = r.pipeline(transaction=False)
-    count_settled(pipe, run_id, succeeded=succeeded, failed=len(errors), retention_s=retention_s)
-    queue_reasons(pipe, run_id, errors, retention_s)
+    count_settled(pipe, run_id, succeeded=succeeded, failed=len(errors) * times, retention_s=retention_s)
+    queue_reasons(pipe, run_id, errors, retention_s, times=times)
     pipe.execute()
 
 

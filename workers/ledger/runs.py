@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from workers import keys, lua
-from workers.ledger.reasons import queue_reasons
+from workers.ledger.reasons import chart_settled, queue_reasons
 
 __all__ = [
     "BATCH_STATES",
@@ -197,7 +197,19 @@ def seal_run(
     """The producer is done (or was found dead, with ``fatal`` saying so): end the run now if
     every batch has settled. Returns the final state if this call ended the run."""
     args = [now_iso(), retention_s, fatal, _NEVER_SENT, _CANCELLED_UNSENT]
+    # What the script is about to count failed (read but never batched), for the dashboard: the
+    # producer is done, so nothing moves these counters between this read and the seal.
+    seen = r.hmget(
+        keys.run(run_id), "sealed", "c_total", "c_invalid", "c_unchanged", "c_batched", "cancel_requested"
+    )
     result = lua.run(r, "seal_run", run_keys(run_id, connection), args)
+    lost = int(seen[1] or 0) - sum(int(n or 0) for n in seen[2:5])
+    if seen[0] not in ("1", b"1") and lost > 0:
+        code, message = (
+            ("coursesync.CANCELLED", _CANCELLED_UNSENT) if seen[5] else ("coursesync.NEVER_SENT", _NEVER_SENT)
+        )
+        err = {"stage": "producer", "code": code, "message": message % lost}
+        chart_settled(r, run_id, [err], succeeded=0, retention_s=retention_s, times=lost)
     return str(result) if result else None
 
 
