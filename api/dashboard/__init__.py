@@ -1,12 +1,13 @@
-"""The runs dashboard: one static page (HTML, one small script, one stylesheet) at ``/``.
+"""The runs dashboard: one static page (HTML, a few small ES modules, one stylesheet) at ``/``.
 
 Why a static page and a small script rather than server-rendered pages or a front-end build: the
 page holds no data, so it is served without a token, and it reads everything through the same
 ``/v1`` endpoints and tokens as any other client (one contract, tested once, no second access
-path). Nothing is built or fetched from a CDN: the three files are the product, readable as
-committed. The token typed in at sign-in stays in the tab's ``sessionStorage`` (never a cookie,
-so no CSRF; never the URL, so no logs or Referer); a strict Content-Security-Policy allows only
-these files, and the script writes data as text, never as HTML.
+path). Nothing is built or fetched from a CDN: the files are the product, loaded by the browser
+as committed (``app.js`` imports the others). The token typed in at sign-in stays in the tab's
+``sessionStorage`` (never a cookie, so no CSRF; never the URL, so no logs or Referer); a strict
+Content-Security-Policy allows only these files, and the scripts write data as text, never as
+HTML.
 """
 
 from __future__ import annotations

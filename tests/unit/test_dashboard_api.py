@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from api.app import create_app
+from api.dashboard import STATIC
 from producers.sync import SyncOptions, start_run
 from tests.unit.helpers import configure_and_capture, make_deps
 from tests.unit.test_api import CONFIG as API_CONFIG
@@ -181,6 +182,8 @@ def test_the_page_is_served_without_a_token_under_a_strict_policy_and_holds_no_d
             assert asset.status_code == 200 and asset.headers["X-Content-Type-Options"] == "nosniff"
     with client.get("/static/../app.py") as outside:
         assert outside.status_code == 404
-    with client.get("/static/app.js") as asset:
-        script = asset.get_data(as_text=True)
-    assert ".innerHTML" not in script and "localStorage" not in script  # text only; the tab forgets the token
+    for module in STATIC.glob("*.js"):
+        with client.get(f"/static/{module.name}") as asset:
+            script = asset.get_data(as_text=True)
+        # Data is written as text, never as markup; the token lives and dies with the tab.
+        assert ".innerHTML" not in script and "localStorage" not in script, module.name
