@@ -37,7 +37,9 @@ def client(r: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> A
     from workers.config import get_settings
 
     get_settings.cache_clear()
-    return create_app(r, Settings(config=str(config)), Sent()).test_client()
+    return create_app(
+        r, Settings(config=str(config), catalog_dir=str(tmp_path / "uploads")), Sent()
+    ).test_client()
 
 
 @pytest.fixture
