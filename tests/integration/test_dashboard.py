@@ -27,7 +27,8 @@ import pytest
 from coursesync.sample import write_sample
 from tests.integration.conftest import Pipeline, kombo_config
 
-pytestmark = pytest.mark.integration
+#: The first test may install chromium with apt before it starts (a few minutes on a slow mirror).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
