@@ -26,10 +26,8 @@ CONTENT_TYPES = {
 }
 
 
-def format_of(content_type: str | None, explicit: str | None) -> str:
-    """The catalog format from ``?format=`` or the Content-Type (``application/x-ndjson``...)."""
-    if explicit:
-        return explicit
+def format_of(content_type: str | None) -> str:
+    """The catalog format its Content-Type names (``application/x-ndjson``...)."""
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind not in CONTENT_TYPES:
         known = ", ".join(CONTENT_TYPES)

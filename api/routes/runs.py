@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from typing import Any
 
 from flask import request, url_for
 from flask_smorest import Blueprint
 
 from api.app import principal, require, state
-from api.idempotency import claim
+from api.idempotency import Claim, claim
 from api.routes.common import visible_connection, visible_run
 from api.uploads import format_of, store_upload
 from producers.sync import start_retry_run
@@ -47,10 +48,18 @@ def _accepted(run_id: str, replayed: bool) -> tuple[dict[str, Any], int, dict[st
     return visible_run(run_id), 202, headers
 
 
-def _reserve(connection: str, provider: str, source: str, options: dict[str, Any], webhook: str = "") -> str:
+def _reserve(
+    connection: str,
+    provider: str,
+    source: str,
+    options: dict[str, Any],
+    webhook: str = "",
+    *,
+    run_id: str = "",
+) -> str:
     """Record the run, then ask a worker to read its catalog: its id leads somewhere from now on."""
     r, settings, send = state()
-    run_id = ledger.new_run_id()
+    run_id = run_id or ledger.new_run_id()
     shown_source = redact_url(source) if source.startswith(("http://", "https://")) else "upload"
     recorded = {**options, "trigger": "api", "source": shown_source}
     # A signed URL's credentials stay out of the run document: sealed in the record.
@@ -71,6 +80,13 @@ def _reserve(connection: str, provider: str, source: str, options: dict[str, Any
     return run_id
 
 
+def _claim(fingerprint: str) -> AbstractContextManager[Claim]:
+    """This request's ``Idempotency-Key`` (if any), claimed for the caller's token."""
+    r, settings, _ = state()
+    key = request.headers.get("Idempotency-Key")
+    return claim(r, principal().id, key, fingerprint, ttl_s=settings.api_idempotency_ttl_s)
+
+
 def _options(args: dict[str, Any]) -> dict[str, Any]:
     return {k: args[k] for k in ("full", "prune", "force_prune", "priority", "format") if k in args}
 
@@ -83,15 +99,8 @@ def _options(args: dict[str, Any]) -> dict[str, Any]:
 def start_run(args: dict[str, Any]) -> Any:
     """Start a run from a catalog URL (JSON Lines, JSON or CSV, gzip or not) that workers fetch."""
     connection = visible_connection(args["connection"])
-    r, settings, _ = state()
     fingerprint = json.dumps(args, sort_keys=True)
-    with claim(
-        r,
-        principal().id,
-        request.headers.get("Idempotency-Key"),
-        fingerprint,
-        ttl_s=settings.api_idempotency_ttl_s,
-    ) as claimed:
+    with _claim(fingerprint) as claimed:
         if claimed.replay:
             return _accepted(claimed.replay, replayed=True)
         run_id = _reserve(
@@ -124,33 +133,25 @@ def upload_run(args: dict[str, Any], connection: str) -> Any:
     """Start a run from the uploaded catalog. Answered once the catalog is on disk where every
     worker reads it (fsynced), with memory flat in its size."""
     conn = visible_connection(connection)
-    r, settings, _ = state()
-    gzipped = (
-        request.headers.get("Content-Encoding", "").lower() == "gzip"
-        or request.mimetype == "application/gzip"
-    )
+    _, settings, _ = state()
     # A bare gzip body is JSON Lines unless ?format= says otherwise (the most common export).
     bare = request.mimetype == "application/gzip"
-    fmt = args.get("format") or ("jsonl" if bare else format_of(request.mimetype, None))
+    gzipped = bare or request.headers.get("Content-Encoding", "").lower() == "gzip"
+    fmt = args.get("format") or ("jsonl" if bare else format_of(request.mimetype))
     fingerprint = json.dumps(
         {"connection": conn.name, **args, "format": fmt, "gzip": gzipped, "length": request.content_length},
         sort_keys=True,
     )
-    with claim(
-        r,
-        principal().id,
-        request.headers.get("Idempotency-Key"),
-        fingerprint,
-        ttl_s=settings.api_idempotency_ttl_s,
-    ) as claimed:
+    with _claim(fingerprint) as claimed:
         if claimed.replay:
             return _accepted(claimed.replay, replayed=True)
-        name = f"{ledger.new_run_id()}.{fmt}" + (".gz" if gzipped else "")
+        run_id = ledger.new_run_id()  # the file is named by the run that reads it
+        name = f"{run_id}.{fmt}" + (".gz" if gzipped else "")
         path, size = store_upload(
             request.stream, settings.catalog_dir, name, max_bytes=settings.api_max_upload_bytes
         )
         options = {**_options(args), "format": fmt, "upload_bytes": size}
-        run_id = _reserve(conn.name, conn.provider, path, options)
+        _reserve(conn.name, conn.provider, path, options, run_id=run_id)
         claimed.done(run_id)
     return _accepted(run_id, replayed=False)
 
@@ -216,13 +217,7 @@ def retry_run(run_id: str) -> Any:
     """A new run of the items that failed at the provider in this run, sent as they were."""
     visible_run(run_id)
     r, settings, send = state()
-    with claim(
-        r,
-        principal().id,
-        request.headers.get("Idempotency-Key"),
-        f"retry {run_id}",
-        ttl_s=settings.api_idempotency_ttl_s,
-    ) as claimed:
+    with _claim(f"retry {run_id}") as claimed:
         if claimed.replay:
             return _accepted(claimed.replay, replayed=True)
         new_id = start_retry_run(run_id, r=r, settings=settings, send=send)
