@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -96,6 +100,30 @@ class Pipeline:
             f"run {run_id} did not finish: {run_document(r, run_id)}\n--- worker log tail ---\n"
             + self.stack.log_text("worker")[-4000:]
         )
+
+
+@contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """The files of ``folder`` over HTTP on loopback (catalogs the workers fetch by URL)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = (folder / self.path.lstrip("/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def record_figures(scenario: str, **figures: Any) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import gzip
 import io
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from coursesync.sample import write_sample
-from tests.integration.conftest import Pipeline, kombo_config
+from tests.integration.conftest import Pipeline, kombo_config, serve_folder
 
 pytestmark = pytest.mark.integration
 
@@ -75,23 +73,8 @@ def tokens(served: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, A
 @pytest.fixture(scope="module")
 def catalog_server(served: Any) -> Iterator[str]:
     _, _, folder = served
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            data = (folder / self.path.lstrip("/")).read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_folder(folder) as url:
+        yield url
 
 
 def _items_pages(api: Api, run_id: str, state: str, limit: int) -> list[dict[str, Any]]:

@@ -15,9 +15,7 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ import httpx
 import pytest
 
 from coursesync.sample import write_sample
-from tests.integration.conftest import Pipeline, kombo_config
+from tests.integration.conftest import Pipeline, kombo_config, serve_folder
 
 #: The first test may install chromium with apt before it starts (a few minutes on a slow mirror).
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -90,23 +88,9 @@ def served(
     pipeline = start_pipeline(config=_config, env={"COURSESYNC_CATALOG_DIR": str(catalogs / "uploads")})
     base = pipeline.stack.start_api()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            data = (catalogs / self.path.lstrip("/")).read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield pipeline, base, catalogs, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_folder(catalogs) as url:
+        yield pipeline, base, catalogs, url
 
 
 @pytest.fixture(scope="module")
