@@ -110,6 +110,9 @@ def start_reserved_run(
     if raw is None or raw.get("state") in ledger.FINAL_STATES or raw.get("sealed") == "1":
         log.warning("reserved run %r is gone or ended before its producer started", run_id)
         return run_id
+    if not ledger.claim_start(r, run_id):
+        log.warning("reserved run %r already has its producer; this start does nothing", run_id)
+        return run_id
     recorded = json.loads(raw.get("options") or "{}")
     source = raw.get("source", "")
     source = unseal(source) if is_sealed(source) else source

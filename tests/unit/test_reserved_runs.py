@@ -63,3 +63,19 @@ def test_a_reserved_run_no_worker_starts_is_ended_by_the_doctor_and_stays_ended(
     # A worker that picks the task up after all does not reopen it.
     start_reserved_run(run_id, r=r, settings=deps.settings, send=deps.send)
     assert ledger.run_document(r, run_id) == doc
+
+
+def test_a_second_start_of_a_reserved_run_whose_producer_is_reading_does_nothing(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str], tmp_path: Path
+) -> None:
+    deps = make_deps(r, raw_r, FakeProvider())
+    catalog = tmp_path / "c.jsonl"
+    catalog.write_text(json.dumps({"id": "a", "title": "T", "url": "https://a.example/x"}) + "\n")
+    run_id = _reserve(r, str(catalog), 600)
+    # Given its task delivered twice, the first start reading the catalog right now
+    assert ledger.claim_start(r, run_id)
+    # When the second one starts, it reads nothing and sends nothing
+    start_reserved_run(run_id, r=r, settings=deps.settings, send=deps.send)
+    assert sent == []
+    doc = ledger.run_document(r, run_id)
+    assert doc is not None and doc["state"] == "queued" and doc["counts"]["total"] == 0

@@ -24,6 +24,7 @@ __all__ = [
     "ERRORS_MAX",
     "FINAL_STATES",
     "add_counts",
+    "claim_start",
     "create_run",
     "finalize_run",
     "heartbeat",
@@ -138,6 +139,12 @@ def reserve_run(
     r.hset(keys.run(run_id), "source", source)
     seconds, micros = r.time()
     r.zadd(keys.OPEN_RUNS, {run_id: int(seconds * 1000 + micros // 1000 + grace_s * 1000)})
+
+
+def claim_start(r: redis.Redis, run_id: str) -> bool:
+    """The one producer of a reserved run claims it: False when another already did (a task
+    delivered twice must not read the catalog twice and send every item in two batches)."""
+    return bool(r.hsetnx(keys.run(run_id), "producer_started", now_iso()))
 
 
 def run_keys(run_id: str, connection: str) -> list[str]:
