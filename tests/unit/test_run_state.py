@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import redis
 
 from workers import keys
 from workers import ledger as runs
-from workers.ledger import create_batch, load_batch, mark_submitted, settle_batch
-from workers.providers.base import OutboundItem
+from workers.config import Settings
+from workers.ledger import create_batch, load_batch, load_items, mark_submitted, outcomes, settle_batch
+from workers.ledger.item_status import item_status as ledger_item_status
+from workers.providers.base import ItemResult, OutboundItem
 
 
 def make_run(r: redis.Redis, n_batches: int, size: int = 10) -> str:
@@ -107,3 +110,48 @@ def test_errors_in_the_run_document_stop_at_one_hundred(r: redis.Redis) -> None:
     doc = runs.run_document(r, run_id)
     assert doc is not None and len(doc["errors"]) == 100 and doc["counts"]["failed"] == 180
     assert doc["state"] == "failed"
+
+
+class Crashed(Exception):
+    pass
+
+
+def test_a_run_that_reads_as_ended_already_holds_every_digest_its_batches_earned(
+    r: redis.Redis, raw_r: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sync started the moment a run ends diffs against these digests: one written after the
+    # run could be read as ended makes the next sync send that item again. So the worker is
+    # "killed" at the first instruction after settling, and the digests must be there already.
+    def crash(name: str) -> None:
+        if name == "record.after_settle":
+            raise Crashed(name)
+
+    monkeypatch.setattr(outcomes, "crash_point", crash)
+    run_id = make_run(r, 2, size=20)
+    runs.seal_run(r, run_id, "acme", retention_s=3600)
+    for b in range(2):
+        batch = load_batch(r, f"{run_id}-{b:05d}")
+        assert batch is not None
+        found = [ItemResult(i.id, ok=True, remote_id=f"r-{i.id}") for i in load_items(raw_r, batch.id)]
+        with pytest.raises(Crashed):
+            outcomes.record_results(r, raw_r, batch, found, Settings())
+    assert r.hget(keys.run(run_id), "state") == "completed"
+    for b in range(2):
+        for i in range(20):
+            item_id = f"{b}-{i}"
+            bucket = keys.item_bucket(item_id)
+            assert r.hget(keys.content_hashes("t", bucket), item_id) == "d"
+            assert r.hget(keys.remote_ids("t", bucket), item_id) == f"r-{item_id}"
+        assert ledger_item_status(r, "acme", f"{b}-0")["state"] == "succeeded"  # type: ignore[index]
+
+
+def test_a_batch_settled_twice_writes_what_it_learned_once(r: redis.Redis, raw_r: redis.Redis) -> None:
+    run_id = make_run(r, 1, size=3)
+    batch = load_batch(r, f"{run_id}-00000")
+    assert batch is not None
+    found = [ItemResult(i.id, ok=True) for i in load_items(raw_r, batch.id)]
+    assert outcomes.record_results(r, raw_r, batch, found, Settings()) == "open"
+    r.hdel(keys.content_hashes("t", keys.item_bucket("0-0")), "0-0")
+    # A duplicate delivery of the same answer counts nothing and writes nothing
+    assert outcomes.record_results(r, raw_r, batch, found, Settings()) is None
+    assert r.hget(keys.content_hashes("t", keys.item_bucket("0-0")), "0-0") is None

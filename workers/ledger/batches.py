@@ -28,6 +28,7 @@ from typing import Any
 import redis
 
 from workers import keys, lua
+from workers.ledger.item_status import Hashes, hset_many_args
 from workers.ledger.payloads import decode_items, encode_items
 from workers.ledger.runs import ERRORS_MAX, now_iso, run_keys
 from workers.providers.base import ItemResult, OutboundItem
@@ -313,10 +314,14 @@ def settle_batch(
     n_failed: int,
     errors: list[dict[str, Any]],
     retention_s: int,
+    learned: Hashes | None = None,
 ) -> str | None:
     """Count the batch's outcome once, taking it out of every dispatch structure in the same
-    step. Returns None if already settled, 'open' if the run goes on, or the run's final state
-    when this batch ended it."""
+    step, and write ``learned`` (digests, remote ids, item statuses) in that step too, only if
+    this call settled it. Returns None if already settled, 'open' if the run goes on, or the
+    run's final state when this batch ended it."""
+    shown = [json.dumps(e) for e in errors[:ERRORS_MAX]]
+    hash_keys, hash_args = hset_many_args(learned or [])
     result = lua.run(
         r,
         "settle_batch",
@@ -326,16 +331,8 @@ def settle_batch(
             keys.inflight(batch.connection),
             keys.batch_items(batch.id),
             *run_keys(batch.run_id, batch.connection),
+            *hash_keys,
         ],
-        [
-            state,
-            n_ok,
-            n_failed,
-            now_iso(),
-            batch.id,
-            retention_s,
-            ERRORS_MAX,
-            *[json.dumps(e) for e in errors[:ERRORS_MAX]],
-        ],
+        [state, n_ok, n_failed, now_iso(), batch.id, retention_s, ERRORS_MAX, len(shown), *shown, *hash_args],
     )
     return str(result) if result else None

@@ -1,8 +1,10 @@
 """Recording what became of each item of a batch, exactly once.
 
-Per-item facts (error records, items kept for ``coursesync retry``, content digests of confirmed
-items) are plain overwrites, safe to repeat; the counting happens in one atomic script that
-does nothing the second time. A poll result processed twice therefore changes nothing.
+Error records and items kept for ``coursesync retry`` are plain overwrites, safe to repeat,
+written before the batch settles. The counting, and what the outcome taught (content digests
+and remote ids of confirmed items, every item's status), happen in one atomic script that does
+nothing the second time: a poll result processed twice changes nothing, and a run that reads as
+ended already holds every digest its batches earned.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from typing import Any
 import orjson
 import redis
 
-from workers import keys, lua
+from workers import keys
 from workers.config import Settings
 from workers.crashpoints import crash_point
 from workers.ledger.batches import Batch, load_blob, load_items, settle_batch
 from workers.ledger.ending import run_finished
-from workers.ledger.item_status import Hashes, encode, hset_many_args, status_hashes
+from workers.ledger.item_status import Hashes, encode, status_hashes
 from workers.ledger.payloads import decode_heads, decode_items
 from workers.ledger.reasons import chart_settled
 from workers.logs import batch_event
@@ -133,16 +135,18 @@ def _record(
         n_failed=n_failed,
         errors=errors,
         retention_s=settings.run_retention_s,
+        # Digests, remote ids and statuses go in the settling step itself: a digest says "the
+        # provider has this exact item" and stops the next sync from sending it, so it is
+        # written only by the call that counts the outcome, and before the run can read as
+        # ended (a sync started the moment it ends diffs against them).
+        learned=_learned(batch, outcomes, settings),
     )
     if result is None:
         return None  # settled before: a duplicate delivery or a poll answer processed twice
+    crash_point("record.after_settle")
     chart_settled(
         r, batch.run_id, errors, succeeded=len(outcomes) - n_failed, retention_s=settings.run_retention_s
     )
-    crash_point("record.after_settle")
-    # After the batch settled, never before: a digest says "the provider has this exact item"
-    # and stops the next sync from sending it. A crash between the two only costs a resend.
-    _remember(r, batch, outcomes, settings)
     # duration_ms: the batch's whole life, from the producer to its last item's outcome.
     life_ms = max(0, int(time.time() * 1000) - batch.created_ms)
     batch_event(
@@ -160,11 +164,9 @@ def _record(
     return result
 
 
-def _remember(
-    r: redis.Redis, batch: Batch, outcomes: list[tuple[OutboundItem, ItemResult]], settings: Settings
-) -> None:
+def _learned(batch: Batch, outcomes: list[tuple[OutboundItem, ItemResult]], settings: Settings) -> Hashes:
     """Content digests (and the provider's own ids) of the items the provider confirmed, and
-    every item's status, in one script call."""
+    every item's status, as hash writes for the settling script."""
     digests: dict[int, dict[Any, Any]] = {}
     remote: dict[int, dict[Any, Any]] = {}
     buckets: dict[str, int] = {}
@@ -192,9 +194,7 @@ def _remember(
         statuses.append((item.id, value))
     hashes: Hashes = [(keys.content_hashes(batch.target, b), 0, m) for b, m in digests.items()]
     hashes += [(keys.remote_ids(batch.target, b), 0, m) for b, m in remote.items()]
-    hashes += status_hashes(batch.connection, statuses, settings.run_retention_s, buckets=buckets)
-    if hashes:
-        lua.run(r, "hset_many", *hset_many_args(hashes))
+    return hashes + status_hashes(batch.connection, statuses, settings.run_retention_s, buckets=buckets)
 
 
 def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | None:
