@@ -11,7 +11,16 @@ from schemas.course_fast import validate_fast
 from workers.providers.base import OutboundItem
 from workers.providers.mapping import Mapper, MappingError, canonical_json, content_digest
 
-__all__ = ["INACTIVE_MARK", "ItemError", "Prepared", "digest_and_size", "item_label", "prepare"]
+__all__ = [
+    "INACTIVE_MARK",
+    "ItemError",
+    "Prepared",
+    "digest_and_size",
+    "item_label",
+    "map_course",
+    "prepare",
+    "validate_record",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +73,35 @@ def digest_and_size(mapper: Mapper, op: str, payload: dict[str, Any], *, active:
     return (digest if active else INACTIVE_MARK + digest), len(canonical)
 
 
-def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared | list[ItemError]:
-    """Validate and map one record. Never raises for bad data."""
+def validate_record(record: Record) -> Course | list[ItemError]:
+    """Validate one record: the canonical ``Course``, or every reason it is invalid."""
     if record.error is not None:
         return [ItemError(item_label(record), record.position, "", record.error)]
     result = validate_fast(record.data)
     if not isinstance(result, Course):
         label = item_label(record)
         return [ItemError(label, record.position, e.field, e.message) for e in result]
+    return result
+
+
+def map_course(
+    course: Course, position: int, mapper: Mapper, options: dict[str, Any]
+) -> Prepared | list[ItemError]:
+    """Map a valid item to ``mapper``'s provider payload, with its digest and size."""
     try:
-        op, payload = mapper.prepare(result, options)
-        digest, size = digest_and_size(mapper, op, payload, active=result.active)
+        op, payload = mapper.prepare(course, options)
+        digest, size = digest_and_size(mapper, op, payload, active=course.active)
     except MappingError as exc:
-        return [ItemError(result.id, record.position, exc.field, exc.message)]
+        return [ItemError(course.id, position, exc.field, exc.message)]
     except Exception as exc:  # a mapping bug, or a value JSON cannot carry (an int over 64 bits)
         why = f"could not be mapped ({type(exc).__name__}: {exc})"
-        return [ItemError(result.id, record.position, "(item)", why)]
-    return Prepared(OutboundItem(result.id, digest, payload), op, size)
+        return [ItemError(course.id, position, "(item)", why)]
+    return Prepared(OutboundItem(course.id, digest, payload), op, size)
+
+
+def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared | list[ItemError]:
+    """Validate and map one record. Never raises for bad data."""
+    course = validate_record(record)
+    if not isinstance(course, Course):
+        return course
+    return map_course(course, record.position, mapper, options)
