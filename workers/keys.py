@@ -246,6 +246,19 @@ def remote_ids(target: str, bucket: int) -> str:
     return f"{PREFIX}target:{target}:remote_ids:{bucket}"
 
 
+def bucket_fingerprints(target: str) -> str:
+    """HASH bucket -> 16 hex chars: the XOR, over every item of that bucket of
+    ``content_hashes``, of the first 64 bits of SHA-1(item_id NUL digest); field ``v`` says the
+    hash is complete (rebuilt from the digests once; kept exact since).
+
+    A fan-out compares a catalog's fingerprints with these and reads the digests of only the
+    buckets that differ (anti-entropy as Dynamo-style stores do it). Writers: the settle step
+    (``workers/lua/_digests.lua``, in the same step as each digest) and the rebuild
+    (``workers.ledger.fingerprints``). Reader: the fan-out (``producers.fanout``). No TTL.
+    """
+    return f"{PREFIX}target:{target}:fingerprints"
+
+
 # ---------------------------------------------------------------- per-connection state
 def item_status(connection: str, bucket: int) -> str:
     """HASH item_id -> JSON list ``[state, at_ms, run_id, op, remote_id, code, message]`` (trailing

@@ -15,11 +15,11 @@ from workers.ledger.item_status import item_status as ledger_item_status
 from workers.providers.base import ItemResult, OutboundItem
 
 
-def make_run(r: redis.Redis, n_batches: int, size: int = 10) -> str:
+def make_run(r: redis.Redis, n_batches: int, size: int = 10, digest: str = "d") -> str:
     run_id = runs.new_run_id()
     runs.create_run(r, run_id=run_id, connection="acme", provider="kombo", retention_s=3600)
     for b in range(n_batches):
-        items = [OutboundItem(f"{b}-{i}", "d", {"x": i}) for i in range(size)]
+        items = [OutboundItem(f"{b}-{i}", digest, {"x": i}) for i in range(size)]
         create_batch(r, batch_id=f"{run_id}-{b:05d}", run_id=run_id, connection="acme", target="t",
                      op="upsert", items=items, retention_s=3600, payload_ttl_s=3600)  # fmt: skip
     pipe = r.pipeline()

@@ -28,6 +28,7 @@ from typing import Any
 import redis
 
 from workers import keys, lua
+from workers.ledger.fingerprints import digest_section
 from workers.ledger.item_status import Hashes, hset_many_args
 from workers.ledger.payloads import decode_items, encode_items
 from workers.ledger.runs import ERRORS_MAX, now_iso, run_keys
@@ -314,13 +315,17 @@ def settle_batch(
     n_failed: int,
     errors: list[dict[str, Any]],
     retention_s: int,
+    digests: dict[int, dict[Any, Any]] | None = None,
     learned: Hashes | None = None,
 ) -> str | None:
     """Count the batch's outcome once, taking it out of every dispatch structure in the same
-    step, and write ``learned`` (digests, remote ids, item statuses) in that step too, only if
-    this call settled it. Returns None if already settled, 'open' if the run goes on, or the
-    run's final state when this batch ended it."""
+    step, and write what it taught in that step too, only if this call settled it: ``digests``
+    (bucket -> item id -> content digest, under ``batch.target``, with the buckets'
+    fingerprints) and ``learned`` (other hashes: remote ids, item statuses). Returns None if
+    already settled, 'open' if the run goes on, or the run's final state when this batch ended
+    it."""
     shown = [json.dumps(e) for e in errors[:ERRORS_MAX]]
+    digest_keys, digest_args = digest_section(batch.target, digests or {})
     hash_keys, hash_args = hset_many_args(learned or [])
     result = lua.run(
         r,
@@ -331,8 +336,22 @@ def settle_batch(
             keys.inflight(batch.connection),
             keys.batch_items(batch.id),
             *run_keys(batch.run_id, batch.connection),
+            *digest_keys,
             *hash_keys,
         ],
-        [state, n_ok, n_failed, now_iso(), batch.id, retention_s, ERRORS_MAX, len(shown), *shown, *hash_args],
+        [
+            state,
+            n_ok,
+            n_failed,
+            now_iso(),
+            batch.id,
+            retention_s,
+            ERRORS_MAX,
+            len(shown),
+            len(digest_keys) - 1 if digest_keys else 0,
+            *shown,
+            *digest_args,
+            *hash_args,
+        ],
     )
     return str(result) if result else None

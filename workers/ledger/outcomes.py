@@ -139,7 +139,7 @@ def _record(
         # provider has this exact item" and stops the next sync from sending it, so it is
         # written only by the call that counts the outcome, and before the run can read as
         # ended (a sync started the moment it ends diffs against them).
-        learned=_learned(batch, outcomes, settings),
+        **_learned(batch, outcomes, settings),
     )
     if result is None:
         return None  # settled before: a duplicate delivery or a poll answer processed twice
@@ -164,9 +164,11 @@ def _record(
     return result
 
 
-def _learned(batch: Batch, outcomes: list[tuple[OutboundItem, ItemResult]], settings: Settings) -> Hashes:
+def _learned(
+    batch: Batch, outcomes: list[tuple[OutboundItem, ItemResult]], settings: Settings
+) -> dict[str, Any]:
     """Content digests (and the provider's own ids) of the items the provider confirmed, and
-    every item's status, as hash writes for the settling script."""
+    every item's status: ``settle_batch``'s ``digests`` and ``learned``."""
     digests: dict[int, dict[Any, Any]] = {}
     remote: dict[int, dict[Any, Any]] = {}
     buckets: dict[str, int] = {}
@@ -192,9 +194,9 @@ def _learned(batch: Batch, outcomes: list[tuple[OutboundItem, ItemResult]], sett
                 message=res.message or "",
             )
         statuses.append((item.id, value))
-    hashes: Hashes = [(keys.content_hashes(batch.target, b), 0, m) for b, m in digests.items()]
-    hashes += [(keys.remote_ids(batch.target, b), 0, m) for b, m in remote.items()]
-    return hashes + status_hashes(batch.connection, statuses, settings.run_retention_s, buckets=buckets)
+    hashes: Hashes = [(keys.remote_ids(batch.target, b), 0, m) for b, m in remote.items()]
+    hashes += status_hashes(batch.connection, statuses, settings.run_retention_s, buckets=buckets)
+    return {"digests": digests, "learned": hashes}
 
 
 def _payload_lost(r: redis.Redis, batch: Batch, settings: Settings) -> str | None:

@@ -1,0 +1,77 @@
+"""Bucket fingerprints: what a target holds, summarised per digest bucket.
+
+A target's content digests live in ``keys.HASH_BUCKETS`` hashes (``keys.content_hashes``). Each
+bucket also has a fingerprint (``keys.bucket_fingerprints``): the XOR, over its items, of the
+first 64 bits of SHA-1(item_id NUL digest). The settle step keeps it exact in the same step as
+each digest it writes (``workers/lua/_digests.lua``). A catalog computes the same per bucket
+(``fingerprint``), so a sync to many connections compares 4,096 values per connection and reads
+the digests of only the buckets that differ: an unchanged resync reads no digest at all.
+
+Targets whose digests were written before fingerprints existed are rebuilt once, bucket by
+bucket, each in one script step (``rebuild_fingerprints.lua``), then marked complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import redis
+
+from workers import keys, lua
+
+__all__ = ["EMPTY", "digest_section", "fingerprint", "fingerprint_hex", "load_fingerprints"]
+
+#: The fingerprint of an empty bucket.
+EMPTY = "0" * 16
+#: Buckets rebuilt per script call: short steps, so Redis keeps serving the fleet meanwhile.
+_REBUILD_SLICE = 128
+_COMPLETE = "v"
+
+
+def fingerprint(item_id: str, digest: str) -> int:
+    """One item's share of its bucket's fingerprint (XOR them for the bucket's)."""
+    # SHA-1 because Redis' Lua has it (redis.sha1hex) and must compute the same; a checksum
+    # of content, not a security boundary.
+    raw = hashlib.sha1(f"{item_id}\0{digest}".encode(), usedforsecurity=False).digest()
+    return int.from_bytes(raw[:8], "big")
+
+
+def fingerprint_hex(value: int) -> str:
+    return f"{value:016x}"
+
+
+def digest_section(target: str, digests: dict[int, dict[Any, Any]]) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of the digests part of ``settle_batch.lua`` (see ``_digests.lua``)."""
+    if not digests:
+        return [], []
+    found_keys = [keys.bucket_fingerprints(target)]
+    args: list[Any] = []
+    for bucket, mapping in digests.items():
+        found_keys.append(keys.content_hashes(target, bucket))
+        args += (bucket, len(mapping))
+        for pair in mapping.items():
+            args.extend(pair)
+    return found_keys, args
+
+
+def load_fingerprints(r: redis.Redis, target: str) -> dict[int, str]:
+    """Every bucket's fingerprint (``EMPTY`` when the bucket holds nothing), rebuilding them
+    first if this target's were never completed."""
+    key = keys.bucket_fingerprints(target)
+    if not r.hexists(key, _COMPLETE):
+        for start in range(0, keys.HASH_BUCKETS, _REBUILD_SLICE):
+            buckets = range(start, min(start + _REBUILD_SLICE, keys.HASH_BUCKETS))
+            lua.run(
+                r,
+                "rebuild_fingerprints",
+                [key, *(keys.content_hashes(target, b) for b in buckets)],
+                list(buckets),
+            )
+        r.hset(key, _COMPLETE, "1")
+    found: dict[int, str] = {}
+    for b, fp in r.hgetall(key).items():
+        name = b.decode() if isinstance(b, bytes) else str(b)
+        if name != _COMPLETE:
+            found[int(name)] = fp.decode() if isinstance(fp, bytes) else str(fp)
+    return found
