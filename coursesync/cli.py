@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from coursesync.fanouts import fanout_summary, is_fanout_spec, report_fanout
 from coursesync.parser import build_parser
 from coursesync.report import (
     EXIT_ITEMS,
@@ -100,6 +101,13 @@ def _sync(args: argparse.Namespace) -> int:
         webhook_url=args.webhook,
         priority=args.priority,
     )
+    if is_fanout_spec(args.connection):
+        if args.dry_run:
+            raise CliError("--dry-run takes one connection; name one instead of a list, glob or group")
+        from producers.fanout import start_fanout
+
+        fanout_id = start_fanout(args.connection, args.path, options, r=r, send=_sender())
+        return report_fanout(r, fanout_id, wait=args.wait, as_json=args.json, timeout_s=args.timeout)
     if args.dry_run:
         return _dry_run(args, options)
     run_id = start_run(args.connection, args.path, options, r=r, send=_sender())
@@ -175,10 +183,22 @@ def wait_and_report(r: Any, run_id: str, *, as_json: bool, timeout_s: float | No
     return exit_code(doc)
 
 
+def _fanout_status(r: Any, args: argparse.Namespace) -> int:
+    from workers.ledger import fanout_document
+
+    doc = fanout_document(r, args.run_id)
+    if doc is None:
+        raise CliError(f"no fan-out {args.run_id!r} (kept for 30 days)")
+    print(json.dumps(doc, indent=2) if args.json else fanout_summary(doc))
+    return EXIT_OK if doc["state"] == "completed" else EXIT_ITEMS
+
+
 def _status(args: argparse.Namespace) -> int:
     from workers.ledger import item_errors, run_document
 
     r = _redis()
+    if args.run_id.startswith("f_"):
+        return _fanout_status(r, args)
     doc = run_document(r, args.run_id)
     if doc is None:
         raise CliError(f"no run {args.run_id!r} (runs are kept for 30 days; see `coursesync runs`)")

@@ -43,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read a catalog, validate it, "
         "record a run and enqueue its batches; prints the run id. Workers must be running.",
     )
-    s.add_argument("connection", help="connection name from the config file, e.g. acme-kombo")
+    s.add_argument(
+        "connection",
+        help="connection name from the config file, e.g. acme-kombo; or several, to read the "
+        "catalog once for all of them (a fan-out: one run each, tied by a fan-out id): a list "
+        "a,b,c, a glob 'acme-*' or a group @customers from the config's [groups]",
+    )
     s.add_argument(
         "path", help="catalog: a .jsonl/.ndjson/.json/.csv file (optionally .gz) or an http(s) URL"
     )
@@ -92,8 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--webhook", metavar="URL", help="POST the final run document to URL (signed; see README)")
 
-    st = sub.add_parser("status", help="show a run", description="Show the run document of RUN_ID.")
-    st.add_argument("run_id")
+    st = sub.add_parser(
+        "status",
+        help="show a run or a fan-out",
+        description="Show the run document of RUN_ID, or, for a fan-out id (f_...), each of its "
+        "runs and their counts summed.",
+    )
+    st.add_argument("run_id", help="a run id (r_...) or a fan-out id (f_...)")
     st.add_argument("--json", action="store_true", help="print the run document as JSON")
     st.add_argument(
         "--items",

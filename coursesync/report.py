@@ -37,7 +37,9 @@ def summary(doc: dict[str, Any], *, max_errors: int = 10) -> str:
     lines = [
         f"run {doc['run_id']} on {doc['connection']} ({doc['provider']}): {doc['state']}",
         f"  items    {c['total']:,} read: {c['succeeded']:,} succeeded, {c['failed']:,} failed, "
-        f"{c['invalid']:,} invalid, {c['unchanged']:,} unchanged, {c['pending']:,} pending",
+        f"{c['invalid']:,} invalid, {c['unchanged']:,} unchanged, "
+        + (f"{c['excluded']:,} excluded, " if c.get("excluded") else "")
+        + f"{c['pending']:,} pending",
         f"  batches  {b['total']:,}: {b['completed']:,} completed, {b['failed']:,} failed, "
         f"{b['submitted']:,} at the provider, {b['pending']:,} waiting",
         f"  started  {doc['created_at']}  finished {doc['finished_at'] or '-'}",

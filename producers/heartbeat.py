@@ -17,22 +17,25 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def heartbeat(r: Any, run_id: str, *, every_s: float) -> Iterator[None]:
-    """Beat for ``run_id`` every ``every_s`` seconds on a daemon thread while the block runs.
+def heartbeat(r: Any, run_id: str | list[str], *, every_s: float) -> Iterator[None]:
+    """Beat for ``run_id`` (or each of a list: a fan-out's runs wait while it reads) every
+    ``every_s`` seconds on a daemon thread while the block runs.
 
     A thread, not a beat per item read: a producer stuck in a slow download is still alive
     (its download has its own timeouts), and one killed mid-catalog stops beating at once.
     """
     stop = threading.Event()
+    run_ids = [run_id] if isinstance(run_id, str) else run_id
 
     def beat() -> None:
         while not stop.wait(every_s):
-            try:
-                ledger.heartbeat(r, run_id)
-            except Exception:
-                log.warning("heartbeat of run=%r failed", run_id, exc_info=True)
+            for one in run_ids:
+                try:
+                    ledger.heartbeat(r, one)
+                except Exception:
+                    log.warning("heartbeat of run=%r failed", one, exc_info=True)
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+    thread = threading.Thread(target=beat, name=f"heartbeat-{run_ids[0] if run_ids else ''}", daemon=True)
     thread.start()
     try:
         yield

@@ -15,8 +15,10 @@ __all__ = [
     "INACTIVE_MARK",
     "ItemError",
     "Prepared",
+    "digest_and_canonical",
     "digest_and_size",
     "item_label",
+    "map_canonical",
     "map_course",
     "prepare",
     "validate_record",
@@ -65,12 +67,20 @@ def item_label(record: Record) -> str:
 INACTIVE_MARK = "x"
 
 
-def digest_and_size(mapper: Mapper, op: str, payload: dict[str, Any], *, active: bool) -> tuple[str, int]:
+def digest_and_canonical(
+    mapper: Mapper, op: str, payload: dict[str, Any], *, active: bool
+) -> tuple[str, bytes]:
     """The content digest stored once the provider confirms the item (see INACTIVE_MARK), and
-    the item's size in bytes on the wire, from one serialisation."""
+    the payload's canonical JSON (its length is the item's size on the wire)."""
     canonical = canonical_json(payload)
     digest = content_digest(mapper, op, payload, canonical)
-    return (digest if active else INACTIVE_MARK + digest), len(canonical)
+    return (digest if active else INACTIVE_MARK + digest), canonical
+
+
+def digest_and_size(mapper: Mapper, op: str, payload: dict[str, Any], *, active: bool) -> tuple[str, int]:
+    """The content digest and the item's size in bytes on the wire, from one serialisation."""
+    digest, canonical = digest_and_canonical(mapper, op, payload, active=active)
+    return digest, len(canonical)
 
 
 def validate_record(record: Record) -> Course | list[ItemError]:
@@ -84,19 +94,31 @@ def validate_record(record: Record) -> Course | list[ItemError]:
     return result
 
 
-def map_course(
+def map_canonical(
     course: Course, position: int, mapper: Mapper, options: dict[str, Any]
-) -> Prepared | list[ItemError]:
-    """Map a valid item to ``mapper``'s provider payload, with its digest and size."""
+) -> tuple[str, dict[str, Any], str, bytes] | list[ItemError]:
+    """(op, payload, digest, canonical payload JSON) of a valid item for ``mapper``'s provider,
+    or why it cannot be mapped."""
     try:
         op, payload = mapper.prepare(course, options)
-        digest, size = digest_and_size(mapper, op, payload, active=course.active)
+        digest, canonical = digest_and_canonical(mapper, op, payload, active=course.active)
     except MappingError as exc:
         return [ItemError(course.id, position, exc.field, exc.message)]
     except Exception as exc:  # a mapping bug, or a value JSON cannot carry (an int over 64 bits)
         why = f"could not be mapped ({type(exc).__name__}: {exc})"
         return [ItemError(course.id, position, "(item)", why)]
-    return Prepared(OutboundItem(course.id, digest, payload), op, size)
+    return op, payload, digest, canonical
+
+
+def map_course(
+    course: Course, position: int, mapper: Mapper, options: dict[str, Any]
+) -> Prepared | list[ItemError]:
+    """Map a valid item to ``mapper``'s provider payload, with its digest and size."""
+    mapped = map_canonical(course, position, mapper, options)
+    if isinstance(mapped, list):
+        return mapped
+    op, payload, digest, canonical = mapped
+    return Prepared(OutboundItem(course.id, digest, payload), op, len(canonical))
 
 
 def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared | list[ItemError]:

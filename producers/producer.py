@@ -94,7 +94,7 @@ class Producer:
         self.report: Counter[str] = Counter()
         #: The first validation errors, for reports (the run keeps all of them in Redis).
         self.first_errors: list[dict[str, Any]] = []
-        self._counts = {"total": 0, "invalid": 0, "unchanged": 0}
+        self._counts = {"total": 0, "invalid": 0, "unchanged": 0, "excluded": 0}
         self._errors: dict[str, list[dict[str, Any]]] = {}
         #: Item statuses (``ledger.item_status``) of invalid and unchanged items, written with
         #: the counts.
@@ -124,6 +124,20 @@ class Producer:
                 self._flush_window()
         else:
             self._invalid(prepared)
+
+    def count_settled(self, *, unchanged: int = 0, excluded: int = 0) -> None:
+        """Count catalog items that end here without being sent: ``unchanged`` (a fan-out found
+        their buckets identical: no per-item status is rewritten, the last outcome stands) and
+        ``excluded`` (the connection's entitlement filter left them out)."""
+        self.total += unchanged + excluded
+        self._counts["total"] += unchanged + excluded
+        self._counts["unchanged"] += unchanged
+        self._counts["excluded"] += excluded
+        self.report["unchanged"] += unchanged
+
+    def fits(self, size_bytes: int) -> bool:
+        """Whether an item of ``size_bytes`` fits in one request of this connection."""
+        return self.chunkers["catalog"].fits(size_bytes)
 
     def add_prune(self, prepared: Prepared) -> None:
         """Queue the deactivation of an item the catalog no longer has (not a catalog item)."""

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from producers.capped import CatalogCaps, capped_stream
 from producers.readers import FORMATS, Record, read_csv, read_json_array, read_jsonl
+from workers.config import Settings
 from workers.errors import CatalogError
 from workers.outbound import OutboundRefused, open_stream, outbound_policy
 from workers.redact import redact_text, redact_url
 
-__all__ = ["detect_format", "is_url", "open_source", "read_records"]
+__all__ = ["Source", "detect_format", "is_url", "open_source", "read_records", "records_of"]
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 #: Downloading a catalog may take long; a stalled server may not.
@@ -108,3 +109,19 @@ def open_source(source: str, caps: CatalogCaps | None = None) -> Iterator[IO[byt
 def read_records(stream: IO[bytes], fmt: str, max_line_bytes: int | None = None) -> Iterator[Record]:
     reader = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv}[fmt]
     return reader(stream, max_line_bytes)
+
+
+#: A catalog: a path, an http(s) URL, or the items themselves.
+Source = str | Iterable[dict[str, Any]]
+
+
+def records_of(source: Source, fmt: str | None, settings: Settings) -> Iterator[Record]:
+    """The records of ``source``, streamed; ``fmt`` overrides the file extension."""
+    if isinstance(source, str):
+        fmt = detect_format(source, fmt)
+        caps = CatalogCaps.from_settings(settings)
+        with open_source(source, caps) as stream:
+            yield from read_records(stream, fmt, caps.max_line_bytes)
+    else:
+        for index, data in enumerate(source, start=1):
+            yield Record(index, data)

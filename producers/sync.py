@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,13 +13,12 @@ from typing import Any
 import orjson
 import redis
 
-from producers.capped import CatalogCaps
 from producers.heartbeat import heartbeat
 from producers.prepare import ItemError, Prepared
 from producers.producer import Producer
 from producers.prune import PrunePlan, deactivation, plan_prune
 from producers.readers import Record
-from producers.sources import detect_format, is_url, open_source, read_records
+from producers.sources import Source, is_url, records_of
 from workers import ledger, ports
 from workers.config import Settings, get_settings
 from workers.errors import CatalogError, ConfigError, RunCancelled
@@ -33,6 +32,7 @@ from workers.sealing import is_sealed, seal, unseal
 __all__ = [
     "SyncOptions",
     "dry_run",
+    "produce_run",
     "start_changes_run",
     "start_reserved_run",
     "start_retry_run",
@@ -40,8 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-Source = str | Iterable[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,11 @@ def start_run(
     options = options or SyncOptions()
 
     def feed(producer: Producer) -> None:
-        producer.consume(_records(source, options.fmt, producer.settings))
+        producer.consume(records_of(source, options.fmt, producer.settings))
 
-    return _run(connection_name, feed, options, r=r, settings=settings, extra={}, run_id=run_id, send=send)
+    return produce_run(
+        connection_name, feed, options, r=r, settings=settings, extra={}, run_id=run_id, send=send
+    )
 
 
 def start_reserved_run(
@@ -137,8 +137,9 @@ def start_reserved_run(
             ledger.run_finished(r, run_id, state, settings)
         return run_id
     try:
-        return _run(str(raw["connection"]), lambda p: p.consume(_records(source, options.fmt, settings)),
-                    options, r=r, settings=settings, extra=extra, run_id=run_id, send=send)  # fmt: skip
+        read = lambda p: p.consume(records_of(source, options.fmt, settings))  # noqa: E731
+        return produce_run(str(raw["connection"]), read, options, r=r, settings=settings, extra=extra,
+                           run_id=run_id, send=send)  # fmt: skip
     finally:
         uploads = Path(settings.catalog_dir).resolve()
         if not is_url(source) and Path(source).resolve().parent == uploads:
@@ -164,7 +165,7 @@ def start_retry_run(
 
     options = SyncOptions(full=True, trigger="retry")
     extra = {"retry_of": run_id}
-    return _run(old["connection"], feed, options, r=r, settings=settings, extra=extra, send=send)
+    return produce_run(old["connection"], feed, options, r=r, settings=settings, extra=extra, send=send)
 
 
 def start_changes_run(
@@ -193,10 +194,10 @@ def start_changes_run(
                 producer.add(deactivation(producer.mapper, producer.conn.options, item_id))
 
     options = SyncOptions(trigger="changes")
-    return _run(connection_name, feed, options, r=r, settings=settings, extra={}, send=send)
+    return produce_run(connection_name, feed, options, r=r, settings=settings, extra={}, send=send)
 
 
-def _run(
+def produce_run(
     connection_name: str,
     feed: Callable[[Producer], None],
     options: SyncOptions,
@@ -207,6 +208,9 @@ def _run(
     run_id: str | None = None,
     send: Send | None = None,
 ) -> str:
+    """Record a run of ``connection_name`` (or take over the one reserved as ``run_id``), let
+    ``feed`` give its producer the items, and seal it; the run id. Every way of starting a run
+    ends here."""
     settings = settings or get_settings()
     r = r or get_redis()
     connection = get_connection(connection_name)
@@ -293,7 +297,7 @@ def dry_run(
     r, settings = r or get_redis(), settings or get_settings()
     connection = get_connection(connection_name)
     producer = Producer(r, settings, connection, "dry-run", full=options.full, dry_run=True)
-    fatal = _feed(producer, lambda p: p.consume(_records(source, options.fmt, settings)))
+    fatal = _feed(producer, lambda p: p.consume(records_of(source, options.fmt, settings)))
     producer.finish_catalog()
     report: dict[str, Any] = {
         "connection": connection.name,
@@ -345,14 +349,3 @@ def _prune(r: redis.Redis, settings: Settings, producer: Producer, options: Sync
     for prepared in plan.items(producer.mapper, producer.conn.options):
         producer.add_prune(prepared)
     return plan
-
-
-def _records(source: Source, fmt: str | None, settings: Settings) -> Iterator[Record]:
-    if isinstance(source, str):
-        fmt = detect_format(source, fmt)
-        caps = CatalogCaps.from_settings(settings)
-        with open_source(source, caps) as stream:
-            yield from read_records(stream, fmt, caps.max_line_bytes)
-    else:
-        for index, data in enumerate(source, start=1):
-            yield Record(index, data)

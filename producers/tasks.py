@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from producers.changes import flush_changes, sweep_changes
+from producers.fanout import send_part
 from producers.sync import SyncOptions, start_reserved_run, start_run
-from schemas.messages import FlushChanges, ScheduledSync, StartRun, SyncCatalog
+from schemas.messages import FanoutPart, FlushChanges, ScheduledSync, StartRun, SyncCatalog
 from workers.connections import resolve_value
-from workers.ports import FLUSH_CHANGES, SCHEDULED_SYNC, START_RUN, SYNC_CATALOG
+from workers.ports import FANOUT_PART, FLUSH_CHANGES, SCHEDULED_SYNC, START_RUN, SYNC_CATALOG
 from workers.providers.registry import get_connection
 from workers.tasks.base import load, real_deps, task
 
@@ -33,6 +34,13 @@ def start_run_task(**kwargs: Any) -> str:
     """Kwargs: run_id. A run the HTTP API recorded; its source and options are in the record."""
     msg: StartRun = load(StartRun, kwargs)
     return start_reserved_run(msg.run_id, send=real_deps().send)
+
+
+@task(name=FANOUT_PART, acks_late=False, soft_time_limit=3600, time_limit=3700)
+def fanout_part(**kwargs: Any) -> str:
+    """Kwargs: fanout_id, run_id. One connection's diff and send of a fan-out's catalog."""
+    msg: FanoutPart = load(FanoutPart, kwargs)
+    return send_part(msg.fanout_id, msg.run_id, send=real_deps().send)
 
 
 @task(name=SCHEDULED_SYNC, acks_late=False, soft_time_limit=3600, time_limit=3700)

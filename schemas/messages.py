@@ -14,11 +14,13 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
 __all__ = [
+    "FanoutPart",
     "FlushChanges",
     "MessageError",
     "NotifyRun",
     "Ping",
     "ScheduledSync",
+    "StartFanout",
     "StartRun",
     "SubmitBatch",
     "SyncCatalog",
@@ -59,6 +61,21 @@ class StartRun:
     """A run the API recorded in advance: where its catalog is and how to sync it are in the run
     record (sealed where they hold credentials), never in the message."""
 
+    run_id: str
+
+
+@dataclass(frozen=True)
+class StartFanout:
+    """A fan-out the API recorded: its source, options and runs are in its record."""
+
+    fanout_id: str
+
+
+@dataclass(frozen=True)
+class FanoutPart:
+    """One connection's part of a fan-out whose catalog is read: diff and send its run."""
+
+    fanout_id: str
     run_id: str
 
 
@@ -120,6 +137,17 @@ class _StartRunSchema(_Strict):
     run_id = fields.Str(required=True, validate=_ID)
 
 
+class _StartFanoutSchema(_Strict):
+    message = StartFanout
+    fanout_id = fields.Str(required=True, validate=_ID)
+
+
+class _FanoutPartSchema(_Strict):
+    message = FanoutPart
+    fanout_id = fields.Str(required=True, validate=_ID)
+    run_id = fields.Str(required=True, validate=_ID)
+
+
 class _FlushChangesSchema(_Strict):
     message = FlushChanges
     connection = fields.Str(validate=_NAME)
@@ -140,6 +168,8 @@ _SCHEMAS: dict[type, Schema] = {
     SyncCatalog: _SyncCatalogSchema(),
     ScheduledSync: _ScheduledSyncSchema(),
     StartRun: _StartRunSchema(),
+    StartFanout: _StartFanoutSchema(),
+    FanoutPart: _FanoutPartSchema(),
     NotifyRun: _NotifyRunSchema(),
     FlushChanges: _FlushChangesSchema(),
     Ping: _PingSchema(),

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from workers.entitlements import Entitlement, parse_filter
 from workers.errors import ConfigError
 from workers.providers.installed import get_plugin, provider_names
 from workers.providers.spec import ProviderSpec
@@ -29,6 +30,7 @@ __all__ = [
     "Connection",
     "connection_from_table",
     "load_connections",
+    "load_groups",
     "resolve_value",
 ]
 
@@ -43,6 +45,7 @@ _COMMON_OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "max_request_bytes": int,
     "webhook_url": str,
     "webhook_secret": str,
+    "filter": dict,
 }
 
 #: Settings every provider accepts that are credentials: the signing secret, and the webhook
@@ -125,6 +128,12 @@ class Connection:
     def max_request_bytes(self) -> int:
         return int(self.options.get("max_request_bytes", self.spec.max_request_bytes))
 
+    @cached_property
+    def entitlement(self) -> Entitlement | None:
+        """What the customer licensed (``filter``); None: the whole catalog."""
+        table = self.options.get("filter")
+        return parse_filter(f"connections.{self.name}", table) if table is not None else None
+
     def option(self, key: str, default: Any = None) -> Any:
         """An option as written (``env:``/``file:`` references read, sealed values opened)."""
         value = self.options.get(key, default)
@@ -182,13 +191,32 @@ def load_connections(path: str | Path) -> dict[str, Connection]:
         raise ConfigError(f"configuration file {str(p)!r} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"configuration file {str(p)!r} cannot be read: {exc}") from None
-    unknown = set(data) - {"connections"}
+    unknown = set(data) - {"connections", "groups"}
     if unknown:
-        raise ConfigError(f"{p}: unknown top-level table(s) {sorted(unknown)}; expected [connections.NAME]")
+        raise ConfigError(
+            f"{p}: unknown top-level table(s) {sorted(unknown)}; expected [connections.NAME] and [groups]"
+        )
     tables = data.get("connections", {})
     if not isinstance(tables, dict) or not tables:
         raise ConfigError(f"{p}: no [connections.NAME] table found")
     return {name: connection_from_table(name, table) for name, table in tables.items()}
+
+
+def load_groups(path: str | Path) -> dict[str, tuple[str, ...]]:
+    """The ``[groups]`` table: a group name -> connection names or globs (``acme-*``). A sync
+    may name a group as ``@name``. An absent file or table: no groups."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}  # load_connections reports what is wrong with the file
+    groups = data.get("groups", {})
+    if not isinstance(groups, dict):
+        raise ConfigError(f"{p}: [groups] must be a table of name = [connection names or globs]")
+    for name, members in groups.items():
+        if not isinstance(members, list) or not members or not all(isinstance(m, str) and m for m in members):
+            raise ConfigError(f"{p}: groups.{name} must be a non-empty list of connection names or globs")
+    return {name: tuple(members) for name, members in groups.items()}
 
 
 def connection_from_table(
@@ -218,6 +246,7 @@ def connection_from_table(
         name, provider, base_url.rstrip("/"), options, schedule, spec, source, version, table
     )
     connection.windows(spec.submit_bucket)  # a limit nobody can read is a ConfigError now, not mid-run
+    _ = connection.entitlement  # likewise a filter
     return connection
 
 

@@ -52,6 +52,19 @@ def outbox_attempts(run_id: str) -> str:
     return f"{PREFIX}outbox:{run_id}:attempts"
 
 
+def fanout(fanout_id: str) -> str:
+    """HASH of one fan-out (one catalog to many connections): ``runs`` (JSON list of
+    ``[connection, run_id]``), ``source`` (redacted), ``options``, ``created_at``, ``state``
+    of its reading (``reading`` | ``read`` | ``failed``), ``reason``, ``parts_done``.
+    Writers: ``workers.ledger.fanouts`` only. TTL: run retention. Each child run's hash names
+    it in its field ``parent``."""
+    return f"{PREFIX}fanout:{fanout_id}"
+
+
+#: ZSET fanout_id -> created_at ms: recent fan-outs. Writer: ``workers.ledger.fanouts``.
+FANOUTS_INDEX = PREFIX + "fanouts"
+
+
 def run(run_id: str) -> str:
     """HASH of one run: connection, provider, state, timestamps and exact counters.
 

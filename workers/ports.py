@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "CLEANUP",
     "DOCTOR",
+    "FANOUT_PART",
     "FLUSH_CHANGES",
     "NOTIFY_RUN",
     "PING",
@@ -22,6 +23,7 @@ __all__ = [
     "PUMP",
     "SCHEDULED_SYNC",
     "SCHEDULES",
+    "START_FANOUT",
     "START_RUN",
     "SUBMIT_BATCH",
     "SYNC_CATALOG",
@@ -36,6 +38,11 @@ SUBMIT_BATCH = "coursesync.submit_batch"
 SYNC_CATALOG = "coursesync.sync_catalog"
 #: Start a run the HTTP API recorded in advance (kwargs: run_id); its source is in the record.
 START_RUN = "coursesync.start_run"
+#: Read a fan-out's catalog once for all its connections (kwargs: fanout_id).
+START_FANOUT = "coursesync.start_fanout"
+#: Diff and send one connection's run of a fan-out whose catalog is read (kwargs: fanout_id,
+#: run_id).
+FANOUT_PART = "coursesync.fanout_part"
 #: Start a connection's scheduled resync (kwargs: connection, run_id).
 SCHEDULED_SYNC = "coursesync.scheduled_sync"
 #: Send a connection's waiting item changes as one run (kwargs: connection), or, without

@@ -265,7 +265,7 @@ def test_one_bad_extra_kombo_value_is_one_invalid_item_and_the_rest_of_its_batch
     doc = pipeline.wait_for_run(r, run_id)
     # Then that item alone is invalid, naming the field and why, and the 99 others succeeded
     assert doc["state"] == "completed_with_errors" and doc["counts"] == {
-        "total": 100, "invalid": 1, "unchanged": 0, "submitted": 99, "succeeded": 99, "failed": 0, "pending": 0,
+        "total": 100, "invalid": 1, "unchanged": 0, "excluded": 0, "submitted": 99, "succeeded": 99, "failed": 0, "pending": 0,
     }  # fmt: skip
     (error,) = item_errors(r, run_id)
     assert (error["item_id"], error["stage"], error["field"]) == (

@@ -64,6 +64,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "workers.providers",
             "workers.targets",
             "workers.connections",
+            "workers.entitlements",
             "workers.connection_store",
             "workers.schedules",
             "workers.quota",

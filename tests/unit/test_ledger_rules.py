@@ -139,7 +139,7 @@ def test_a_batch_refused_whole_is_halved_until_its_bad_item_stands_alone(
     deps = make_deps(r, raw_r, provider)
     doc = drain(deps, sent, start_run("acme", catalog(100), SyncOptions(), r=r, settings=deps.settings))
     # Then c37 alone fails, with the provider's reason, and the 99 others succeed
-    assert doc["counts"] == {"total": 100, "invalid": 0, "unchanged": 0, "submitted": 99,
+    assert doc["counts"] == {"total": 100, "invalid": 0, "unchanged": 0, "excluded": 0, "submitted": 99,
                              "succeeded": 99, "failed": 1, "pending": 0}  # fmt: skip
     assert [(e["item_id"], e["code"]) for e in item_errors(r, doc["run_id"])] == [("c37", "INPUT_INVALID")]
     # And the extra requests it cost are reported: 100 -> 50 -> 25 -> 13 -> 6 -> 3 -> 1

@@ -64,7 +64,7 @@ def test_sample_catalog_ends_with_exact_counts(r: redis.Redis, raw_r: redis.Redi
     doc = drain(deps, sent, run_id)
     c = doc["counts"]
     assert c == {
-        "total": 1000, "invalid": expected.invalid, "unchanged": 0, "submitted": expected.valid,
+        "total": 1000, "invalid": expected.invalid, "unchanged": 0, "excluded": 0, "submitted": expected.valid,
         "succeeded": expected.succeeded, "failed": expected.rejected, "pending": 0,
     }  # fmt: skip
     assert doc["state"] == "completed_with_errors"

@@ -31,6 +31,7 @@ from workers.ledger.cancel import CANCELLED, cancel_batch, is_cancelled, request
 from workers.ledger.checks import Reachability, check_batches
 from workers.ledger.documents import get_run, list_runs, run_document
 from workers.ledger.ending import run_finished
+from workers.ledger.fanouts import create_fanout, fanout_document, get_fanout, is_fanout_id
 from workers.ledger.item_status import encode as encode_status
 from workers.ledger.item_status import item_status, queue_statuses
 from workers.ledger.items import item_errors, retry_items
@@ -44,6 +45,7 @@ from workers.ledger.runs import (
     create_run,
     finalize_run,
     heartbeat,
+    hold_open,
     new_run_id,
     note,
     record_item_errors,
@@ -68,14 +70,19 @@ __all__ = [
     "count_attempt",
     "count_poll",
     "create_batch",
+    "create_fanout",
     "create_run",
     "encode_status",
     "fail_batch",
+    "fanout_document",
     "finalize_run",
     "forget_job",
+    "get_fanout",
     "get_run",
     "heartbeat",
+    "hold_open",
     "is_cancelled",
+    "is_fanout_id",
     "item_errors",
     "item_status",
     "list_runs",

@@ -27,7 +27,7 @@ def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
     if raw is None:
         return None
     counts = {c: int(raw.get(f"c_{c}", 0)) for c in COUNTS}
-    settled = counts["invalid"] + counts["unchanged"] + counts["succeeded"] + counts["failed"]
+    settled = sum(counts[c] for c in ("invalid", "unchanged", "excluded", "succeeded", "failed"))
     counts["pending"] = max(0, counts["total"] - settled)
     batches = {b: int(raw.get(f"b_{b}", 0)) for b in BATCH_STATES}
     errors = [json.loads(e) for e in strs(r.lrange(keys.run_errors(run_id), 0, ERRORS_MAX - 1))]
@@ -52,6 +52,8 @@ def run_document(r: redis.Redis, run_id: str) -> dict[str, Any] | None:
         doc["target_label"] = raw.get("target_label", "")
     if raw.get("fatal"):
         doc["reason"] = raw["fatal"]
+    if raw.get("parent"):
+        doc["parent"] = raw["parent"]  # the fan-out it is one connection's part of
     if raw.get("webhook"):
         doc["webhook"] = raw["webhook"]
     if int(raw.get("b_split", 0)):

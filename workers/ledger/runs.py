@@ -28,6 +28,7 @@ __all__ = [
     "create_run",
     "finalize_run",
     "heartbeat",
+    "hold_open",
     "new_run_id",
     "note",
     "now_iso",
@@ -44,7 +45,8 @@ ERRORS_MAX = 100
 #: States a run ends in; ``cancelled``: `coursesync cancel` stopped it (``workers.control``).
 FINAL_STATES = frozenset({"completed", "completed_with_errors", "failed", "cancelled"})
 
-COUNTS = ("total", "invalid", "unchanged", "submitted", "succeeded", "failed")
+#: ``excluded``: left out by the connection's entitlement filter (``workers.entitlements``).
+COUNTS = ("total", "invalid", "unchanged", "excluded", "submitted", "succeeded", "failed")
 BATCH_STATES = ("total", "pending", "submitted", "completed", "failed", "split")
 #: How SEAL_RUN words the items a producer counted but never put in a batch (%d: how many).
 _NEVER_SENT = (
@@ -139,6 +141,15 @@ def reserve_run(
     r.hset(keys.run(run_id), "source", source)
     seconds, micros = r.time()
     r.zadd(keys.OPEN_RUNS, {run_id: int(seconds * 1000 + micros // 1000 + grace_s * 1000)})
+
+
+def hold_open(r: redis.Redis, run_ids: list[str], grace_s: float) -> None:
+    """Give reserved runs ``grace_s`` more before the doctor counts their producer as silent
+    (a fan-out's runs wait for the catalog to be read, then for a worker to take them)."""
+    if run_ids:
+        seconds, micros = r.time()
+        until = int(seconds * 1000 + micros // 1000 + grace_s * 1000)
+        r.zadd(keys.OPEN_RUNS, dict.fromkeys(run_ids, until), xx=True)
 
 
 def claim_start(r: redis.Redis, run_id: str) -> bool:

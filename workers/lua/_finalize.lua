@@ -10,13 +10,14 @@ local function finalize(o, now, retention)
   local f = redis.call('HMGET', run, 'sealed', 'b_total', 'b_completed', 'b_failed', 'state',
                        'c_succeeded', 'c_unchanged', 'c_failed', 'c_invalid', 'fatal',
                        'p_failed', 'p_refused', 'b_split', 'connection', 'run_id',
-                       'cancel_requested')
+                       'cancel_requested', 'c_excluded')
   if f[1] ~= '1' then return false end
   if f[5] == 'completed' or f[5] == 'completed_with_errors' or f[5] == 'failed'
      or f[5] == 'cancelled' then return false end
   local settled = tonumber(f[3] or 0) + tonumber(f[4] or 0) + tonumber(f[13] or 0)
   if tonumber(f[2] or 0) ~= settled then return false end
-  local good = tonumber(f[6] or 0) + tonumber(f[7] or 0)
+  -- excluded items (not licensed by the customer) ended as they should: good, like unchanged
+  local good = tonumber(f[6] or 0) + tonumber(f[7] or 0) + tonumber(f[17] or 0)
   local bad = tonumber(f[8] or 0) + tonumber(f[9] or 0) + tonumber(f[11] or 0)
   -- a refused prune is a visible outcome: the run did not do all it was asked to
   if f[12] and f[12] ~= '' then bad = bad + 1 end

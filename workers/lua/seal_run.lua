@@ -13,8 +13,9 @@ if redis.call('HGET', KEYS[1], 'sealed') == '1' then return false end
 redis.call('HSET', KEYS[1], 'sealed', '1')
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'fatal', ARGV[3]) end
 local c = redis.call('HMGET', KEYS[1], 'c_total', 'c_invalid', 'c_unchanged', 'c_batched',
-                     'cancel_requested')
+                     'cancel_requested', 'c_excluded')
 local lost = tonumber(c[1] or 0) - tonumber(c[2] or 0) - tonumber(c[3] or 0) - tonumber(c[4] or 0)
+             - tonumber(c[6] or 0)
 if lost > 0 then
   redis.call('HINCRBY', KEYS[1], 'c_failed', lost)
   redis.call('HINCRBY', KEYS[1], 'c_batched', lost)

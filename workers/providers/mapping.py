@@ -48,6 +48,14 @@ class Mapper:
     #: (op, payload) that deactivates an item known only by its id (pruning: the item is gone
     #: from the catalog). None when the provider has no way to deactivate content.
     to_prune: Callable[[str, Options], tuple[str, dict[str, Any]]] | None = None
+    #: The connection options the functions read (360Learning's ``default_source``...): a
+    #: fan-out maps a catalog once for every set of connections that agree on these.
+    reads_options: tuple[str, ...] = ()
+
+    def mapping_key(self, options: Options) -> str:
+        """Connections with equal keys get byte-identical payloads from this mapper."""
+        chosen = {k: options.get(k) for k in self.reads_options}
+        return f"{self.provider}:{self.version}:" + orjson.dumps(chosen, option=orjson.OPT_SORT_KEYS).decode()
 
     def prepare(self, course: Course, options: Options) -> tuple[str, dict[str, Any]]:
         """(op, payload) for one course: ``upsert`` or ``deactivate``."""

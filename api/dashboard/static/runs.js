@@ -4,11 +4,11 @@ import { FINAL, IDLE_POLL_MS, api, canWrite, poll, query } from "./api.js";
 import { badge, field, fmt, h, legend, put, runLink, say, select, when } from "./dom.js";
 
 const STATES = ["queued", "running", "paused", "completed", "completed_with_errors", "failed", "cancelled"];
-export const SEGMENTS = ["succeeded", "failed", "invalid", "unchanged", "pending"];
+export const SEGMENTS = ["succeeded", "failed", "invalid", "unchanged", "excluded", "pending"];
 
 function counts(run) {
   const c = run.counts;
-  const settled = c.succeeded + c.failed + c.invalid + c.unchanged;
+  const settled = c.succeeded + c.failed + c.invalid + c.unchanged + (c.excluded || 0);
   const total = Math.max(c.total, settled + c.pending);
   const pct = total ? Math.floor((100 * settled) / total) : FINAL.has(run.state) ? 100 : 0;
   return { c, total, pct };
@@ -22,7 +22,7 @@ export function progress(run) {
     "aria-valuenow": pct, "aria-valuetext": `${pct}% settled: ${label}`,
     "aria-label": `Progress of run ${run.run_id}`, "data-run": run.run_id,
   });
-  for (const s of SEGMENTS.slice(0, 4)) {
+  for (const s of SEGMENTS.slice(0, 5)) {
     if (!total || !c[s]) continue;
     const seg = h("span", { class: `seg-${s}` });
     seg.style.width = `${(100 * c[s]) / total}%`; // CSSOM, not a style attribute: the CSP allows it

@@ -146,4 +146,5 @@ MAPPER = Mapper(
     to_payload=to_payload,
     to_deactivation=to_deactivation,
     to_prune=to_prune,
+    reads_options=("default_language", "default_source", "default_subjects"),
 )

@@ -135,4 +135,5 @@ MAPPER = Mapper(
     version=2,
     to_payload=to_payload,
     to_deactivation=to_deactivation,
+    reads_options=("content",),
 )

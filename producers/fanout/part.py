@@ -1,0 +1,148 @@
+"""One connection's part of a fan-out: diff its view of the catalog against what its target
+holds, and send what differs, as its own run.
+
+The diff starts from bucket fingerprints (``workers.ledger.fingerprints``): a bucket whose
+fingerprint equals the target's holds exactly the digests this view has, so its items are
+``unchanged`` without reading a digest. Only buckets that differ are read, item by item.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from producers.fanout.snapshot import SnapshotReader, fanout_dir, remove
+from producers.prepare import ItemError, Prepared
+from producers.producer import Producer
+from producers.sync import SyncOptions, produce_run
+from workers import keys, ledger
+from workers.config import Settings, get_settings
+from workers.errors import ConfigError
+from workers.ledger.fanouts import fanout_runs, part_done
+from workers.ledger.fingerprints import EMPTY, load_fingerprints
+from workers.ports import Send
+from workers.providers.base import OutboundItem
+from workers.providers.registry import get_connection
+from workers.redis_client import get_redis
+
+__all__ = ["diff_view", "send_part"]
+
+log = logging.getLogger(__name__)
+
+#: Buckets whose digests are read per Redis round trip.
+_BUCKETS_PER_READ = 256
+
+
+def send_part(
+    fanout_id: str, run_id: str, *, r: redis.Redis | None = None, settings: Settings | None = None,
+    send: Send | None = None,
+) -> str:  # fmt: skip
+    """Diff and send the run ``run_id`` of fan-out ``fanout_id``. A run that ended already
+    (cancelled before its turn) or that another delivery of this task took does nothing."""
+    r, settings = r or get_redis(), settings or get_settings()
+    raw = ledger.get_run(r, run_id)
+    fanout = ledger.get_fanout(r, fanout_id)
+    if raw is None or fanout is None or raw.get("state") in ledger.FINAL_STATES or raw.get("sealed") == "1":
+        log.warning("fan-out run %r is gone or ended before its part started", run_id)
+        return run_id
+    if not ledger.claim_start(r, run_id):
+        log.warning("fan-out run %r already has its producer; this part does nothing", run_id)
+        return run_id
+    directory = fanout_dir(settings.catalog_dir, fanout_id)
+    recorded = json.loads(raw.get("options") or "{}")
+    options = SyncOptions(
+        full=bool(recorded.get("full")),
+        prune=bool(recorded.get("prune")),
+        force_prune=bool(recorded.get("force_prune")),
+        trigger=str(recorded.get("trigger", "fanout")),
+        priority=recorded.get("priority"),
+    )
+    connection = str(raw["connection"])
+    try:
+        get_connection(connection)
+        reader = SnapshotReader(directory, int(raw["view"]))
+    except (ConfigError, OSError, KeyError, ValueError) as exc:
+        reason = f"the run could not start: {exc}"
+        state = ledger.seal_run(r, run_id, connection, retention_s=settings.run_retention_s, fatal=reason)
+        if state is not None:
+            ledger.run_finished(r, run_id, state, settings)
+        _done(r, fanout_id, fanout, directory)
+        return run_id
+    try:
+        extra = {k: recorded[k] for k in ("source", "format") if k in recorded}
+        extra["fanout"] = fanout_id
+
+        def feed(producer: Producer) -> None:
+            diff_view(producer, reader, full=options.full, prune=options.prune)
+
+        return produce_run(
+            connection, feed, options, r=r, settings=settings, extra=extra, run_id=run_id, send=send
+        )
+    finally:
+        reader.close()
+        _done(r, fanout_id, fanout, directory)
+
+
+def _done(r: redis.Redis, fanout_id: str, fanout: dict[str, str], directory: Any) -> None:
+    """The last part to finish removes the snapshot."""
+    if part_done(r, fanout_id) >= len(fanout_runs(fanout)):
+        remove(directory)
+
+
+def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: bool) -> None:
+    """Give ``producer`` the view's invalid items, count its unchanged and excluded ones, and
+    add the items whose digests the target does not hold."""
+    for errors in reader.invalid():
+        producer.add(errors)
+    view = reader.view
+    counts: list[int] = view["counts"]
+    held_fps = {} if full else load_fingerprints(producer.r, producer.target.id)
+    dirty = [
+        b for b, n in enumerate(counts) if n and (full or view["fingerprints"][b] != held_fps.get(b, EMPTY))
+    ]
+    producer.count_settled(unchanged=sum(counts) - sum(counts[b] for b in dirty), excluded=view["excluded"])
+    for start in range(0, len(dirty), _BUCKETS_PER_READ):
+        chunk = dirty[start : start + _BUCKETS_PER_READ]
+        held = _held_digests(producer, chunk, full=full)
+        unchanged = 0
+        for bucket, digests in zip(chunk, held, strict=True):
+            for entry in reader.bucket(bucket):
+                item_id, digest, op, size, _, line = entry
+                if digests.get(item_id) == digest:
+                    unchanged += 1
+                elif not producer.fits(size):
+                    limit = producer.conn.max_request_bytes
+                    why = f"the item is {size} bytes once mapped; one request may carry at most {limit}"
+                    producer.add([ItemError(item_id, line, "(item)", why)])
+                else:
+                    producer.add(Prepared(OutboundItem(item_id, digest, reader.payload(entry)), op, size))
+        producer.count_settled(unchanged=unchanged)
+    if prune:
+        # What pruning keeps: the view's items and the catalog's invalid ones. Excluded items are
+        # not kept: a customer no longer licensed for an item loses it like one gone from the catalog.
+        producer.seen.update(hash(entry[0]) for entry in _all_entries(reader))
+        producer.seen.update(hash(errors[0].item_id) for errors in reader.invalid())
+        producer.unattributed = int(reader.meta["unattributed"])
+        producer.unattributed_lines = list(reader.meta["unattributed_lines"])
+
+
+def _held_digests(producer: Producer, buckets: list[int], *, full: bool) -> list[dict[str, str]]:
+    if full:
+        return [{} for _ in buckets]
+    pipe = producer.r.pipeline(transaction=False)
+    for b in buckets:
+        pipe.hgetall(keys.content_hashes(producer.target.id, b))
+    return [{_s(k): _s(v) for k, v in found.items()} for found in pipe.execute()]
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _all_entries(reader: SnapshotReader) -> Iterator[list[Any]]:
+    for b in range(keys.HASH_BUCKETS):
+        yield from reader.bucket(b)

@@ -1,0 +1,194 @@
+"""A fan-out's catalog as read once: per view, every item's digest and payload on disk,
+indexed by digest bucket, with each bucket's fingerprint.
+
+Files live in ``<catalog_dir>/fanouts/<fanout_id>/`` (the directory every worker reads, like
+uploads), so any worker can diff and send any connection's part:
+
+- ``invalid.jsonl``: the catalog's invalid records, ``[item_id, line, field, message]``;
+- ``v<k>.payloads``: the mapped payloads of view k, canonical JSON, back to back;
+- ``v<k>.index``: per bucket, a JSON list of ``[item_id, digest, op, size, offset, line]``
+  (the payload's offset, its length being its size; the item's place in the catalog);
+- ``v<k>.errors.jsonl``: items view k's mapping refused;
+- ``meta.json``: per view its bucket fingerprints, index offsets and item counts.
+
+Memory stays flat while writing: index entries are spilled to ``SPILL_SHARDS`` files by bucket
+range as they come, then each shard is grouped by bucket in turn (1/64 of a view at a time).
+"""
+
+from __future__ import annotations
+
+import mmap
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from producers.prepare import ItemError
+from workers import keys
+from workers.ledger.fingerprints import fingerprint, fingerprint_hex
+
+__all__ = ["SPILL_SHARDS", "Entry", "SnapshotReader", "SnapshotWriter", "fanout_dir", "remove"]
+
+SPILL_SHARDS = 64
+_PER_SHARD = keys.HASH_BUCKETS // SPILL_SHARDS
+
+#: ``[item_id, digest, op, size, offset, line]``.
+Entry = list[Any]
+
+
+def fanout_dir(catalog_dir: str, fanout_id: str) -> Path:
+    return Path(catalog_dir) / "fanouts" / fanout_id
+
+
+def remove(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _error_row(error: ItemError) -> bytes:
+    return orjson.dumps([error.item_id, error.position, error.field, error.message]) + b"\n"
+
+
+def _read_errors(path: Path) -> Iterator[list[ItemError]]:
+    """Each invalid item's errors (rows of one item are written together)."""
+    if not path.exists():
+        return
+    group: list[ItemError] = []
+    with path.open("rb") as fh:
+        for line in fh:
+            error = ItemError(*orjson.loads(line))
+            if group and (group[0].item_id, group[0].position) != (error.item_id, error.position):
+                yield group
+                group = []
+            group.append(error)
+    if group:
+        yield group
+
+
+class _ViewWriter:
+    def __init__(self, directory: Path, index: int) -> None:
+        self.base = directory / f"v{index}"
+        self.payloads = open(f"{self.base}.payloads", "wb")  # noqa: SIM115 - closed in close()
+        self.spills: list[IO[bytes]] = [
+            open(f"{self.base}.spill{s}", "wb")  # noqa: SIM115 - closed in close()
+            for s in range(SPILL_SHARDS)
+        ]
+        self.errors = open(f"{self.base}.errors.jsonl", "wb")  # noqa: SIM115 - closed in close()
+        self.offset = 0
+        self.fingerprints = [0] * keys.HASH_BUCKETS
+        self.counts = [0] * keys.HASH_BUCKETS
+        self.items = self.excluded = self.refused = 0
+
+    def add(self, item_id: str, digest: str, op: str, canonical: bytes, line: int) -> None:
+        bucket = keys.item_bucket(item_id)
+        self.fingerprints[bucket] ^= fingerprint(item_id, digest)
+        self.counts[bucket] += 1
+        self.items += 1
+        size = len(canonical)
+        row = orjson.dumps([bucket, item_id, digest, op, size, self.offset, line])
+        self.spills[bucket // _PER_SHARD].write(row + b"\n")
+        self.payloads.write(canonical)
+        self.offset += size
+
+    def refuse(self, errors: list[ItemError]) -> None:
+        self.refused += 1
+        for error in errors:
+            self.errors.write(_error_row(error))
+
+    def close(self) -> dict[str, Any]:
+        """Group the spilled entries by bucket into the index; the view's metadata."""
+        self.payloads.close()
+        self.errors.close()
+        offsets = [0] * (keys.HASH_BUCKETS + 1)
+        with open(f"{self.base}.index", "wb") as index:
+            at = 0
+            for shard, spill in enumerate(self.spills):
+                spill.close()
+                path = Path(spill.name)
+                by_bucket: dict[int, list[Entry]] = {}
+                with path.open("rb") as fh:
+                    for line in fh:
+                        bucket, *entry = orjson.loads(line)
+                        by_bucket.setdefault(bucket, []).append(entry)
+                path.unlink()
+                for bucket in range(shard * _PER_SHARD, (shard + 1) * _PER_SHARD):
+                    offsets[bucket] = at
+                    if bucket in by_bucket:
+                        at += index.write(orjson.dumps(by_bucket[bucket]))
+            offsets[keys.HASH_BUCKETS] = at
+        return {
+            "fingerprints": [fingerprint_hex(v) for v in self.fingerprints],
+            "offsets": offsets,
+            "counts": self.counts,
+            "items": self.items,
+            "excluded": self.excluded,
+            "refused": self.refused,
+        }
+
+
+class SnapshotWriter:
+    """Writes a fan-out's snapshot; ``close`` returns (and stores) its metadata."""
+
+    def __init__(self, directory: Path, n_views: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.views = [_ViewWriter(directory, k) for k in range(n_views)]
+        self.invalid = (directory / "invalid.jsonl").open("wb")
+        self.total = self.n_invalid = self.unattributed = 0
+        self.unattributed_lines: list[int] = []
+
+    def add_invalid(self, errors: list[ItemError]) -> None:
+        self.n_invalid += 1
+        for error in errors:
+            self.invalid.write(_error_row(error))
+
+    def close(self) -> dict[str, Any]:
+        self.invalid.close()
+        meta = {
+            "total": self.total,
+            "invalid": self.n_invalid,
+            "unattributed": self.unattributed,
+            "unattributed_lines": self.unattributed_lines,
+            "views": [v.close() for v in self.views],
+        }
+        (self.directory / "meta.json").write_bytes(orjson.dumps(meta))
+        return meta
+
+
+class SnapshotReader:
+    """One view of a written snapshot, read bucket by bucket (memory-mapped)."""
+
+    def __init__(self, directory: Path, view: int) -> None:
+        self.directory = directory
+        self.meta = orjson.loads((directory / "meta.json").read_bytes())
+        self.view: dict[str, Any] = self.meta["views"][view]
+        self.base = directory / f"v{view}"
+        self._index = self._map(f"{self.base}.index")
+        self._payloads = self._map(f"{self.base}.payloads")
+
+    @staticmethod
+    def _map(path: str) -> mmap.mmap | bytes:
+        with open(path, "rb") as fh:
+            if fh.seek(0, 2) == 0:
+                return b""  # mmap cannot map an empty file
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def bucket(self, bucket: int) -> list[Entry]:
+        start, end = self.view["offsets"][bucket], self.view["offsets"][bucket + 1]
+        return orjson.loads(self._index[start:end]) if end > start else []
+
+    def payload(self, entry: Entry) -> dict[str, Any]:
+        offset, size = entry[4], entry[3]
+        return dict(orjson.loads(self._payloads[offset : offset + size]))
+
+    def invalid(self) -> Iterator[list[ItemError]]:
+        """The catalog's invalid records, then the items this view's mapping refused: each
+        item's errors."""
+        yield from _read_errors(self.directory / "invalid.jsonl")
+        yield from _read_errors(Path(f"{self.base}.errors.jsonl"))
+
+    def close(self) -> None:
+        for m in (self._index, self._payloads):
+            if isinstance(m, mmap.mmap):
+                m.close()
