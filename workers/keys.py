@@ -123,7 +123,8 @@ def run_batches(run_id: str) -> str:
 
 # ---------------------------------------------------------------- batches
 def batch(batch_id: str) -> str:
-    """HASH of one batch: run, connection, op, size, state, attempts, remote job ref, poll state.
+    """HASH of one batch: run, connection, op, size, state, attempts, remote job ref, poll state,
+    ``waited_ms`` (creation to first send).
 
     Writers: producer (creation), submit task, poller. TTL: run retention.
     """
@@ -457,7 +458,7 @@ def conn_metrics(connection: str) -> str:
 
     Writers: the settle script (items, batches), the producer (invalid, unchanged), the HTTP
     response hook (requests by status, pauses), submit and poller (limiter waits, retries),
-    run end (runs by final state). No TTL.
+    run end (runs by final state), the step that marks a batch sending (its wait). No TTL.
     """
     return f"{PREFIX}metrics:conn:{connection}"
 

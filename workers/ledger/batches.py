@@ -32,6 +32,7 @@ from workers.ledger.fingerprints import digest_section
 from workers.ledger.item_status import Hashes, hset_many_args
 from workers.ledger.payloads import decode_items, encode_items
 from workers.ledger.runs import ERRORS_MAX, now_iso, run_keys
+from workers.metrics.record import batch_wait_field
 from workers.providers.base import ItemResult, OutboundItem
 
 __all__ = [
@@ -198,8 +199,16 @@ def mark_sending(r: redis.Redis, batch: Batch, token: str) -> str:
     """Note that the batch's request is about to leave, if it still may (one atomic step with
     the checks, ``workers/lua/mark_sending.lua``). Returns ``ok`` (send it), ``gone`` (no
     longer pending), ``cancelled`` (its run was cancelled: it must not leave) or ``paused``
-    (its connection is paused: it was put back at the front of its ready list)."""
+    (its connection is paused: it was put back at the front of its ready list).
+
+    The first ``ok`` of a batch also counts how long it waited since the producer made it, in
+    the connection's ``coursesync_batch_wait_seconds`` histogram (``workers.metrics.record``).
+    """
     c = batch.connection
+    # created_ms is the producer's host clock, so the end is read on a host clock too, as the
+    # collector's oldest-batch age is; a clock behind the producer's reads as no wait, never < 0.
+    wait_ms = max(0, int(time.time() * 1000) - batch.created_ms)
+    wait_field = batch_wait_field(wait_ms / 1000) if batch.created_ms else ""
     return str(
         lua.run(
             r,
@@ -212,8 +221,10 @@ def mark_sending(r: redis.Redis, batch: Batch, token: str) -> str:
                 keys.ready(c),
                 keys.ready(c, "low"),
                 keys.READY_CONNECTIONS,
+                keys.conn_metrics(c),
+                keys.METRICS_CONNECTIONS,
             ],
-            [token, batch.id, c],
+            [token, batch.id, c, wait_field, wait_ms],
         )
     )
 

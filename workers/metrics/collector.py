@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from workers import keys
-from workers.metrics.record import POLL_DELAY_BUCKETS_S
+from workers.metrics.record import BATCH_WAIT_BUCKETS_S, POLL_DELAY_BUCKETS_S
 from workers.redis_client import strs
 
 __all__ = ["RedisCollector"]
@@ -99,7 +99,8 @@ class RedisCollector(Collector):
         replies = pipe.execute()
         per_conn = [replies[i * 4 : i * 4 + 4] for i in range(len(names))]
         fleet = replies[len(names) * 4 :]
-        out: list[Metric] = [*_counters(names, [_ints(c[0]) for c in per_conn])]
+        counts = [_ints(c[0]) for c in per_conn]
+        out: list[Metric] = [*_counters(names, counts), _batch_wait(names, counts)]
         out += self._queues(names, per_conn, now_ms)
         for (metric, help_text), value in zip(_GAUGES, fleet[:5], strict=True):
             gauge = GaugeMetricFamily(metric, help_text)
@@ -177,15 +178,31 @@ def _counters(names: list[str], counts: list[dict[str, int]]) -> Iterator[Metric
     yield from (wait_s, requests)
 
 
-def _poll_delay(raw: dict[str, int]) -> HistogramMetricFamily:
+def _buckets(raw: dict[str, int], bounds: tuple[float, ...], prefix: str = "") -> list[tuple[str, float]]:
+    """Prometheus' cumulative buckets from the non-cumulative ``<prefix>le:<bound>`` counters."""
     buckets: list[tuple[str, float]] = []
     cumulative = 0
-    for bound in (*(str(b) for b in POLL_DELAY_BUCKETS_S), "+Inf"):
-        cumulative += raw.get(f"le:{bound}", 0)
+    for bound in (*(str(b) for b in bounds), "+Inf"):
+        cumulative += raw.get(f"{prefix}le:{bound}", 0)
         buckets.append((bound, cumulative))
+    return buckets
+
+
+def _poll_delay(raw: dict[str, int]) -> HistogramMetricFamily:
     return HistogramMetricFamily(
         "coursesync_poll_delay_seconds",
         "how late status polls ran behind their due time",
-        buckets=buckets,
+        buckets=_buckets(raw, POLL_DELAY_BUCKETS_S),
         sum_value=raw.get("sum_ms", 0) / 1000,
     )
+
+
+def _batch_wait(names: list[str], counts: list[dict[str, int]]) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(
+        "coursesync_batch_wait_seconds",
+        "how long batches waited from their creation by the producer to their first send",
+        labels=["connection"],
+    )
+    for name, c in zip(names, counts, strict=True):
+        family.add_metric([name], _buckets(c, BATCH_WAIT_BUCKETS_S, "wait:"), c.get("wait:sum_ms", 0) / 1000)
+    return family

@@ -16,6 +16,8 @@ Field names of ``keys.conn_metrics`` (the collector reads the same ones)::
     limiter_waits, limiter_wait_ms               deferrals by the rate limiter, and their length
     retries                                      transient failures that deferred a batch
     runs:<completed|completed_with_errors|failed|cancelled> runs ended, by final state
+    wait:le:<bound>, wait:sum_ms                 batches by how long they waited to be sent
+                                                 (non-cumulative buckets, ``BATCH_WAIT_BUCKETS_S``)
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from workers import keys
 from workers.metrics.timeline import count_request
 
 __all__ = [
+    "BATCH_WAIT_BUCKETS_S",
     "POLL_DELAY_BUCKETS_S",
+    "batch_wait_field",
     "count_items",
     "count_limiter_wait",
     "count_pause",
@@ -43,6 +47,10 @@ __all__ = [
 #: Upper bounds of the poll-lateness histogram. A sweep runs every tick (1 s), so most polls
 #: land in the first buckets; the tail shows a poller that cannot keep up.
 POLL_DELAY_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: Upper bounds of the batch-wait histogram (creation by the producer to its first send). An
+#: idle fleet sends within a second; a budget-bound connection queues for minutes; the README's
+#: backlog alert fires at 1800 s, so the buckets reach past it to tell 30 minutes from hours.
+BATCH_WAIT_BUCKETS_S = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
 
 _local = threading.local()
 
@@ -101,6 +109,14 @@ def count_retry(pipe: Any, connection: str) -> None:
 
 def count_run_finished(pipe: Any, connection: str, state: str) -> None:
     _incr(pipe, connection, {f"runs:{state}": 1})
+
+
+def batch_wait_field(wait_s: float) -> str:
+    """The ``keys.conn_metrics`` field counting a batch that waited ``wait_s`` before it was sent
+    (its non-cumulative bucket; the collector sums them up). The count itself is queued by the
+    step that marks the batch sending (``workers/lua/mark_sending.lua``), once per batch."""
+    bound = next((b for b in BATCH_WAIT_BUCKETS_S if wait_s <= b), None)
+    return f"wait:le:{bound}" if bound is not None else "wait:le:+Inf"
 
 
 def observe_poll_delays(r: Any, delays_s: Iterable[float]) -> None:

@@ -20,12 +20,13 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import redis
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from workers.connections import Connection
 from workers.errors import ConfigError
 from workers.metrics.budgets import BudgetCollector
 from workers.metrics.collector import RedisCollector
 from workers.providers.registry import get_connections
 
-__all__ = ["DEFAULT_PORT", "make_metrics_server", "parse_credentials"]
+__all__ = ["DEFAULT_PORT", "make_metrics_server", "metrics_registry", "parse_credentials"]
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +88,21 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def metrics_registry(r: redis.Redis, connections: Callable[[], list[Connection]]) -> CollectorRegistry:
+    """Every metric the endpoint serves (``ops/`` checks its rules and dashboards against it)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RedisCollector(r))
+    registry.register(BudgetCollector(r, connections))
+    return registry
+
+
 def make_metrics_server(r: redis.Redis, *, host: str | None, port: int, credentials: list[str]) -> WSGIServer:
     """A server for ``/metrics`` (any path answers); call ``serve_forever()`` on it.
 
     Without ``credentials`` it binds loopback only; asking for another address then is a
     ConfigError rather than an open endpoint.
     """
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(RedisCollector(r))
-    registry.register(BudgetCollector(r, lambda: list(get_connections().values())))
-    app: WsgiApp = make_wsgi_app(registry)
+    app: WsgiApp = make_wsgi_app(metrics_registry(r, lambda: list(get_connections().values())))
     if credentials:
         app = with_basic_auth(app, credentials)
         host = host or "0.0.0.0"  # noqa: S104 - protected by basic auth
