@@ -221,7 +221,7 @@ def test_every_bad_item_is_named_with_field_and_reason_and_every_valid_item_is_d
     jsonl, csv_doc, bystander, bom, nosecret = wait_all(pipeline, r, runs)
     # Then every valid item of each mixed catalog succeeded, and every bad one is invalid
     assert jsonl["counts"] == {
-        "total": N_VALID_JSONL + len(BAD_JSONL), "invalid": len(BAD_JSONL), "unchanged": 0,
+        "total": N_VALID_JSONL + len(BAD_JSONL), "invalid": len(BAD_JSONL), "unchanged": 0, "excluded": 0,
         "submitted": N_VALID_JSONL, "succeeded": N_VALID_JSONL, "failed": 0, "pending": 0,
     }  # fmt: skip
     assert jsonl["state"] == "completed_with_errors"
