@@ -16,6 +16,7 @@ BENCHES = {
     "shared_key": "50 connections on one key: use of its limit, 429s, fairness, small runs' wait",
     "upload": "a 1 GB catalog streamed to `coursesync api`: the API's peak RSS and throughput",
     "windows": "20/s + 600/min (+ 5000/h simulated) on one key: never exceeded, used while binding",
+    "fanout": "one 100,000-item catalog to 100 connections: producer CPU against separate syncs",
     "dashboard": "page loads with 10,000 runs and a run with 100,000 failed items, vs 10 and 10",
 }
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from producers.changes import flush_changes, sweep_changes
-from producers.fanout import send_part
+from producers.fanout import send_part, start_reserved_fanout
 from producers.sync import SyncOptions, start_reserved_run, start_run
-from schemas.messages import FanoutPart, FlushChanges, ScheduledSync, StartRun, SyncCatalog
+from schemas.messages import FanoutPart, FlushChanges, ScheduledSync, StartFanout, StartRun, SyncCatalog
 from workers.connections import resolve_value
-from workers.ports import FANOUT_PART, FLUSH_CHANGES, SCHEDULED_SYNC, START_RUN, SYNC_CATALOG
+from workers.ports import FANOUT_PART, FLUSH_CHANGES, SCHEDULED_SYNC, START_FANOUT, START_RUN, SYNC_CATALOG
 from workers.providers.registry import get_connection
 from workers.tasks.base import load, real_deps, task
 
@@ -34,6 +34,13 @@ def start_run_task(**kwargs: Any) -> str:
     """Kwargs: run_id. A run the HTTP API recorded; its source and options are in the record."""
     msg: StartRun = load(StartRun, kwargs)
     return start_reserved_run(msg.run_id, send=real_deps().send)
+
+
+@task(name=START_FANOUT, acks_late=False, soft_time_limit=3600, time_limit=3700)
+def start_fanout_task(**kwargs: Any) -> str:
+    """Kwargs: fanout_id. Read a fan-out's catalog once (the API recorded it) and hand out its parts."""
+    msg: StartFanout = load(StartFanout, kwargs)
+    return start_reserved_fanout(msg.fanout_id, send=real_deps().send)
 
 
 @task(name=FANOUT_PART, acks_late=False, soft_time_limit=3600, time_limit=3700)

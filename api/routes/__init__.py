@@ -8,6 +8,6 @@ __all__ = ["blueprints"]
 
 
 def blueprints() -> list[Blueprint]:
-    from api.routes import connections, insights, items, meta, runs, tokens
+    from api.routes import connections, fanouts, insights, items, meta, runs, tokens
 
-    return [meta.blp, runs.blp, insights.blp, items.blp, connections.blp, tokens.blp]
+    return [meta.blp, runs.blp, fanouts.blp, insights.blp, items.blp, connections.blp, tokens.blp]

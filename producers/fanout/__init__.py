@@ -8,6 +8,7 @@ task (``part.send_part``): adding workers shortens a large fan-out.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -24,13 +25,28 @@ from workers import ledger, ports
 from workers.config import Settings, get_settings
 from workers.connections import Connection
 from workers.errors import CatalogError, ConfigError
-from workers.ledger.fanouts import create_fanout, fanout_runs, mark_read, new_fanout_id, part_done
+from workers.ledger.fanouts import (
+    claim_reading,
+    create_fanout,
+    fanout_runs,
+    mark_read,
+    new_fanout_id,
+    part_done,
+)
 from workers.ports import FANOUT_PART, Send
 from workers.providers.registry import get_connection
 from workers.redact import redact_url
 from workers.redis_client import get_redis
+from workers.sealing import is_sealed, unseal
 
-__all__ = ["read_fanout", "reserve_fanout", "resolve_connections", "send_part", "start_fanout"]
+__all__ = [
+    "read_fanout",
+    "reserve_fanout",
+    "resolve_connections",
+    "send_part",
+    "start_fanout",
+    "start_reserved_fanout",
+]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +148,29 @@ def read_fanout(
         remove(directory)
     for _, run_id in live:
         send(FANOUT_PART, {"fanout_id": fanout_id, "run_id": run_id}, {})
+
+
+def start_reserved_fanout(
+    fanout_id: str,
+    *,
+    r: redis.Redis | None = None,
+    settings: Settings | None = None,
+    send: Send | None = None,
+) -> str:
+    """Read the catalog of a fan-out the HTTP API recorded (its source is in the record)."""
+    r, settings = r or get_redis(), settings or get_settings()
+    raw = ledger.get_fanout(r, fanout_id)
+    if raw is None or raw.get("state") != "reading":
+        log.warning("fan-out %r is gone or was read already", fanout_id)
+        return fanout_id
+    if not claim_reading(r, fanout_id):
+        log.warning("fan-out %r already has its reader; this start does nothing", fanout_id)
+        return fanout_id
+    source = raw.get("source_kept", "")
+    source = unseal(source) if is_sealed(source) else source
+    fmt = json.loads(raw.get("options") or "{}").get("format")
+    read_fanout(fanout_id, source, fmt, r=r, settings=settings, send=send)
+    return fanout_id
 
 
 def _end(r: redis.Redis, settings: Settings, run_id: str, connection: str, reason: str) -> None:

@@ -112,6 +112,44 @@ def test_a_run_started_by_url_ends_with_exact_counts_and_pages_of_failures(
     assert all(e["stage"] == "validation" for i in invalid for e in i["errors"])
 
 
+def test_a_fanout_started_over_http_names_only_the_tokens_connections_and_ends_with_exact_counts(
+    served: Any, tokens: dict[str, Api], catalog_server: str
+) -> None:
+    _, _, folder = served
+    counts = write_sample(folder / "fanout.jsonl", 300, prefix="fan")
+    body = {"connections": ["*-kombo"], "source_url": f"{catalog_server}/fanout.jsonl"}
+    # When a tenant's token starts a fan-out with a glob that also matches another tenant's connection
+    resp = tokens["writer"].http.post("/fanouts", json=body, headers={"Idempotency-Key": "fan-1"})
+    assert resp.status_code == 202, resp.text
+    fanout_id = resp.json()["fanout_id"]
+    # Then the glob stands for its own connections only, and a retried POST is the same fan-out
+    assert [run["connection"] for run in resp.json()["runs"]] == ["it-kombo"]
+    again = tokens["writer"].http.post("/fanouts", json=body, headers={"Idempotency-Key": "fan-1"})
+    assert again.json()["fanout_id"] == fanout_id and again.headers["Idempotent-Replayed"] == "true"
+    # And it ends with the run's exact counts, summed in the fan-out document
+    import time
+
+    deadline = time.monotonic() + 120
+    while (doc := tokens["writer"].http.get(f"/fanouts/{fanout_id}").json())["state"] in (
+        "reading",
+        "running",
+    ):
+        assert time.monotonic() < deadline, doc
+        time.sleep(0.3)
+    assert doc["state"] == "completed_with_errors" and doc["items"] == 300
+    assert (doc["counts"]["succeeded"], doc["counts"]["invalid"], doc["counts"]["failed"]) == (
+        counts.succeeded,
+        counts.invalid,
+        counts.rejected,
+    )
+    run = tokens["writer"].http.get(f"/runs/{doc['runs'][0]['run_id']}").json()
+    assert run["parent"] == fanout_id
+    # And another tenant neither sees it nor may name the first tenant's connection
+    assert tokens["other"].http.get(f"/fanouts/{fanout_id}").status_code == 404
+    named = tokens["other"].http.post("/fanouts", json={**body, "connections": ["it-kombo"]})
+    assert named.status_code == 404 and named.headers["Content-Type"] == "application/problem+json"
+
+
 def test_an_uploaded_gzip_catalog_is_streamed_and_synced(served: Any, tokens: dict[str, Api]) -> None:
     _, _, folder = served
     counts = write_sample(folder / "upload.jsonl", 500, prefix="upl", invalid_every=1000, rejected_every=1000)

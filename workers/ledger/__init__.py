@@ -31,7 +31,13 @@ from workers.ledger.cancel import CANCELLED, cancel_batch, is_cancelled, request
 from workers.ledger.checks import Reachability, check_batches
 from workers.ledger.documents import get_run, list_runs, run_document
 from workers.ledger.ending import run_finished
-from workers.ledger.fanouts import create_fanout, fanout_document, get_fanout, is_fanout_id
+from workers.ledger.fanouts import (
+    create_fanout,
+    fanout_document,
+    get_fanout,
+    is_fanout_id,
+    keep_fanout_source,
+)
 from workers.ledger.item_status import encode as encode_status
 from workers.ledger.item_status import item_status, queue_statuses
 from workers.ledger.items import item_errors, retry_items
@@ -85,6 +91,7 @@ __all__ = [
     "is_fanout_id",
     "item_errors",
     "item_status",
+    "keep_fanout_source",
     "list_runs",
     "load_batch",
     "load_items",

@@ -20,11 +20,13 @@ from workers.ledger.documents import run_document
 from workers.ledger.runs import COUNTS, FINAL_STATES, now_iso
 
 __all__ = [
+    "claim_reading",
     "create_fanout",
     "fanout_document",
     "fanout_runs",
     "get_fanout",
     "is_fanout_id",
+    "keep_fanout_source",
     "mark_read",
     "new_fanout_id",
     "part_done",
@@ -70,6 +72,16 @@ def create_fanout(
         pipe.hset(keys.run(run_id), "parent", fanout_id)
     pipe.zadd(keys.FANOUTS_INDEX, {fanout_id: created_ms})
     pipe.execute()
+
+
+def keep_fanout_source(r: redis.Redis, fanout_id: str, source: str) -> None:
+    """Where the worker that reads the fan-out finds its catalog (sealed if it has credentials)."""
+    r.hset(keys.fanout(fanout_id), "source_kept", source)
+
+
+def claim_reading(r: redis.Redis, fanout_id: str) -> bool:
+    """The one reader of a fan-out claims it (a start task delivered twice reads once)."""
+    return bool(r.hsetnx(keys.fanout(fanout_id), "reader_started", now_iso()))
 
 
 def get_fanout(r: redis.Redis, fanout_id: str) -> dict[str, str] | None:
