@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -197,3 +201,26 @@ def test_cancelling_one_run_of_a_fanout_leaves_the_others_going(
     assert states == {"it-kombo": "cancelled", "it-stackone": "completed", "it-360": "completed"}
     c = next(run for run in doc["runs"] if run["connection"] == "it-kombo")["counts"]
     assert c["succeeded"] + c["failed"] == 300 and c["failed"] > 0 and c["pending"] == 0
+
+
+def test_the_cli_syncs_a_glob_as_a_fanout_and_shows_it(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pipeline.use(monkeypatch)
+    path = tmp_path / "catalog.jsonl"
+    path.write_text("".join(json.dumps(item) + "\n" for item in catalog(50, "cli") + BROKEN))
+    env = {**pipeline.env, **SECRETS, "PATH": "/usr/bin:/bin"}
+    # When `coursesync sync` is given a glob
+    proc = subprocess.run([sys.executable, "-m", "coursesync.cli", "sync", "it-360,it-st*", str(path), "--json",
+                           "--timeout", "120"], env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+    # Then it prints the fan-out document once every run ended, exit 1 for the two invalid items
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["fanout_id"].startswith("f_") and doc["items"] == 52
+    assert sorted(run["connection"] for run in doc["runs"]) == ["it-360", "it-stackone"]
+    assert (doc["counts"]["succeeded"], doc["counts"]["invalid"]) == (100, 4)
+    # And `coursesync status` shows it, run by run
+    status = subprocess.run([sys.executable, "-m", "coursesync.cli", "status", doc["fanout_id"]],
+                            env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert f"fan-out {doc['fanout_id']}: completed_with_errors  (2 runs: 2 completed_with_errors)" in status.stdout
+    assert all(run["run_id"] in status.stdout for run in doc["runs"])

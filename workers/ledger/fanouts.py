@@ -135,9 +135,10 @@ def fanout_document(r: redis.Redis, fanout_id: str) -> dict[str, Any] | None:
         runs.append({"run_id": run_id, "connection": connection, "provider": run["provider"],
                      "state": run["state"], "counts": run["counts"]})  # fmt: skip
     states = {run["state"] for run in runs}
-    if raw.get("state") == "reading":
-        state = "reading"
-    elif not states or not states <= FINAL_STATES:
+    ended = bool(states) and states <= FINAL_STATES
+    if raw.get("state") == "reading" and not ended:
+        state = "reading"  # (a reader that died leaves its runs to the doctor, which ends them)
+    elif not ended:
         state = "running"
     elif len(states) == 1:
         state = states.pop()
