@@ -45,8 +45,9 @@ _CLEAN_NOT_BLANK = rf"\A[^\S{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*\Z"
 _NOT_BLANK = r"\S"
 #: Stricter than marshmallow's ``_http_url`` (urlsplit): a lower-case http(s) scheme, a host of
 #: ASCII letters, digits and the few marks hosts and ports use (no brackets, no ``@``, nothing
-#: urlsplit could refuse), then no whitespace or control character.
-_URL = rf"\Ahttps?://[A-Za-z0-9.:_~%!$&'()*+,;=-]+(?:[/?#][^\s{_CONTROLS}]*)?\Z"
+#: urlsplit could refuse), then no whitespace (``{rest}``: and no control character).
+_URL_FORM = r"\Ahttps?://[A-Za-z0-9.:_~%!$&'()*+,;=-]+(?:[/?#]{rest}*)?\Z"
+_URL = _URL_FORM.format(rest=rf"[^\s{_CONTROLS}]")
 #: A strict subset of what ``datetime.fromisoformat`` takes (``_iso_datetime``): a real date
 #: (February 29 is left to marshmallow), then optionally a time and a UTC offset.
 _DATE = (
@@ -69,7 +70,6 @@ def _may_hold_controls(line: bytes) -> bool:
     return b"\x7f" in line or (b"\\" in line and _CONTROL_ESCAPE.search(line) is not None)
 
 
-Url = Annotated[str, Meta(pattern=_URL)]
 Language = Annotated[str, Meta(pattern=LANGUAGE_TAG.pattern)]
 Minutes = Annotated[int, Meta(ge=1, le=MAX_DURATION_MINUTES)]
 DateTime = Annotated[str, Meta(pattern=_DATE_TIME)]
@@ -83,6 +83,7 @@ def _struct(*, controls: bool, extra: Any) -> Any:
     its values as they are). ``controls``: check that no text holds a control character.
     ``extra``: the type of the values of an ``extra``."""
     clean, not_blank = (_CLEAN, _CLEAN_NOT_BLANK) if controls else (None, _NOT_BLANK)
+    url = Annotated[str, Meta(pattern=_URL if controls else _URL_FORM.format(rest=r"\S"))]
 
     def text(low: int, high: int, pattern: str | None = clean) -> Any:
         return Annotated[str, Meta(min_length=low, max_length=high, pattern=pattern)]
@@ -100,11 +101,11 @@ def _struct(*, controls: bool, extra: Any) -> Any:
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
         ("id", text(1, 255, not_blank)),
         ("title", text(1, 500, not_blank)),
-        ("url", Url),
+        ("url", url),
         ("description", text(0, _DESC), _ABSENT),
         ("short_description", text(0, 2000), _ABSENT),
-        ("mobile_url", Url, _ABSENT),
-        ("thumbnail_url", Url, _ABSENT),
+        ("mobile_url", url, _ABSENT),
+        ("thumbnail_url", url, _ABSENT),
         ("duration_minutes", Minutes, _ABSENT),
         ("languages", tuple[Language, ...], ()),
         ("content_type", Literal[CONTENT_TYPES], "course"),
