@@ -25,6 +25,9 @@ from schemas.course import (
     LANGUAGE_TAG,
     MAX_DESCRIPTION_CHARS,
     MAX_DURATION_MINUTES,
+    MAX_LABEL_CHARS,
+    MAX_SHORT_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
     Course,
     FieldError,
     Translation,
@@ -88,10 +91,14 @@ def _struct(*, controls: bool, extra: Any) -> Any:
     def text(low: int, high: int, pattern: str | None = clean) -> Any:
         return Annotated[str, Meta(min_length=low, max_length=high, pattern=pattern)]
 
-    label = text(1, 255)
+    label = text(1, MAX_LABEL_CHARS)
     translation = msgspec.defstruct(
         "Translation",
-        [("language", Language), ("title", text(1, 500), _ABSENT), ("description", text(1, _DESC), _ABSENT)],
+        [
+            ("language", Language),
+            ("title", text(1, MAX_TITLE_CHARS), _ABSENT),
+            ("description", text(1, MAX_DESCRIPTION_CHARS), _ABSENT),
+        ],
         forbid_unknown_fields=True,
         gc=False,
     )
@@ -99,11 +106,11 @@ def _struct(*, controls: bool, extra: Any) -> Any:
     # are read once, at import (schemas.providers caches them).
     providers = Literal[provider_names()]  # type: ignore[valid-type]
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
-        ("id", text(1, 255, not_blank)),
-        ("title", text(1, 500, not_blank)),
+        ("id", text(1, MAX_LABEL_CHARS, not_blank)),
+        ("title", text(1, MAX_TITLE_CHARS, not_blank)),
         ("url", url),
-        ("description", text(0, _DESC), _ABSENT),
-        ("short_description", text(0, 2000), _ABSENT),
+        ("description", text(0, MAX_DESCRIPTION_CHARS), _ABSENT),
+        ("short_description", text(0, MAX_SHORT_DESCRIPTION_CHARS), _ABSENT),
         ("mobile_url", url, _ABSENT),
         ("thumbnail_url", url, _ABSENT),
         ("duration_minutes", Minutes, _ABSENT),
@@ -122,7 +129,6 @@ def _struct(*, controls: bool, extra: Any) -> Any:
     return msgspec.defstruct("Course", fields, forbid_unknown_fields=True, gc=False)
 
 
-_DESC = MAX_DESCRIPTION_CHARS
 # The values of an ``extra`` are left as JSON text for orjson, the parser of the dict path:
 # msgspec reads an integer beyond 64 bits exactly, orjson as a float, and both paths must
 # build the same Course.
