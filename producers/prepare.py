@@ -7,7 +7,7 @@ from typing import Any
 
 from producers.readers import Record
 from schemas.course import Course
-from schemas.course_fast import validate_fast
+from schemas.course_fast import decode_course, validate_fast
 from workers.providers.base import OutboundItem
 from workers.providers.mapping import Mapper, MappingError, canonical_json, content_digest
 
@@ -85,6 +85,10 @@ def digest_and_size(mapper: Mapper, op: str, payload: dict[str, Any], *, active:
 
 def validate_record(record: Record) -> Course | list[ItemError]:
     """Validate one record: the canonical ``Course``, or every reason it is invalid."""
+    if record.line is not None:  # a JSON line, not parsed yet: decoded and validated at once
+        course = decode_course(record.line)
+        if course is not None:
+            return course
     if record.error is not None:
         return [ItemError(item_label(record), record.position, "", record.error)]
     result = validate_fast(record.data)

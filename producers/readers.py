@@ -14,18 +14,10 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-import orjson
-
 from producers.capped import HEAD_BYTES, Oversized, bounded_lines, line_cap, sniff_id, too_long
 from producers.csv_reader import read_csv
 from producers.json_skip import JsonSkipper
-from producers.records import (
-    TOO_DEEP,
-    Record,
-    describe_json_error,
-    describe_unicode,
-    oversized_record,
-)
+from producers.records import TOO_DEEP, Record, describe_json_error, oversized_record
 from workers.errors import CatalogError
 
 __all__ = ["FORMATS", "Record", "read_csv", "read_json_array", "read_jsonl"]
@@ -48,27 +40,8 @@ def read_jsonl(stream: IO[bytes], max_line_bytes: int | None = None) -> Iterator
             yield oversized_record(lineno, line, "the line", cap)
             continue
         raw = line[len(_BOM) :] if lineno == 1 and line.startswith(_BOM) else line
-        try:
-            # orjson parses bytes directly and checks UTF-8 itself: the fast path.
-            yield Record(lineno, orjson.loads(raw))
-        except orjson.JSONDecodeError:
-            if raw.strip():
-                yield _slow_line(lineno, raw)
-
-
-def _slow_line(lineno: int, raw: bytes) -> Record:
-    """A line orjson refused: the stdlib parser decides (it also takes integers beyond 64 bits)
-    and explains what is wrong in its own words."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Record(lineno, error=describe_unicode(exc))
-    try:
-        return Record(lineno, json.loads(text))
-    except ValueError as exc:
-        return Record(lineno, error=describe_json_error(exc))
-    except RecursionError:
-        return Record(lineno, error=TOO_DEEP)
+        if raw and not raw.isspace():  # bytes.isspace: the ASCII whitespace bytes.strip() removes
+            yield Record(lineno, line=raw)  # parsed when asked (Record.data), or decoded straight
 
 
 class _JsonArrayStream:

@@ -49,6 +49,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 MAX_DURATION_MINUTES = 100_000
 #: Descriptions beyond this are almost always a data error (an embedded file, a runaway join).
 MAX_DESCRIPTION_CHARS = 100_000
+#: Ids, sources, tags, skills and categories: what every provider's id and label fields take.
+MAX_LABEL_CHARS = 255
+MAX_TITLE_CHARS = 500
+MAX_SHORT_DESCRIPTION_CHARS = 2000
 
 
 def _provider_name(value: str) -> None:
@@ -141,7 +145,7 @@ def _text(*, min_len: int = 1, max_len: int, required: bool = False, not_blank: 
     return fields.Str(required=required, validate=[*checks, _not_blank] if not_blank else checks)
 
 
-def _strings(max_len: int = 255) -> fields.List[str]:
+def _strings(max_len: int = MAX_LABEL_CHARS) -> fields.List[str]:
     return fields.List(
         fields.Str(
             validate=[
@@ -160,7 +164,7 @@ class _TranslationSchema(Schema):
         required=True,
         validate=validate.Regexp(LANGUAGE_TAG, error="is not a BCP 47 tag like en or en-GB"),
     )
-    title = _text(max_len=500)
+    title = _text(max_len=MAX_TITLE_CHARS)
     description = _text(max_len=MAX_DESCRIPTION_CHARS)
 
 
@@ -168,11 +172,11 @@ class CourseSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = _text(max_len=255, required=True, not_blank=True)
-    title = _text(max_len=500, required=True, not_blank=True)
+    id = _text(max_len=MAX_LABEL_CHARS, required=True, not_blank=True)
+    title = _text(max_len=MAX_TITLE_CHARS, required=True, not_blank=True)
     url = fields.Str(required=True, validate=_http_url)
     description = _text(min_len=0, max_len=MAX_DESCRIPTION_CHARS)
-    short_description = _text(min_len=0, max_len=2000)
+    short_description = _text(min_len=0, max_len=MAX_SHORT_DESCRIPTION_CHARS)
     mobile_url = fields.Str(validate=_http_url)
     thumbnail_url = fields.Str(validate=_http_url)
     duration_minutes = fields.Int(
@@ -192,7 +196,7 @@ class CourseSchema(Schema):
     skills = _strings()
     categories = _strings()
     translations = fields.List(fields.Nested(_TranslationSchema))
-    source = _text(max_len=255)
+    source = _text(max_len=MAX_LABEL_CHARS)
     active = fields.Bool(truthy={True}, falsy={False})
     updated_at = fields.Str(validate=_iso_datetime)
     extra = fields.Dict(keys=fields.Str(validate=_provider_name), values=fields.Dict(keys=fields.Str()))

@@ -6,7 +6,7 @@ from typing import Any
 
 from schemas.course import Course
 from workers.providers.extras import merge_checked
-from workers.providers.mapping import Mapper, Options, without_none
+from workers.providers.mapping import Mapper, Options
 
 __all__ = ["MAPPER", "to_deactivation", "to_payload", "to_prune"]
 
@@ -17,18 +17,17 @@ def to_payload(course: Course, options: Options) -> dict[str, Any]:
     Raises:
         MappingError: the course with ``extra.kombo`` merged breaks Kombo's schema.
     """
-    body = without_none(
-        {
-            "type": "EXTERNAL",
-            "title": course.title,
-            "course_url": course.url,
-            "description": course.description,
-            "thumbnail_url": course.thumbnail_url,
-            # Kombo's duration is an integer number of minutes, like ours.
-            "duration": course.duration_minutes,
-            "languages": list(course.languages) or None,
-        }
-    )
+    # Built field by field rather than through without_none: every item of a catalog comes
+    # through here. The keys keep their order (the request's bytes do not change).
+    body: dict[str, Any] = {"type": "EXTERNAL", "title": course.title, "course_url": course.url}
+    if course.description is not None:
+        body["description"] = course.description
+    if course.thumbnail_url is not None:
+        body["thumbnail_url"] = course.thumbnail_url
+    if course.duration_minutes is not None:  # Kombo's duration is an integer number of minutes, like ours
+        body["duration"] = course.duration_minutes
+    if course.languages:
+        body["languages"] = list(course.languages)
     item = {"origin_id": course.id, "course": body}
     extra = course.extra.get("kombo")
     if extra:  # tested first: every item of a catalog comes through here
