@@ -222,5 +222,8 @@ def test_the_cli_syncs_a_glob_as_a_fanout_and_shows_it(
     # And `coursesync status` shows it, run by run
     status = subprocess.run([sys.executable, "-m", "coursesync.cli", "status", doc["fanout_id"]],
                             env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert f"fan-out {doc['fanout_id']}: completed_with_errors  (2 runs: 2 completed_with_errors)" in status.stdout
+    assert (
+        f"fan-out {doc['fanout_id']}: completed_with_errors  (2 runs: 2 completed_with_errors)"
+        in status.stdout
+    )
     assert all(run["run_id"] in status.stdout for run in doc["runs"])
