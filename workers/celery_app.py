@@ -13,11 +13,15 @@ from workers import broker, keys, ports, traces
 from workers.config import get_settings
 from workers.logs import setup_logging
 from workers.redis_client import check_no_eviction, get_redis
+from workers.redis_url import celery_url
 
 __all__ = ["app", "send"]
 
 _settings = get_settings()
-# kombu's Redis transport, except that losing the broker never kills a worker (broker.py).
+# Sentinels named in COURSESYNC_REDIS_URL become kombu's syntax plus a master name (redis_url.py).
+_redis_url, _sentinel_options = celery_url(_settings.redis_url)
+# kombu's Redis and Sentinel transports, except that losing the broker never kills a worker
+# (broker.py).
 broker.use_for_redis_urls()
 
 app = Celery(
@@ -34,9 +38,10 @@ app = Celery(
     ],
 )
 app.conf.update(
-    broker_url=_settings.redis_url,
+    broker_url=_redis_url,
     # Only coursesync.sync_catalog returns something callers wait for (its run id).
-    result_backend=_settings.redis_url,
+    result_backend=_redis_url,
+    result_backend_transport_options=_sentinel_options,
     task_ignore_result=True,
     result_expires=86400,
     # JSON only: messages carry ids, never objects or payloads (docs: "Serializers").
@@ -49,7 +54,8 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     # One message at a time per process: fairness and bounded loss on a crash.
     worker_prefetch_multiplier=1,
-    broker_transport_options={"visibility_timeout": _settings.visibility_timeout_s},
+    # Flower reads these too (the master name, for a Sentinel broker).
+    broker_transport_options={"visibility_timeout": _settings.visibility_timeout_s, **_sentinel_options},
     broker_connection_retry_on_startup=True,
     # Redis refusing writes at maxmemory answers "OOM" (a channel error to kombu); without
     # this the worker exits ("Unrecoverable error") instead of reconnecting once memory frees

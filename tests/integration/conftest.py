@@ -74,12 +74,21 @@ class Pipeline:
         # Producers in this process publish through the Celery app, which took its broker URL
         # from the environment when first imported (perhaps by a unit test, with another Redis):
         # point it here too, and drop connection pools made for the old URL, as a fork does.
+        # A URL naming Sentinels becomes kombu's syntax plus the master's name, as in the app.
         from workers.celery_app import app
+        from workers.redis_client import client_for_url
+        from workers.redis_url import celery_url
 
-        if app.conf.broker_url != url:
-            app.conf.update(broker_url=url, result_backend=url)
+        broker_url, options = celery_url(url)
+        if app.conf.broker_url != broker_url:
+            app.conf.update(
+                broker_url=broker_url,
+                result_backend=broker_url,
+                broker_transport_options={**app.conf.broker_transport_options, **options},
+                result_backend_transport_options=options,
+            )
             app._after_fork()
-        return redis.Redis.from_url(url, decode_responses=True)
+        return client_for_url(url, decode_responses=True)
 
     def sandbox(self, path: str, body: Any = None) -> Any:
         url = self.stack.sandbox_url + path
@@ -141,9 +150,10 @@ def start_pipeline(redis_server: str) -> Iterator[Callable[..., Pipeline]]:
 
     def start(config: Callable[[str], str] = kombo_config, sandbox_args: list[str] | None = None,
               workers: int = 1, concurrency: int = 4, env: dict[str, str] | None = None,
-              aof_redis: bool = False) -> Pipeline:  # fmt: skip
+              aof_redis: bool = False, redis_url: str | None = None) -> Pipeline:  # fmt: skip
         """``env`` overrides FAST_ENV here and in the workers; ``aof_redis`` gives the pipeline a
-        Redis of its own that persists every write, which the test may crash and restart."""
+        Redis of its own that persists every write, which the test may crash and restart;
+        ``redis_url`` one the test started (a Sentinel group), empty, and stops itself."""
         # One pipeline at a time: workers of an earlier one would consume this one's tasks.
         while stacks:
             stacks.pop().stop()
@@ -152,6 +162,8 @@ def start_pipeline(redis_server: str) -> Iterator[Callable[..., Pipeline]]:
         if aof_redis:
             stack.private_redis = start_private_redis(appendonly=True)
             stack.redis_url = stack.private_redis.url
+        elif redis_url:
+            stack.redis_url = redis_url
         else:
             redis.Redis.from_url(redis_server).flushdb()
             stack.start_redis()

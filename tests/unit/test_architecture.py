@@ -80,6 +80,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "workers.locks",
             "workers.logs",
             "workers.redis_client",
+            "workers.redis_url",
             "workers.timing",
             "workers.crashpoints",
             "workers.ports",
