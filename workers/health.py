@@ -34,6 +34,7 @@ __all__ = [
     "forget_silent_workers",
     "record_beat_tick",
     "record_heartbeat",
+    "record_housekeeping",
 ]
 
 #: Control commands (who answers, which queues) wait this long for replies.
@@ -57,6 +58,14 @@ def record_heartbeat(r: redis.Redis, hostname: str) -> None:
 
 def record_beat_tick(r: redis.Redis) -> None:
     r.set(keys.BEAT_TICK, _now_ms())
+
+
+def record_housekeeping(r: redis.Redis, task: str, *, ok: bool) -> None:
+    """A run of housekeeping task ``task`` ended (Flower does not list them; the metrics do)."""
+    if ok:
+        r.hset(keys.HOUSEKEEPING_LAST_OK, task, _now_ms())
+    else:
+        r.hincrby(keys.HOUSEKEEPING_FAILURES, task, 1)
 
 
 def answer_ping(r: redis.Redis, token: str, hostname: str) -> None:

@@ -444,6 +444,13 @@ PONG_TTL_S = 120
 #: (a ``before_task_publish`` hook). Reader: `coursesync health --beat`. No TTL.
 BEAT_TICK = PREFIX + "beat:last_tick"
 
+#: HASH housekeeping task name (``workers.ports.HOUSEKEEPING``) -> last time (ms) a run of it
+#: succeeded; and HASH task name -> int count of its runs that did not. Writer: the
+#: ``task_postrun`` hook in every worker. Reader: the metrics endpoint. No TTL (a fixed few
+#: fields; the failures are a counter). Flower does not list these tasks: this is where they show.
+HOUSEKEEPING_LAST_OK = PREFIX + "housekeeping:last_ok"
+HOUSEKEEPING_FAILURES = PREFIX + "housekeeping:failures"
+
 # ---------------------------------------------------------------- metrics
 # Counters only grow; the metrics endpoint (`coursesync metrics`) reads them on each scrape.
 # They have no TTL: Prometheus computes rates from them, and deleting them reads as a reset.

@@ -17,6 +17,7 @@ __all__ = [
     "DOCTOR",
     "FANOUT_PART",
     "FLUSH_CHANGES",
+    "HOUSEKEEPING",
     "NOTIFY_RUN",
     "PING",
     "POLL_JOBS",
@@ -58,6 +59,12 @@ POLL_JOBS = "coursesync.poll_jobs"
 SCHEDULES = "coursesync.schedules"
 DOCTOR = "coursesync.doctor"
 CLEANUP = "coursesync.cleanup"
+
+#: Housekeeping: beat's ticks and the health checks' pings, dozens a minute whether or not any
+#: work goes on. They send no monitoring events, so Flower lists only the work ops come to read
+#: about (a tick every 0.5 s would push a failed submit out of sight within the hour). Their
+#: traces are in Redis instead: `coursesync health` and the metrics endpoint show them.
+HOUSEKEEPING = frozenset({PUMP, POLL_JOBS, SCHEDULES, DOCTOR, CLEANUP, PING})
 
 #: ``send(task name, kwargs, options)``: put one task on the broker. ``options`` are Celery's
 #: ``send_task`` options (countdown, time limits).

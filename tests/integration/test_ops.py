@@ -87,8 +87,10 @@ def ops(start_pipeline: Callable[..., Pipeline]) -> Iterator[Ops]:
     metrics_env = {**path, "PORT": str(metrics_port), "COURSESYNC_METRICS_AUTH": ":".join(METRICS_AUTH)}
     stack.spawn("metrics", ["sh", str(ROOT / "scripts" / "start"), "metrics"], extra_env=metrics_env)
     flower = f"http://127.0.0.1:{flower_port}"
-    # Flower keeps only the events it saw: wait until it sees beat's ticks run, then sync.
-    wait_for("Flower seeing tasks", lambda: httpx.get(f"{flower}/api/tasks?limit=1", auth=FLOWER_AUTH).json())
+    # Flower keeps only the events it saw: wait until it hears the worker's heartbeats, then sync
+    # (beat's ticks send no events, so they no longer tell when Flower listens).
+    wait_for("Flower hearing the worker", lambda: any(
+        httpx.get(f"{flower}/api/workers?status=true", auth=FLOWER_AUTH).json().values()))  # fmt: skip
     records, _ = sample_items(600, prefix="itops")
     records.append({"id": "itops-marker", "title": MARKER_TITLE, "url": "https://learn.acme.example/m"})
     with pytest.MonkeyPatch.context() as mp:
@@ -147,6 +149,9 @@ def test_metrics_after_the_runs_equal_the_run_documents(ops: Ops) -> None:
     worker = host_format("worker@%h")
     assert value("coursesync_worker_last_task_age_seconds", worker=worker) < 60
     assert value("coursesync_beat_last_tick_age_seconds") < 30
+    # Housekeeping, which Flower does not list, shows here: each tick task ran and succeeded
+    for tick in ("coursesync.pump", "coursesync.poll_jobs", "coursesync.schedules"):
+        assert value("coursesync_housekeeping_last_success_age_seconds", task=tick) < 30, tick
 
 
 def test_json_logs_carry_batch_fields_and_no_secret_or_payload(ops: Ops) -> None:

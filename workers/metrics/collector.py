@@ -96,6 +96,8 @@ class RedisCollector(Collector):
         pipe.hgetall(keys.POLL_DELAY)
         pipe.hgetall(keys.WORKER_HEARTBEATS)
         pipe.get(keys.BEAT_TICK)
+        pipe.hgetall(keys.HOUSEKEEPING_LAST_OK)
+        pipe.hgetall(keys.HOUSEKEEPING_FAILURES)
         replies = pipe.execute()
         per_conn = [replies[i * 4 : i * 4 + 4] for i in range(len(names))]
         fleet = replies[len(names) * 4 :]
@@ -106,7 +108,7 @@ class RedisCollector(Collector):
             gauge = GaugeMetricFamily(metric, help_text)
             gauge.add_metric([], int(value))
             out.append(gauge)
-        poll_delay, beats, tick = fleet[5:]
+        poll_delay, beats, tick, housekeeping_ok, housekeeping_failed = fleet[5:]
         out.append(_poll_delay(_ints(poll_delay)))
         ages = GaugeMetricFamily(
             "coursesync_worker_last_task_age_seconds",
@@ -122,6 +124,7 @@ class RedisCollector(Collector):
             )
             beat.add_metric([], max(0.0, (now_ms - int(tick)) / 1000))
             out.append(beat)
+        out += _housekeeping(_ints(housekeeping_ok), _ints(housekeeping_failed), now_ms)
         return out
 
     def _queues(self, names: list[str], per_conn: list[list[Any]], now_ms: float) -> list[Metric]:
@@ -206,3 +209,21 @@ def _batch_wait(names: list[str], counts: list[dict[str, int]]) -> HistogramMetr
     for name, c in zip(names, counts, strict=True):
         family.add_metric([name], _buckets(c, BATCH_WAIT_BUCKETS_S, "wait:"), c.get("wait:sum_ms", 0) / 1000)
     return family
+
+
+def _housekeeping(last_ok: dict[str, int], failed: dict[str, int], now_ms: float) -> list[Metric]:
+    """Beat's ticks, the doctor, the cleanup and the pings: Flower does not list them (they
+    send no events), so whether they still run and succeed is read here."""
+    age = GaugeMetricFamily(
+        "coursesync_housekeeping_last_success_age_seconds",
+        "seconds since each housekeeping task (pump, poll_jobs, schedules, doctor...) last succeeded",
+        labels=["task"],
+    )
+    for task, ms in sorted(last_ok.items()):
+        age.add_metric([task], max(0.0, (now_ms - ms) / 1000))
+    failures = CounterMetricFamily(
+        "coursesync_housekeeping_failures", "runs of each housekeeping task that failed", labels=["task"]
+    )
+    for task, count in sorted(failed.items()):
+        failures.add_metric([task], count)
+    return [age, failures]

@@ -15,6 +15,7 @@ from workers.clients import get_provider
 from workers.config import get_settings
 from workers.deps import Deps
 from workers.errors import PayloadError
+from workers.ports import HOUSEKEEPING
 from workers.providers.registry import get_connection
 from workers.redis_client import get_raw_redis, get_redis
 
@@ -28,8 +29,11 @@ _DEFAULTS: dict[str, Any] = {"soft_time_limit": 240, "time_limit": 300, "acks_la
 def task(name: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Register ``fn`` as Celery task ``name`` (a name of ``workers.ports``)."""
 
+    # Housekeeping sends no task events (received, started, succeeded...): Flower lists work only.
+    quiet = {"send_events": False} if name in HOUSEKEEPING else {}
+
     def wrap(fn: Callable[..., Any]) -> Any:
-        return app.task(name=name, **{**_DEFAULTS, **options})(fn)
+        return app.task(name=name, **{**_DEFAULTS, **quiet, **options})(fn)
 
     return wrap
 
