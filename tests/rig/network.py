@@ -9,8 +9,10 @@ Layout for a rig with prefix ``cs<pid>`` (interface names must fit in 15 charact
 Cutting a host off (``partition``) downs the bridge side of its veth pair, a cable pulled at
 the switch: the host keeps its address and routes, and whatever it sends, or is sent, vanishes
 (no reset, no error: established TCP connections hang until their own timeouts). Impairing a
-link (``impair``) is a ``tc netem`` rule on both ends of the pair, when the kernel has netem.
-Everything made is removed by ``teardown``, which runs at interpreter exit as well.
+link (``impair``) is a ``tc netem`` rule on both ends of the pair, when the kernel has netem;
+where it has not, ``drop`` loses packets at random with iptables instead (the latency then comes
+from ``slowlink.py``, see ``hosts.py``). Everything made is removed by ``teardown``, which runs at
+interpreter exit as well (iptables rules live in the host's namespace and go with it).
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from __future__ import annotations
 import atexit
 import ipaddress
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-__all__ = ["Network", "RigUnavailable", "rig_unavailable"]
+from tests.debian import debian_tool
+
+__all__ = ["LinkFault", "Network", "RigUnavailable", "rig_unavailable"]
 
 
 class RigUnavailable(RuntimeError):
@@ -38,6 +43,20 @@ def rig_unavailable() -> str | None:
     if missing:
         return f"the multi-host rig needs iproute2 ({', '.join(missing)} not found)"
     return None
+
+
+@dataclass(frozen=True)
+class LinkFault:
+    """Latency and loss on a link, each way: held ``delay_ms`` ± ``jitter_ms`` (uniform), and
+    ``loss_pct`` of packets dropped."""
+
+    delay_ms: int
+    jitter_ms: int
+    loss_pct: float
+
+    @property
+    def netem(self) -> str:
+        return f"delay {self.delay_ms}ms {self.jitter_ms}ms loss {self.loss_pct}%"
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -91,13 +110,56 @@ class Network:
         for side in self._sides(name):
             sh(*side, "qdisc", "replace", "dev", self._dev(name, side), "root", "netem", *netem.split())
 
+    def drop(self, name: str, port: int, loss_pct: float) -> None:
+        """``loss_pct`` of the TCP packets to and from ``port`` on host ``name`` dropped at random
+        (iptables ``statistic``, in the host's namespace): netem's loss, for one port."""
+        iptables = (*self.wrap(name), debian_tool("iptables", "iptables"))
+        odds = f"{loss_pct / 100:.4f}"
+        for chain, end in (("INPUT", "--dport"), ("OUTPUT", "--sport")):
+            match = ("-p", "tcp", end, str(port))
+            sh(*iptables, "-A", chain, *match)  # no target: only counts the packets, for ``losses``
+            sh(
+                *iptables,
+                "-A",
+                chain,
+                *match,
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                odds,
+                "-j",
+                "DROP",
+            )
+
+    def losses(self, name: str) -> tuple[int, int]:
+        """Packets (seen, dropped) by ``drop``'s rules or ``impair``'s netem on host ``name``."""
+        seen = dropped = 0
+        if shutil.which("iptables"):
+            for line in sh(*self.wrap(name), "iptables", "-S", "-v").stdout.splitlines():
+                counted = re.search(r" -c (\d+) ", line)
+                if not line.startswith("-A") or not counted:
+                    continue
+                if line.endswith("-j DROP"):
+                    dropped += int(counted.group(1))
+                else:
+                    seen += int(counted.group(1))
+        for side in self._sides(name):
+            stats = sh(*side, "-s", "qdisc", "show", "dev", self._dev(name, side)).stdout
+            for sent, lost in re.findall(r"netem.*?Sent \d+ bytes (\d+) pkt \(dropped (\d+)", stats, re.S):
+                seen, dropped = seen + int(sent) + int(lost), dropped + int(lost)
+        return seen, dropped
+
     def partition(self, name: str) -> None:
         """Every packet to and from host ``name`` dropped, silently."""
         sh("ip", "link", "set", self._links[name], "down")
 
     def heal(self, name: str) -> None:
-        """Undo ``partition`` and ``impair``."""
+        """Undo ``partition``, ``impair`` and ``drop``."""
         sh("ip", "link", "set", self._links[name], "up")
+        if shutil.which("iptables"):
+            sh(*self.wrap(name), "iptables", "-F", check=False)
         for side in self._sides(name):
             sh(*side, "qdisc", "del", "dev", self._dev(name, side), "root", check=False)
 
