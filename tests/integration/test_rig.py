@@ -12,6 +12,8 @@ machine that can build it, anything going wrong is a failure.
 
 from __future__ import annotations
 
+import re
+import statistics
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,7 +34,7 @@ from tests.integration.test_sentinel import (
     wait_until,
 )
 from tests.rig.hosts import WORKERS, Rig, start_rig
-from tests.rig.network import rig_unavailable
+from tests.rig.network import LinkFault, rig_unavailable
 from workers.ledger import FINAL_STATES, item_errors, run_document
 from workers.redis_client import client_for_url
 
@@ -49,7 +51,11 @@ RIG_ENV = {
     "COURSESYNC_PROVIDER_TIMEOUT_S": "2.5",
     "COURSESYNC_DOCTOR_INTERVAL_S": "5",
 }
-SANDBOX_ARGS = ["--kombo-pending-s", "1.0", "--latency-s", "0.3"]
+#: Kombo's own answer time: every request waits this long in the sandbox.
+SANDBOX_LATENCY_S = 0.3
+SANDBOX_ARGS = ["--kombo-pending-s", "1.0", "--latency-s", str(SANDBOX_LATENCY_S)]
+#: The issue's figures, each way between the workers and the provider.
+SLOW_LOSSY_LINK = LinkFault(delay_ms=200, jitter_ms=50, loss_pct=5.0)
 
 
 @pytest.fixture
@@ -167,6 +173,41 @@ def test_a_worker_host_five_minutes_ahead_changes_nothing_in_the_outcome(
     record_figures("rig: worker host w3 five minutes ahead", **figures)
 
 
+def test_latency_and_loss_between_the_workers_and_the_provider_leave_exact_counts(
+    build_rig: Callable[..., Rig],
+) -> None:
+    # Given every packet between the workers and Kombo held 200 ± 50 ms and 5% of them lost,
+    # each way, from the start (netem, or where the kernel has none a proxy and iptables)
+    rig = build_rig(link_fault=SLOW_LOSSY_LINK)
+    print(f"\nlink fault: {rig.link_fault_by}")
+    r, started = state(rig), time.monotonic()
+    # When a run goes through the fleet
+    doc = wait_for_end(r, rig.sync(catalog(N_ITEMS, "slow")), timeout_s=120)
+    ended_s = time.monotonic() - started
+    # Then it ends, counts exact, nothing claimed that Kombo does not hold; remote jobs per
+    # batch and duplicate items are figures of the run
+    figures = accounted(rig, r, doc, "slow")
+    assert all(p.poll() is None for p in rig.stack.processes.values()), "a process died"
+    # And the fault did bite: packets were lost, submissions slowed
+    seen, dropped = rig.net.losses("sandbox")
+    times_ms, attempts = submissions(rig)
+    fastest_ms = SANDBOX_LATENCY_S * 1000 + 2 * (SLOW_LOSSY_LINK.delay_ms - SLOW_LOSSY_LINK.jitter_ms)
+    assert dropped > 0 and min(times_ms) >= fastest_ms, (dropped, sorted(times_ms)[:5])
+    figures |= {
+        "link_fault": rig.link_fault_by,
+        "ended_s": round(ended_s, 1),
+        "duplicate_items": figures["items_received"] - figures["distinct_ids"],
+        "packets_seen": seen,
+        "packets_dropped": dropped,
+        "submit_ms_median": int(statistics.median(times_ms)),
+        "submit_ms_max": max(times_ms),
+        "submit_attempts_after_the_first": sum(a > 1 for a in attempts),
+        **share(rig),
+    }
+    print(figures)
+    record_figures("rig: 200 ± 50 ms and 5% loss each way between the workers and Kombo", **figures)
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -223,3 +264,15 @@ def share(rig: Rig) -> dict[str, int]:
 def tasks_done(rig: Rig, worker: str) -> int:
     """Tasks (of any kind: beat sends some every 0.5 s) ``worker`` has finished so far."""
     return rig.stack.log_text(worker).count(" succeeded in ")
+
+
+def submissions(rig: Rig) -> tuple[list[int], list[int]]:
+    """Duration (ms) and attempt number of every batch submission the worker hosts logged."""
+    found = [
+        (int(m.group(2)), int(m.group(1)))
+        for w in WORKERS
+        for m in re.finditer(
+            r"batch submitted .*? attempt=(\d+) .*? duration_ms=(\d+)", rig.stack.log_text(w)
+        )
+    ]
+    return [t for t, _ in found], [a for _, a in found]
