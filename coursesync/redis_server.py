@@ -94,12 +94,16 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 1
     raise RuntimeError(f"redis-server did not answer at {url} within {timeout_s:.0f} s")
 
 
-def start_private_redis(*, appendonly: bool = False, extra_args: list[str] | None = None) -> PrivateRedis:
-    """Start a redis-server on a free loopback port; raise RuntimeError if none can run.
+def start_private_redis(
+    *, appendonly: bool = False, extra_args: list[str] | None = None, host: str = "127.0.0.1",
+    wrap: list[str] | None = None,
+) -> PrivateRedis:  # fmt: skip
+    """Start a redis-server on a free port; raise RuntimeError if none can run.
 
     ``appendonly``: log every write to an append-only file, fsynced before Redis answers, so
     that even a crash (SIGKILL) and restart loses nothing Redis acknowledged. ``extra_args``:
-    more ``--option value`` pairs (``--replicaof host port``...).
+    more ``--option value`` pairs (``--replicaof host port``...). ``host``: the address to
+    bind (loopback by default); ``wrap``: a command prefix to run it under (``ip netns exec NS``).
     """
     binary = _binary()
     directory = tempfile.mkdtemp(prefix="coursesync-redis-")
@@ -107,15 +111,16 @@ def start_private_redis(*, appendonly: bool = False, extra_args: list[str] | Non
     args = [
         binary,
         "--port", str(port),
-        "--bind", "127.0.0.1",
+        "--bind", host,
         "--dir", directory,
         "--save", "",
         "--appendonly", "yes" if appendonly else "no",
         "--appendfsync", "always" if appendonly else "everysec",
-        "--protected-mode", "yes",
+        # Off the loopback (a test rig's private bridge) protected mode would refuse every client.
+        "--protected-mode", "yes" if host == "127.0.0.1" else "no",
         *(extra_args or []),
     ]  # fmt: skip
-    return launch(args, port, directory)
+    return launch([*(wrap or []), *args], port, directory, host=host)
 
 
 def _binary() -> str:
@@ -128,10 +133,10 @@ def _binary() -> str:
     return binary
 
 
-def launch(args: list[str], port: int, directory: str) -> PrivateRedis:
-    """Run ``args`` (a redis-server command line listening on ``port``) until it answers."""
+def launch(args: list[str], port: int, directory: str, *, host: str = "127.0.0.1") -> PrivateRedis:
+    """Run ``args`` (a redis-server command line listening on ``host:port``) until it answers."""
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://{host}:{port}/0"
     handle = PrivateRedis(url, process, directory, args)
     try:
         _wait_ready(url, process)

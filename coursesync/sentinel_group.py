@@ -59,21 +59,32 @@ class SentinelGroup:
 
 def start_sentinel_group(
     *, name: str = "coursesync", replicas: int = 1, sentinels: int = 3, down_after_ms: int = 1000,
-    failover_timeout_ms: int = 5000,
+    failover_timeout_ms: int = 5000, host: str = "127.0.0.1", wrap: list[str] | None = None,
 ) -> SentinelGroup:  # fmt: skip
     """Start the group and return once the replicas are in sync and the Sentinels, knowing each
-    other and the replicas, could fail over (``SENTINEL CKQUORUM``)."""
+    other and the replicas, could fail over (``SENTINEL CKQUORUM``). Every server binds ``host``
+    and runs under the command prefix ``wrap`` (``ip netns exec NS``: another host), if given."""
     # Full syncs at once: Redis waits 5 s for more replicas before a diskless sync by default.
     fast_sync = ["--repl-diskless-sync-delay", "0"]
-    group = SentinelGroup(name, start_private_redis(extra_args=fast_sync))
+    group = SentinelGroup(name, start_private_redis(extra_args=fast_sync, host=host, wrap=wrap))
     try:
         master_port = int(group.master.url.rsplit(":", 1)[1].split("/")[0])
         for _ in range(replicas):
-            replicaof = ["--replicaof", "127.0.0.1", str(master_port)]
-            group.replicas.append(start_private_redis(extra_args=[*fast_sync, *replicaof]))
+            replicaof = ["--replicaof", host, str(master_port)]
+            group.replicas.append(
+                start_private_redis(extra_args=[*fast_sync, *replicaof], host=host, wrap=wrap)
+            )
         for _ in range(sentinels):
             group.sentinels.append(
-                _start_sentinel(name, master_port, sentinels // 2 + 1, down_after_ms, failover_timeout_ms)
+                _start_sentinel(
+                    name,
+                    master_port,
+                    sentinels // 2 + 1,
+                    down_after_ms,
+                    failover_timeout_ms,
+                    host=host,
+                    wrap=wrap,
+                )
             )
         _wait(f"{replicas} replica(s) in sync", lambda: all(_in_sync(r) for r in group.replicas))
         _wait("the Sentinels to agree they can fail over", lambda: _quorum(group, replicas, sentinels))
@@ -84,21 +95,23 @@ def start_sentinel_group(
 
 
 def _start_sentinel(
-    name: str, master_port: int, quorum: int, down_after_ms: int, failover_ms: int
-) -> PrivateRedis:
+    name: str, master_port: int, quorum: int, down_after_ms: int, failover_ms: int, *, host: str,
+    wrap: list[str] | None,
+) -> PrivateRedis:  # fmt: skip
     directory = tempfile.mkdtemp(prefix="coursesync-sentinel-")
     port = _free_port()
     # A Sentinel rewrites its configuration file as it learns: it must be a file of its own.
     conf = Path(directory) / "sentinel.conf"
     conf.write_text(
-        f"port {port}\nbind 127.0.0.1\ndir {directory}\n"
-        f"sentinel monitor {name} 127.0.0.1 {master_port} {quorum}\n"
+        f"port {port}\nbind {host}\ndir {directory}\n"
+        f"protected-mode {'yes' if host == '127.0.0.1' else 'no'}\n"
+        f"sentinel monitor {name} {host} {master_port} {quorum}\n"
         f"sentinel down-after-milliseconds {name} {down_after_ms}\n"
         f"sentinel failover-timeout {name} {failover_ms}\n"
         f"sentinel parallel-syncs {name} 1\n"
     )
     try:
-        return launch([_binary(), str(conf), "--sentinel"], port, directory)
+        return launch([*(wrap or []), _binary(), str(conf), "--sentinel"], port, directory, host=host)
     except RuntimeError:
         shutil.rmtree(directory, ignore_errors=True)
         raise

@@ -63,21 +63,32 @@ class Stack:
         return env
 
     def spawn(
-        self, name: str, args: list[str], extra_env: dict[str, str] | None = None
+        self,
+        name: str,
+        args: list[str],
+        extra_env: dict[str, str] | None = None,
+        wrap: list[str] | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start a process whose output goes to ``workdir/<name>.log``."""
+        """Start a process whose output goes to ``workdir/<name>.log``; ``wrap`` is a command
+        prefix to run it under (``ip netns exec NS``: on another host of a test rig)."""
         log = (self.workdir / f"{name}.log").open("ab")
         self._logs.append(log)
         env = self.base_env()
         env.update(extra_env or {})
-        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [*(wrap or []), *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.processes[name] = proc
         return proc
 
-    def start_sandbox(self, args: list[str] | None = None, port: int | None = None) -> str:
+    def start_sandbox(
+        self, args: list[str] | None = None, port: int | None = None, *, host: str = "127.0.0.1",
+        wrap: list[str] | None = None,
+    ) -> str:  # fmt: skip
         port = port or free_port()
-        self.spawn("sandbox", [sys.executable, "-m", "sandbox", "--port", str(port), *(args or [])])
-        self.sandbox_url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "sandbox", "--host", host, "--port", str(port), *(args or [])]
+        self.spawn("sandbox", command, wrap=wrap)
+        self.sandbox_url = f"http://{host}:{port}"
         _wait_http(self.sandbox_url + "/_sandbox/health", self.processes["sandbox"])
         return self.sandbox_url
 
@@ -88,6 +99,7 @@ class Stack:
         concurrency: int = 4,
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
+        wrap: list[str] | None = None,
     ) -> None:
         """A ``celery worker``; ``env`` adds variables for this one process (a skewed clock...)."""
         args = [
@@ -96,9 +108,9 @@ class Stack:
             "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip",
             *(extra or []),
         ]  # fmt: skip
-        self.spawn(name, args, env)
+        self.spawn(name, args, env, wrap)
 
-    def start_beat(self, name: str = "beat") -> None:
+    def start_beat(self, name: str = "beat", wrap: list[str] | None = None) -> None:
         schedule = self.workdir / f"{name}-schedule"
         self.spawn(
             name,
@@ -114,6 +126,7 @@ class Stack:
                 "-s",
                 str(schedule),
             ],
+            wrap=wrap,
         )
 
     def start_api(self, port: int | None = None, *, workers: int = 1) -> str:
