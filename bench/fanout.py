@@ -118,8 +118,7 @@ def seed(r: redis.Redis, path: Path, names: list[str]) -> None:
             entries = reader.bucket(b)
             if entries:
                 pipe.hset(keys.content_hashes(target, b), mapping={e[0]: e[1] for e in entries})
-        fps = {str(b): fp for b, fp in enumerate(reader.view["fingerprints"])}
-        pipe.hset(keys.bucket_fingerprints(target), mapping={**fps, "v": "1"})
+        pipe.set(keys.bucket_fingerprints(target), "".join(reader.view["fingerprints"]) + "v")
         pipe.execute()
         reader.close()
     remove(directory)

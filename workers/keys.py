@@ -261,9 +261,10 @@ def remote_ids(target: str, bucket: int) -> str:
 
 
 def bucket_fingerprints(target: str) -> str:
-    """HASH bucket -> 16 hex chars: the XOR, over every item of that bucket of
-    ``content_hashes``, of the first 64 bits of SHA-1(item_id NUL digest); field ``v`` says the
-    hash is complete (rebuilt from the digests once; kept exact since).
+    """STRING of 16 hex chars per bucket (bucket b at offset 16 * b; NUL bytes: never written,
+    empty): the XOR, over every item of that bucket of ``content_hashes``, of the first 64 bits
+    of SHA-1(item_id NUL digest); a ``v`` after the last bucket says the string is complete
+    (rebuilt from the digests once; kept exact since).
 
     A fan-out compares a catalog's fingerprints with these and reads the digests of only the
     buckets that differ (anti-entropy as Dynamo-style stores do it). Writers: the settle step

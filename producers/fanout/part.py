@@ -98,6 +98,9 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
     add the items whose digests the target does not hold."""
     for errors in reader.invalid():
         producer.add(errors)
+    # What is added below differs from what the target holds (diffed here, bucket by bucket):
+    # the producer must not look each item's digest up again.
+    producer.full = True
     view = reader.view
     counts: list[int] = view["counts"]
     held_fps = {} if full else load_fingerprints(producer.r, producer.target.id)
@@ -107,12 +110,13 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
     producer.count_settled(unchanged=sum(counts) - sum(counts[b] for b in dirty), excluded=view["excluded"])
     for start in range(0, len(dirty), _BUCKETS_PER_READ):
         chunk = dirty[start : start + _BUCKETS_PER_READ]
-        held = _held_digests(producer, chunk, full=full)
+        entries = [reader.bucket(b) for b in chunk]
+        held = _held_digests(producer, chunk, entries, full=full)
         unchanged = 0
-        for bucket, digests in zip(chunk, held, strict=True):
-            for entry in reader.bucket(bucket):
+        for bucket_entries, digests in zip(entries, held, strict=True):
+            for entry, stored in zip(bucket_entries, digests, strict=True):
                 item_id, digest, op, size, _, line = entry
-                if digests.get(item_id) == digest:
+                if stored == digest:
                     unchanged += 1
                 elif not producer.fits(size):
                     limit = producer.conn.max_request_bytes
@@ -130,13 +134,17 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
         producer.unattributed_lines = list(reader.meta["unattributed_lines"])
 
 
-def _held_digests(producer: Producer, buckets: list[int], *, full: bool) -> list[dict[str, str]]:
+def _held_digests(
+    producer: Producer, buckets: list[int], entries: list[list[Any]], *, full: bool
+) -> list[list[str | None]]:
+    """The digest the target holds for each entry of each bucket (None: none), one HMGET per
+    bucket, all in one round trip."""
     if full:
-        return [{} for _ in buckets]
+        return [[None] * len(e) for e in entries]
     pipe = producer.r.pipeline(transaction=False)
-    for b in buckets:
-        pipe.hgetall(keys.content_hashes(producer.target.id, b))
-    return [{_s(k): _s(v) for k, v in found.items()} for found in pipe.execute()]
+    for b, bucket_entries in zip(buckets, entries, strict=True):
+        pipe.hmget(keys.content_hashes(producer.target.id, b), [e[0] for e in bucket_entries])
+    return [[_s(v) if v is not None else None for v in found] for found in pipe.execute()]
 
 
 def _s(value: Any) -> str:

@@ -13,6 +13,7 @@ from producers.prepare import ItemError, map_canonical, validate_record
 from producers.producer import UNATTRIBUTED_LINES_KEPT
 from producers.sources import Source, records_of
 from schemas.course import Course
+from workers import keys
 from workers.config import Settings
 
 __all__ = ["read_snapshot"]
@@ -58,12 +59,13 @@ def read_snapshot(
             writer.add_invalid([ItemError(course.id, record.position, "id", why)])
             continue
         seen.add(key)
+        bucket = keys.item_bucket(course.id)
         for group in groups:
-            _map_into(writer, group, course, record.position)
+            _map_into(writer, group, course, bucket, record.position)
     return writer.close()
 
 
-def _map_into(writer: SnapshotWriter, group: list[View], course: Course, position: int) -> None:
+def _map_into(writer: SnapshotWriter, group: list[View], course: Course, bucket: int, position: int) -> None:
     """Map ``course`` once for views sharing a mapping; each view that licenses it gets it."""
     mapped: tuple[str, dict[str, Any], str, bytes] | list[ItemError] | None = None
     for view in group:
@@ -77,4 +79,4 @@ def _map_into(writer: SnapshotWriter, group: list[View], course: Course, positio
             out.refuse(mapped)
         else:
             op, _, digest, canonical = mapped
-            out.add(course.id, digest, op, canonical, position)
+            out.add(course.id, bucket, digest, op, canonical, line=position)

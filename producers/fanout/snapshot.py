@@ -80,8 +80,8 @@ class _ViewWriter:
         self.counts = [0] * keys.HASH_BUCKETS
         self.items = self.excluded = self.refused = 0
 
-    def add(self, item_id: str, digest: str, op: str, canonical: bytes, line: int) -> None:
-        bucket = keys.item_bucket(item_id)
+    def add(self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int) -> None:
+        """One item (``bucket``: ``keys.item_bucket(item_id)``, computed once for every view)."""
         self.fingerprints[bucket] ^= fingerprint(item_id, digest)
         self.counts[bucket] += 1
         self.items += 1

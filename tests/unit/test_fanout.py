@@ -105,9 +105,9 @@ def test_a_fanout_diffs_each_connection_by_fingerprints_and_reads_only_changed_b
     read: list[int] = []
     real = part._held_digests
 
-    def spy(producer: Any, buckets: list[int], *, full: bool) -> list[dict[str, str]]:
+    def spy(producer: Any, buckets: list[int], entries: Any, *, full: bool) -> Any:
         read.extend(buckets)
-        return real(producer, buckets, full=full)
+        return real(producer, buckets, entries, full=full)
 
     monkeypatch.setattr(part, "_held_digests", spy)
     # An unchanged resync reads no digest at all

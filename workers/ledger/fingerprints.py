@@ -26,6 +26,8 @@ __all__ = ["EMPTY", "digest_section", "fingerprint", "fingerprint_hex", "load_fi
 EMPTY = "0" * 16
 #: Buckets rebuilt per script call: short steps, so Redis keeps serving the fleet meanwhile.
 _REBUILD_SLICE = 128
+#: A byte after the 4,096 fingerprints says they are complete (rebuilt once, kept exact since).
+_COMPLETE_AT = 16 * keys.HASH_BUCKETS
 _COMPLETE = "v"
 
 
@@ -57,21 +59,20 @@ def digest_section(target: str, digests: dict[int, dict[Any, Any]]) -> tuple[lis
 
 def load_fingerprints(r: redis.Redis, target: str) -> dict[int, str]:
     """Every bucket's fingerprint (``EMPTY`` when the bucket holds nothing), rebuilding them
-    first if this target's were never completed."""
+    first if this target's were never completed. One GET of the whole string."""
     key = keys.bucket_fingerprints(target)
-    if not r.hexists(key, _COMPLETE):
+    raw = r.get(key)
+    text = raw.decode() if isinstance(raw, bytes) else (raw or "")
+    if len(text) <= _COMPLETE_AT or text[_COMPLETE_AT] != _COMPLETE:
         for start in range(0, keys.HASH_BUCKETS, _REBUILD_SLICE):
-            buckets = range(start, min(start + _REBUILD_SLICE, keys.HASH_BUCKETS))
-            lua.run(
-                r,
-                "rebuild_fingerprints",
-                [key, *(keys.content_hashes(target, b) for b in buckets)],
-                list(buckets),
-            )
-        r.hset(key, _COMPLETE, "1")
+            buckets = list(range(start, min(start + _REBUILD_SLICE, keys.HASH_BUCKETS)))
+            last = "1" if buckets[-1] == keys.HASH_BUCKETS - 1 else "0"
+            hashes = [keys.content_hashes(target, b) for b in buckets]
+            lua.run(r, "rebuild_fingerprints", [key, *hashes], [*buckets, last])
+        raw = r.get(key)
+        text = raw.decode() if isinstance(raw, bytes) else (raw or "")
     found: dict[int, str] = {}
-    for b, fp in r.hgetall(key).items():
-        name = b.decode() if isinstance(b, bytes) else str(b)
-        if name != _COMPLETE:
-            found[int(name)] = fp.decode() if isinstance(fp, bytes) else str(fp)
+    for b in range(keys.HASH_BUCKETS):
+        fp = text[16 * b : 16 * b + 16]
+        found[b] = EMPTY if not fp or fp[0] == "\0" else fp
     return found
