@@ -119,6 +119,8 @@ def seed(r: redis.Redis, path: Path, names: list[str]) -> None:
             if entries:
                 pipe.hset(keys.content_hashes(target, b), mapping={e[0]: e[1] for e in entries})
         pipe.set(keys.bucket_fingerprints(target), "".join(reader.view["fingerprints"]) + "v")
+        subs = "".join("".join(reader.subs(b)) for b in range(keys.HASH_BUCKETS))
+        pipe.set(keys.sub_fingerprints(target), subs + "v")
         pipe.execute()
         reader.close()
     remove(directory)

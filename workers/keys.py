@@ -274,6 +274,16 @@ def bucket_fingerprints(target: str) -> str:
     return f"{PREFIX}target:{target}:fingerprints"
 
 
+def sub_fingerprints(target: str) -> str:
+    """STRING of 16 fingerprints of 16 hex chars per bucket: those of its 16 sub-buckets (an
+    item's sub-bucket: the first hex digit of SHA-1 of its id), sub-bucket s of bucket b at
+    offset 16 * (16 * b + s); a ``v`` after the last says it is complete. A fan-out reads the
+    256 chars of a bucket whose fingerprint differs, then only the digests of the sub-buckets
+    that differ (a 1 % change reads about 1 in 16 of a dirty bucket's digests). Writers and
+    readers: as ``bucket_fingerprints``. No TTL."""
+    return f"{PREFIX}target:{target}:fingerprints:sub"
+
+
 # ---------------------------------------------------------------- per-connection state
 def item_status(connection: str, bucket: int) -> str:
     """HASH item_id -> JSON list ``[state, at_ms, run_id, op, remote_id, code, message]`` (trailing

@@ -23,7 +23,7 @@ from workers import keys, ledger
 from workers.config import Settings, get_settings
 from workers.errors import ConfigError
 from workers.ledger.fanouts import fanout_runs, part_done
-from workers.ledger.fingerprints import EMPTY, load_fingerprints
+from workers.ledger.fingerprints import EMPTY, load_fingerprints, load_sub_fingerprints
 from workers.ports import Send
 from workers.providers.base import OutboundItem
 from workers.providers.registry import get_connection
@@ -111,11 +111,21 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
     for start in range(0, len(dirty), _BUCKETS_PER_READ):
         chunk = dirty[start : start + _BUCKETS_PER_READ]
         entries = [reader.bucket(b) for b in chunk]
+        if not full:
+            # Of each bucket that differs, only the sub-buckets that differ are read item by item.
+            held_subs = load_sub_fingerprints(producer.r, producer.target.id, chunk)
+            unchanged = 0
+            for n, (b, held_sub) in enumerate(zip(chunk, held_subs, strict=True)):
+                dirty_subs = {s for s, fp in enumerate(reader.subs(b)) if fp != held_sub[s]}
+                kept = [e for e in entries[n] if e[6] in dirty_subs]
+                unchanged += len(entries[n]) - len(kept)
+                entries[n] = kept
+            producer.count_settled(unchanged=unchanged)
         held = _held_digests(producer, chunk, entries, full=full)
         unchanged = 0
         for bucket_entries, digests in zip(entries, held, strict=True):
             for entry, stored in zip(bucket_entries, digests, strict=True):
-                item_id, digest, op, size, _, line = entry
+                item_id, digest, op, size, _, line, _ = entry
                 if stored == digest:
                     unchanged += 1
                 elif not producer.fits(size):
@@ -138,13 +148,16 @@ def _held_digests(
     producer: Producer, buckets: list[int], entries: list[list[Any]], *, full: bool
 ) -> list[list[str | None]]:
     """The digest the target holds for each entry of each bucket (None: none), one HMGET per
-    bucket, all in one round trip."""
+    bucket that has entries, all in one round trip."""
     if full:
         return [[None] * len(e) for e in entries]
     pipe = producer.r.pipeline(transaction=False)
+    asked = [bool(e) for e in entries]
     for b, bucket_entries in zip(buckets, entries, strict=True):
-        pipe.hmget(keys.content_hashes(producer.target.id, b), [e[0] for e in bucket_entries])
-    return [[_s(v) if v is not None else None for v in found] for found in pipe.execute()]
+        if bucket_entries:
+            pipe.hmget(keys.content_hashes(producer.target.id, b), [e[0] for e in bucket_entries])
+    answers = iter(pipe.execute())
+    return [[_s(v) if v is not None else None for v in next(answers)] if a else [] for a in asked]
 
 
 def _s(value: Any) -> str:

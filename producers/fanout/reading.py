@@ -15,6 +15,7 @@ from producers.sources import Source, records_of
 from schemas.course import Course
 from workers import keys
 from workers.config import Settings
+from workers.ledger.fingerprints import sub_of
 
 __all__ = ["read_snapshot"]
 
@@ -59,13 +60,15 @@ def read_snapshot(
             writer.add_invalid([ItemError(course.id, record.position, "id", why)])
             continue
         seen.add(key)
-        bucket = keys.item_bucket(course.id)
+        place = (keys.item_bucket(course.id), sub_of(course.id))
         for group in groups:
-            _map_into(writer, group, course, bucket, record.position)
+            _map_into(writer, group, course, place, record.position)
     return writer.close()
 
 
-def _map_into(writer: SnapshotWriter, group: list[View], course: Course, bucket: int, position: int) -> None:
+def _map_into(
+    writer: SnapshotWriter, group: list[View], course: Course, place: tuple[int, int], position: int
+) -> None:
     """Map ``course`` once for views sharing a mapping; each view that licenses it gets it."""
     mapped: tuple[str, dict[str, Any], str, bytes] | list[ItemError] | None = None
     for view in group:
@@ -79,4 +82,4 @@ def _map_into(writer: SnapshotWriter, group: list[View], course: Course, bucket:
             out.refuse(mapped)
         else:
             op, _, digest, canonical = mapped
-            out.add(course.id, bucket, digest, op, canonical, line=position)
+            out.add(course.id, place[0], digest, op, canonical, line=position, sub=place[1])

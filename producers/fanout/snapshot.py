@@ -6,8 +6,11 @@ uploads), so any worker can diff and send any connection's part:
 
 - ``invalid.jsonl``: the catalog's invalid records, ``[item_id, line, field, message]``;
 - ``v<k>.payloads``: the mapped payloads of view k, canonical JSON, back to back;
-- ``v<k>.index``: per bucket, a JSON list of ``[item_id, digest, op, size, offset, line]``
-  (the payload's offset, its length being its size; the item's place in the catalog);
+- ``v<k>.index``: per bucket, a JSON list of ``[item_id, digest, op, size, offset, line, sub]``
+  (the payload's offset, its length being its size; the item's place in the catalog; its
+  sub-bucket);
+- ``v<k>.subs``: 16 sub-bucket fingerprints of 16 hex chars per bucket, as the target keeps them
+  (``keys.sub_fingerprints``);
 - ``v<k>.errors.jsonl``: items view k's mapping refused;
 - ``meta.json``: per view its bucket fingerprints, index offsets and item counts.
 
@@ -27,14 +30,14 @@ import orjson
 
 from producers.prepare import ItemError
 from workers import keys
-from workers.ledger.fingerprints import fingerprint, fingerprint_hex
+from workers.ledger.fingerprints import SUBS, fingerprint, fingerprint_hex
 
 __all__ = ["SPILL_SHARDS", "Entry", "SnapshotReader", "SnapshotWriter", "fanout_dir", "remove"]
 
 SPILL_SHARDS = 64
 _PER_SHARD = keys.HASH_BUCKETS // SPILL_SHARDS
 
-#: ``[item_id, digest, op, size, offset, line]``.
+#: ``[item_id, digest, op, size, offset, line, sub]``.
 Entry = list[Any]
 
 
@@ -77,16 +80,21 @@ class _ViewWriter:
         self.errors = open(f"{self.base}.errors.jsonl", "wb")  # noqa: SIM115 - closed in close()
         self.offset = 0
         self.fingerprints = [0] * keys.HASH_BUCKETS
+        self.subs = [0] * (keys.HASH_BUCKETS * SUBS)
         self.counts = [0] * keys.HASH_BUCKETS
         self.items = self.excluded = self.refused = 0
 
-    def add(self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int) -> None:
-        """One item (``bucket``: ``keys.item_bucket(item_id)``, computed once for every view)."""
-        self.fingerprints[bucket] ^= fingerprint(item_id, digest)
+    def add(
+        self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int, sub: int
+    ) -> None:
+        """One item (``bucket``, ``sub``: its bucket and sub-bucket, computed once for every view)."""
+        share = fingerprint(item_id, digest)
+        self.fingerprints[bucket] ^= share
+        self.subs[bucket * SUBS + sub] ^= share
         self.counts[bucket] += 1
         self.items += 1
         size = len(canonical)
-        row = orjson.dumps([bucket, item_id, digest, op, size, self.offset, line])
+        row = orjson.dumps([bucket, item_id, digest, op, size, self.offset, line, sub])
         self.spills[bucket // _PER_SHARD].write(row + b"\n")
         self.payloads.write(canonical)
         self.offset += size
@@ -117,6 +125,8 @@ class _ViewWriter:
                     if bucket in by_bucket:
                         at += index.write(orjson.dumps(by_bucket[bucket]))
             offsets[keys.HASH_BUCKETS] = at
+        with open(f"{self.base}.subs", "wb") as subs:
+            subs.write("".join(fingerprint_hex(v) for v in self.subs).encode())
         return {
             "fingerprints": [fingerprint_hex(v) for v in self.fingerprints],
             "offsets": offsets,
@@ -166,6 +176,7 @@ class SnapshotReader:
         self.base = directory / f"v{view}"
         self._index = self._map(f"{self.base}.index")
         self._payloads = self._map(f"{self.base}.payloads")
+        self._subs = self._map(f"{self.base}.subs")
 
     @staticmethod
     def _map(path: str) -> mmap.mmap | bytes:
@@ -178,6 +189,11 @@ class SnapshotReader:
         start, end = self.view["offsets"][bucket], self.view["offsets"][bucket + 1]
         return orjson.loads(self._index[start:end]) if end > start else []
 
+    def subs(self, bucket: int) -> list[str]:
+        """The 16 sub-bucket fingerprints of ``bucket``."""
+        chunk = bytes(self._subs[16 * SUBS * bucket : 16 * SUBS * (bucket + 1)]).decode()
+        return [chunk[16 * s : 16 * s + 16] for s in range(SUBS)]
+
     def payload(self, entry: Entry) -> dict[str, Any]:
         offset, size = entry[4], entry[3]
         return dict(orjson.loads(self._payloads[offset : offset + size]))
@@ -189,6 +205,6 @@ class SnapshotReader:
         yield from _read_errors(Path(f"{self.base}.errors.jsonl"))
 
     def close(self) -> None:
-        for m in (self._index, self._payloads):
+        for m in (self._index, self._payloads, self._subs):
             if isinstance(m, mmap.mmap):
                 m.close()

@@ -8,7 +8,14 @@ from tests.unit.test_run_state import make_run
 from workers import keys
 from workers.config import Settings
 from workers.ledger import load_batch, load_items, outcomes
-from workers.ledger.fingerprints import EMPTY, fingerprint, fingerprint_hex, load_fingerprints
+from workers.ledger.fingerprints import (
+    EMPTY,
+    fingerprint,
+    fingerprint_hex,
+    load_fingerprints,
+    load_sub_fingerprints,
+    sub_of,
+)
 from workers.providers.base import ItemResult
 
 
@@ -53,3 +60,30 @@ def test_a_changed_digest_moves_the_fingerprint_and_a_rebuild_agrees(
     r.delete(keys.bucket_fingerprints("t"))
     assert {b: fp for b, fp in load_fingerprints(r, "t").items() if fp != EMPTY} == expected(held)
     assert len(load_fingerprints(r, "t")) == keys.HASH_BUCKETS
+
+
+def test_sub_bucket_fingerprints_agree_with_python_and_survive_a_rebuild(
+    r: redis.Redis, raw_r: redis.Redis
+) -> None:
+    run_id = make_run(r, 2, size=60)
+    settle_all(r, raw_r, run_id, 2)
+    held = {f"{b}-{i}": "d" for b in range(2) for i in range(60)}
+    subs: dict[tuple[int, int], int] = {}
+    for item_id, digest in held.items():
+        place = (keys.item_bucket(item_id), sub_of(item_id))
+        subs[place] = subs.get(place, 0) ^ fingerprint(item_id, digest)
+    buckets = sorted({b for b, _ in subs})
+
+    def stored() -> dict[tuple[int, int], str]:
+        load_fingerprints(r, "t")  # completes them first if needed
+        found = load_sub_fingerprints(r, "t", buckets)
+        return {
+            (b, s): fp
+            for b, row in zip(buckets, found, strict=True)
+            for s, fp in enumerate(row)
+            if fp != EMPTY
+        }
+
+    assert stored() == {place: fingerprint_hex(v) for place, v in subs.items()}
+    r.delete(keys.bucket_fingerprints("t"), keys.sub_fingerprints("t"))
+    assert stored() == {place: fingerprint_hex(v) for place, v in subs.items()}

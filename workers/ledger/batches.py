@@ -359,7 +359,7 @@ def settle_batch(
             retention_s,
             ERRORS_MAX,
             len(shown),
-            len(digest_keys) - 1 if digest_keys else 0,
+            len(digest_keys) - 2 if digest_keys else 0,
             *shown,
             *digest_args,
             *hash_args,

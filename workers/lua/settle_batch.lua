@@ -1,5 +1,5 @@
 -- KEYS: batch, jobs_due, inflight, batch_items, then the run keys (o = 5, ten of them), then,
--- when ARGV[9] > 0, the target's fingerprints hash and ARGV[9] content-hashes keys (see
+-- when ARGV[9] > 0, the target's two fingerprints strings and ARGV[9] content-hashes keys (see
 -- _digests), then the other hashes to write (see _hset_many).
 -- ARGV: to_state ('completed'|'failed'), n_ok, n_failed, now_iso, batch_id, retention_s,
 -- errors_max, n_errors, n_digest_buckets, error_json * n_errors, the digests, the hashes' pairs.
@@ -20,7 +20,7 @@ local result = settle(from, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[
 local a, k = 10 + n_errors, 15
 if n_buckets > 0 then
   a = put_digests(k, a, n_buckets)
-  k = k + 1 + n_buckets
+  k = k + 2 + n_buckets
 end
 if #KEYS >= k then hset_many(k, a) end
 return result
