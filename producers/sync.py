@@ -31,7 +31,9 @@ from workers.sealing import is_sealed, seal, unseal
 
 __all__ = [
     "SyncOptions",
+    "claim_reserved",
     "dry_run",
+    "end_unstarted",
     "produce_run",
     "start_changes_run",
     "start_reserved_run",
@@ -63,6 +65,44 @@ class SyncOptions:
     @property
     def effective_priority(self) -> str:
         return self.priority or ("low" if self.trigger == "schedule" else "normal")
+
+    @classmethod
+    def from_record(
+        cls, recorded: dict[str, Any], *, trigger: str, webhook_url: str | None = None
+    ) -> SyncOptions:
+        """The options a reserved run's record holds (``trigger``: when it names none)."""
+        return cls(
+            full=bool(recorded.get("full")),
+            prune=bool(recorded.get("prune")),
+            force_prune=bool(recorded.get("force_prune")),
+            fmt=recorded.get("format"),
+            trigger=str(recorded.get("trigger", trigger)),
+            webhook_url=webhook_url,
+            priority=recorded.get("priority"),
+        )
+
+
+def claim_reserved(r: redis.Redis, run_id: str) -> dict[str, str] | None:
+    """The record of the reserved run ``run_id``, now claimed by this producer; None when the
+    run is gone, ended before its producer started (cancelled, or ended by the doctor after
+    waiting too long), or another producer has it (a start task delivered twice must not read
+    the catalog twice and send every item in two batches)."""
+    raw = ledger.get_run(r, run_id)
+    if raw is None or raw.get("state") in ledger.FINAL_STATES or raw.get("sealed") == "1":
+        log.warning("reserved run %r is gone or ended before its producer started", run_id)
+        return None
+    if not ledger.claim_start(r, run_id):
+        log.warning("reserved run %r already has its producer; this start does nothing", run_id)
+        return None
+    return raw
+
+
+def end_unstarted(r: redis.Redis, settings: Settings, run_id: str, connection: str, reason: str) -> None:
+    """End a recorded run that will never be read, with ``reason`` (its connection vanished,
+    its catalog or snapshot cannot be read)."""
+    state = ledger.seal_run(r, run_id, connection, retention_s=settings.run_retention_s, fatal=reason)
+    if state is not None:
+        ledger.run_finished(r, run_id, state, settings)
 
 
 def start_run(
@@ -106,35 +146,21 @@ def start_reserved_run(
     the run still needs.
     """
     r, settings = r or get_redis(), settings or get_settings()
-    raw = ledger.get_run(r, run_id)
-    if raw is None or raw.get("state") in ledger.FINAL_STATES or raw.get("sealed") == "1":
-        log.warning("reserved run %r is gone or ended before its producer started", run_id)
-        return run_id
-    if not ledger.claim_start(r, run_id):
-        log.warning("reserved run %r already has its producer; this start does nothing", run_id)
+    raw = claim_reserved(r, run_id)
+    if raw is None:
         return run_id
     recorded = json.loads(raw.get("options") or "{}")
     source = raw.get("source", "")
     source = unseal(source) if is_sealed(source) else source
-    webhook = raw.get("webhook_url", "")
-    options = SyncOptions(
-        full=bool(recorded.get("full")),
-        prune=bool(recorded.get("prune")),
-        force_prune=bool(recorded.get("force_prune")),
-        fmt=recorded.get("format"),
-        trigger=str(recorded.get("trigger", "api")),
-        webhook_url=(unseal(webhook) if is_sealed(webhook) else webhook) or None,
-        priority=recorded.get("priority"),
-    )
+    kept = raw.get("webhook_url", "")
+    webhook = (unseal(kept) if is_sealed(kept) else kept) or None
+    options = SyncOptions.from_record(recorded, trigger="api", webhook_url=webhook)
     extra = {k: recorded[k] for k in ("source", "format", "upload_bytes") if k in recorded}
     try:
         get_connection(str(raw["connection"]))
     except ConfigError as exc:
         # Deleted (or broken) between the API's answer and now: the run ends saying so.
-        state = ledger.seal_run(r, run_id, str(raw["connection"]), retention_s=settings.run_retention_s,
-                                fatal=f"the run could not start: {exc}")  # fmt: skip
-        if state is not None:
-            ledger.run_finished(r, run_id, state, settings)
+        end_unstarted(r, settings, run_id, str(raw["connection"]), f"the run could not start: {exc}")
         return run_id
     try:
         read = lambda p: p.consume(records_of(source, options.fmt, settings))  # noqa: E731

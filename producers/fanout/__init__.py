@@ -20,7 +20,7 @@ from producers.fanout.reading import read_snapshot
 from producers.fanout.snapshot import fanout_dir, remove
 from producers.heartbeat import heartbeat
 from producers.sources import Source, is_url
-from producers.sync import SyncOptions
+from producers.sync import SyncOptions, end_unstarted
 from workers import ledger, ports
 from workers.config import Settings, get_settings
 from workers.connections import Connection
@@ -124,7 +124,7 @@ def read_fanout(
         try:
             live.append((get_connection(name), run_id))
         except ConfigError as exc:
-            _end(r, settings, run_id, name, f"the run could not start: {exc}")
+            end_unstarted(r, settings, run_id, name, f"the run could not start: {exc}")
     views, view_of = plan_views([conn for conn, _ in live])
     directory = fanout_dir(settings.catalog_dir, fanout_id)
     run_ids = [run_id for _, run_id in live]
@@ -135,7 +135,7 @@ def read_fanout(
             log.error("fan-out catalog unreadable fanout=%r reason=%s", fanout_id, exc)
             mark_read(r, fanout_id, items=0, view_of={}, reason=str(exc))
             for conn, run_id in live:
-                _end(r, settings, run_id, conn.name, str(exc))
+                end_unstarted(r, settings, run_id, conn.name, str(exc))
             remove(directory)
             return
     mark_read(r, fanout_id, items=int(meta["total"]),
@@ -171,9 +171,3 @@ def start_reserved_fanout(
     fmt = json.loads(raw.get("options") or "{}").get("format")
     read_fanout(fanout_id, source, fmt, r=r, settings=settings, send=send)
     return fanout_id
-
-
-def _end(r: redis.Redis, settings: Settings, run_id: str, connection: str, reason: str) -> None:
-    state = ledger.seal_run(r, run_id, connection, retention_s=settings.run_retention_s, fatal=reason)
-    if state is not None:
-        ledger.run_finished(r, run_id, state, settings)

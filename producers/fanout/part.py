@@ -18,7 +18,7 @@ import redis
 from producers.fanout.snapshot import SnapshotReader, fanout_dir, remove
 from producers.prepare import ItemError, Prepared
 from producers.producer import Producer
-from producers.sync import SyncOptions, produce_run
+from producers.sync import SyncOptions, claim_reserved, end_unstarted, produce_run
 from workers import keys, ledger
 from workers.config import Settings, get_settings
 from workers.errors import ConfigError
@@ -44,32 +44,19 @@ def send_part(
     """Diff and send the run ``run_id`` of fan-out ``fanout_id``. A run that ended already
     (cancelled before its turn) or that another delivery of this task took does nothing."""
     r, settings = r or get_redis(), settings or get_settings()
-    raw = ledger.get_run(r, run_id)
     fanout = ledger.get_fanout(r, fanout_id)
-    if raw is None or fanout is None or raw.get("state") in ledger.FINAL_STATES or raw.get("sealed") == "1":
-        log.warning("fan-out run %r is gone or ended before its part started", run_id)
-        return run_id
-    if not ledger.claim_start(r, run_id):
-        log.warning("fan-out run %r already has its producer; this part does nothing", run_id)
+    raw = claim_reserved(r, run_id) if fanout is not None else None
+    if fanout is None or raw is None:
         return run_id
     directory = fanout_dir(settings.catalog_dir, fanout_id)
     recorded = json.loads(raw.get("options") or "{}")
-    options = SyncOptions(
-        full=bool(recorded.get("full")),
-        prune=bool(recorded.get("prune")),
-        force_prune=bool(recorded.get("force_prune")),
-        trigger=str(recorded.get("trigger", "fanout")),
-        priority=recorded.get("priority"),
-    )
+    options = SyncOptions.from_record(recorded, trigger="fanout")
     connection = str(raw["connection"])
     try:
         get_connection(connection)
         reader = SnapshotReader(directory, int(raw["view"]))
     except (ConfigError, OSError, KeyError, ValueError) as exc:
-        reason = f"the run could not start: {exc}"
-        state = ledger.seal_run(r, run_id, connection, retention_s=settings.run_retention_s, fatal=reason)
-        if state is not None:
-            ledger.run_finished(r, run_id, state, settings)
+        end_unstarted(r, settings, run_id, connection, f"the run could not start: {exc}")
         _done(r, fanout_id, fanout, directory)
         return run_id
     try:
@@ -96,7 +83,9 @@ def _done(r: redis.Redis, fanout_id: str, fanout: dict[str, str], directory: Any
 def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: bool) -> None:
     """Give ``producer`` the view's invalid items, count its unchanged and excluded ones, and
     add the items whose digests the target does not hold."""
+    invalid_ids: list[str] = []
     for errors in reader.invalid():
+        invalid_ids.append(errors[0].item_id)
         producer.add(errors)
     # What is added below differs from what the target holds (diffed here, bucket by bucket):
     # the producer must not look each item's digest up again.
@@ -139,7 +128,7 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
         # What pruning keeps: the view's items and the catalog's invalid ones. Excluded items are
         # not kept: a customer no longer licensed for an item loses it like one gone from the catalog.
         producer.seen.update(hash(entry[0]) for entry in _all_entries(reader))
-        producer.seen.update(hash(errors[0].item_id) for errors in reader.invalid())
+        producer.seen.update(hash(item_id) for item_id in invalid_ids)
         producer.unattributed = int(reader.meta["unattributed"])
         producer.unattributed_lines = list(reader.meta["unattributed_lines"])
 

@@ -15,6 +15,7 @@ from producers.fanout.plan import resolve_connections
 from producers.fanout.snapshot import fanout_dir
 from schemas.course import Course
 from tests.unit.helpers import configure_and_capture, make_deps
+from tests.unit.test_pipeline_inprocess import CONFIG as ONE_CONNECTION
 from tests.unit.test_pipeline_inprocess import drain
 from workers import keys, ports
 from workers.config import get_settings
@@ -24,15 +25,9 @@ from workers.ledger import fanout_document, run_document
 from workers.providers.fake import FakeProvider
 from workers.providers.installed import get_mapper, provider_names
 
-CONFIG = """
-[connections.acme]
-provider = "kombo"
-base_url = "http://127.0.0.1:9/kombo/v1"
-api_key = "env:ACME_KEY"
-integration_id = "sandbox:x"
-batch_size = 100
-requests_per_minute = 600000
-
+CONFIG = (
+    ONE_CONNECTION
+    + """
 [connections.acme-licensed]
 provider = "kombo"
 base_url = "http://127.0.0.1:9/kombo/v1"
@@ -47,6 +42,7 @@ tags = ["even"]
 [groups]
 all = ["acme*"]
 """
+)
 
 
 @pytest.fixture
