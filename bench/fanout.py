@@ -130,11 +130,11 @@ def fleet_wall(r: redis.Redis, path: Path, names: list[str]) -> float:
     """Wall time of a fan-out read here, its parts on the running workers, until all are done."""
     import workers.celery_app  # noqa: F401 (installs how tasks reach the workers)
     from producers.fanout import start_fanout
-    from workers import keys
+    from workers.ledger.fanouts import parts_done
 
     t0 = time.perf_counter()
     fanout_id = start_fanout(",".join(names), str(path))
-    while int(r.hget(keys.fanout(fanout_id), "parts_done") or 0) < len(names):
+    while parts_done(r, fanout_id) < len(names):
         time.sleep(0.05)
     return time.perf_counter() - t0
 

@@ -55,10 +55,17 @@ def outbox_attempts(run_id: str) -> str:
 def fanout(fanout_id: str) -> str:
     """HASH of one fan-out (one catalog to many connections): ``runs`` (JSON list of
     ``[connection, run_id]``), ``source`` (redacted), ``options``, ``created_at``, ``state``
-    of its reading (``reading`` | ``read`` | ``failed``), ``reason``, ``parts_done``.
+    of its reading (``reading`` | ``read`` | ``failed``), ``reason``.
     Writers: ``workers.ledger.fanouts`` only. TTL: run retention. Each child run's hash names
     it in its field ``parent``."""
     return f"{PREFIX}fanout:{fanout_id}"
+
+
+def fanout_parts_done(fanout_id: str) -> str:
+    """SET of the fan-out's run ids whose part is done (sent, given up, or ended before it
+    started): a set, so a part delivered twice counts once. The last one removes the snapshot.
+    Writer: ``workers.ledger.fanouts``. TTL: run retention."""
+    return f"{PREFIX}fanout:{fanout_id}:parts_done"
 
 
 #: ZSET fanout_id -> created_at ms: recent fan-outs. Writer: ``workers.ledger.fanouts``.

@@ -142,8 +142,10 @@ def read_fanout(
               view_of={run_id: view_of[conn.name] for conn, run_id in live})  # fmt: skip
     # From here each run waits for a worker to take its part, like a run the API reserved.
     ledger.hold_open(r, run_ids, settings.api_start_grace_s)
-    for _ in range(len(runs) - len(live)):
-        part_done(r, fanout_id)  # the runs that ended above take no part
+    started = {run_id for _, run_id in live}
+    for _, run_id in runs:
+        if run_id not in started:
+            part_done(r, fanout_id, run_id, settings.run_retention_s)  # ended above: no part
     if not live:
         remove(directory)
     for _, run_id in live:

@@ -45,10 +45,15 @@ def send_part(
     (cancelled before its turn) or that another delivery of this task took does nothing."""
     r, settings = r or get_redis(), settings or get_settings()
     fanout = ledger.get_fanout(r, fanout_id)
-    raw = claim_reserved(r, run_id) if fanout is not None else None
-    if fanout is None or raw is None:
+    if fanout is None:
         return run_id
     directory = fanout_dir(settings.catalog_dir, fanout_id)
+    raw = claim_reserved(r, run_id)
+    if raw is None:
+        # Ended before its turn (cancelled...), or taken by another delivery: either way its
+        # part is done, or will be counted by the one that took it (a set: counted once).
+        _done(r, settings, fanout_id, run_id, fanout)
+        return run_id
     recorded = json.loads(raw.get("options") or "{}")
     options = SyncOptions.from_record(recorded, trigger="fanout")
     connection = str(raw["connection"])
@@ -57,7 +62,7 @@ def send_part(
         reader = SnapshotReader(directory, int(raw["view"]))
     except (ConfigError, OSError, KeyError, ValueError) as exc:
         end_unstarted(r, settings, run_id, connection, f"the run could not start: {exc}")
-        _done(r, fanout_id, fanout, directory)
+        _done(r, settings, fanout_id, run_id, fanout)
         return run_id
     try:
         extra = {k: recorded[k] for k in ("source", "format") if k in recorded}
@@ -71,13 +76,13 @@ def send_part(
         )
     finally:
         reader.close()
-        _done(r, fanout_id, fanout, directory)
+        _done(r, settings, fanout_id, run_id, fanout)
 
 
-def _done(r: redis.Redis, fanout_id: str, fanout: dict[str, str], directory: Any) -> None:
+def _done(r: redis.Redis, settings: Settings, fanout_id: str, run_id: str, fanout: dict[str, str]) -> None:
     """The last part to finish removes the snapshot."""
-    if part_done(r, fanout_id) >= len(fanout_runs(fanout)):
-        remove(directory)
+    if part_done(r, fanout_id, run_id, settings.run_retention_s) >= len(fanout_runs(fanout)):
+        remove(fanout_dir(settings.catalog_dir, fanout_id))
 
 
 def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: bool) -> None:

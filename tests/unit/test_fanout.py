@@ -19,9 +19,11 @@ from tests.unit.test_pipeline_inprocess import CONFIG as ONE_CONNECTION
 from tests.unit.test_pipeline_inprocess import drain
 from workers import keys, ports
 from workers.config import get_settings
+from workers.control import cancel_run
 from workers.entitlements import parse_filter
 from workers.errors import ConfigError
 from workers.ledger import fanout_document, run_document
+from workers.ledger.fanouts import parts_done
 from workers.providers.fake import FakeProvider
 from workers.providers.installed import get_mapper, provider_names
 
@@ -168,3 +170,23 @@ def test_every_option_a_mapping_reads_is_declared_so_fanouts_map_once_per_distin
         source = Path(__import__(mapper.to_payload.__module__, fromlist=["_"]).__file__ or "").read_text()
         read = set(re.findall(r"options(?:\.get\(|\[)\"([a-z_]+)\"", source))
         assert read <= set(mapper.reads_options), (provider, read - set(mapper.reads_options))
+
+
+def test_a_run_cancelled_before_its_part_and_a_part_delivered_twice_still_let_the_snapshot_go(
+    r: redis.Redis, setup: Any
+) -> None:
+    _, parts = setup
+    fanout_id = start_fanout("@all", catalog(20), r=r)
+    directory = fanout_dir(get_settings().catalog_dir, fanout_id)
+    first, second = parts
+    # Given the first run cancelled before any worker took its part
+    cancel_run(r, first["run_id"], get_settings())
+    part.send_part(first["fanout_id"], first["run_id"], r=r)
+    assert directory.exists()
+    # When the second part is delivered twice
+    part.send_part(second["fanout_id"], second["run_id"], r=r)
+    part.send_part(second["fanout_id"], second["run_id"], r=r)
+    # Then both runs count once, and the last removed the snapshot
+    assert parts_done(r, fanout_id) == 2 and not directory.exists()
+    doc = fanout_document(r, fanout_id)
+    assert doc is not None and {run["state"] for run in doc["runs"]} == {"cancelled", "queued"}

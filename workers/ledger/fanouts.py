@@ -30,6 +30,7 @@ __all__ = [
     "mark_read",
     "new_fanout_id",
     "part_done",
+    "parts_done",
 ]
 
 _PREFIX = "f_"
@@ -64,7 +65,6 @@ def create_fanout(
             "options": json.dumps(options),
             "created_at": now_iso(),
             "state": "reading",
-            "parts_done": 0,
         },
     )
     pipe.expire(keys.fanout(fanout_id), retention_s)
@@ -109,9 +109,19 @@ def mark_read(
     pipe.execute()
 
 
-def part_done(r: redis.Redis, fanout_id: str) -> int:
-    """Count one child run's part as done (sent or given up); returns how many are."""
-    return int(r.hincrby(keys.fanout(fanout_id), "parts_done", 1))
+def part_done(r: redis.Redis, fanout_id: str, run_id: str, retention_s: int) -> int:
+    """Count run ``run_id``'s part as done (sent, given up, or its run ended before it started),
+    once however often it is said; returns how many runs' parts are."""
+    pipe = r.pipeline()
+    pipe.sadd(keys.fanout_parts_done(fanout_id), run_id)
+    pipe.expire(keys.fanout_parts_done(fanout_id), retention_s)
+    pipe.scard(keys.fanout_parts_done(fanout_id))
+    return int(pipe.execute()[-1])
+
+
+def parts_done(r: redis.Redis, fanout_id: str) -> int:
+    """How many of the fan-out's runs have their part done."""
+    return int(r.scard(keys.fanout_parts_done(fanout_id)))
 
 
 def fanout_document(r: redis.Redis, fanout_id: str) -> dict[str, Any] | None:
