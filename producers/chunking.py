@@ -53,16 +53,20 @@ class Chunker:
         self._open[op] = batch
         return batch
 
-    def add(self, op: str, item: Any, size_bytes: int) -> Iterator[Chunk]:
-        """Add one item; yields a chunk that became full (at most one)."""
+    def add(self, op: str, item: Any, size_bytes: int) -> list[Chunk]:
+        """Add one item; the chunk that became full, if any (a list of none or one)."""
+        # A list, not a generator: this runs once per catalog item, and making a generator
+        # costs more than the rest of the call.
         batch = self._open.get(op) or self._new(op)
+        full: list[Chunk] = []
         if batch.items and batch.size_bytes + size_bytes + 1 > self._max_bytes:
-            yield self._open.pop(op)
+            full.append(self._open.pop(op))
             batch = self._new(op)
         batch.items.append(item)
         batch.size_bytes += size_bytes + 1
         if len(batch.items) >= self._max_items[op]:
-            yield self._open.pop(op)
+            full.append(self._open.pop(op))
+        return full
 
     def flush(self) -> Iterator[Chunk]:
         """The remaining partly filled chunks."""

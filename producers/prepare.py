@@ -105,13 +105,15 @@ def map_canonical(
     or why it cannot be mapped."""
     try:
         op, payload = mapper.prepare(course, options)
-        digest, canonical = digest_and_canonical(mapper, op, payload, active=course.active)
+        canonical = canonical_json(payload)
     except MappingError as exc:
         return [ItemError(course.id, position, exc.field, exc.message)]
     except Exception as exc:  # a mapping bug, or a value JSON cannot carry (an int over 64 bits)
         why = f"could not be mapped ({type(exc).__name__}: {exc})"
         return [ItemError(course.id, position, "(item)", why)]
-    return op, payload, digest, canonical
+    # digest_and_canonical, inlined: every item of a catalog comes through here.
+    digest = content_digest(mapper, op, payload, canonical)
+    return op, payload, (digest if course.active else INACTIVE_MARK + digest), canonical
 
 
 def map_course(
@@ -122,7 +124,7 @@ def map_course(
     if isinstance(mapped, list):
         return mapped
     op, payload, digest, canonical = mapped
-    return Prepared(OutboundItem(course.id, digest, payload), op, len(canonical))
+    return Prepared(OutboundItem(course.id, digest, payload, canonical), op, len(canonical))
 
 
 def prepare(record: Record, mapper: Mapper, options: dict[str, Any]) -> Prepared | list[ItemError]:

@@ -22,8 +22,9 @@ from typing import Any
 import redis
 
 from producers.chunking import Chunk, Chunker
-from producers.prepare import ItemError, Prepared, prepare
+from producers.prepare import ItemError, Prepared, map_course, prepare
 from producers.readers import Record
+from schemas.course_fast import decode_course
 from workers import keys, ledger
 from workers.config import Settings
 from workers.connections import Connection
@@ -102,8 +103,15 @@ class Producer:
 
     def consume(self, records: Iterable[Record]) -> None:
         """Validate, map and queue raw catalog records."""
+        mapper, options = self.mapper, self.conn.options
         for record in records:
-            prepared = prepare(record, self.mapper, self.conn.options)
+            # The plainly valid JSON line first, without prepare()'s detours: every item of a
+            # catalog comes through here.
+            course = decode_course(record.line) if record.line is not None else None
+            if course is not None:
+                prepared = map_course(course, record.position, mapper, options)
+            else:
+                prepared = prepare(record, mapper, options)
             if isinstance(prepared, Prepared):
                 prepared = self._check(prepared, record.position)
             elif not prepared[0].item_id.startswith("(line "):
@@ -205,8 +213,9 @@ class Producer:
                 if self.full or old != p.item.digest:
                     self.report["created" if old is None else "updated"] += 1
         if not self.dry_run:
+            add = self.chunkers["catalog"].add
             for p in changed:
-                for batch in self.chunkers["catalog"].add(p.op, p.item, p.size_bytes):
+                for batch in add(p.op, p.item, p.size_bytes):
                     self._write(batch, "catalog")
         self._flush_counts()
 

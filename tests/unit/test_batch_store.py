@@ -13,6 +13,7 @@ from workers.config import Settings
 from workers.ledger import create_batch, load_batch, record_results
 from workers.ledger.payloads import decode_heads, decode_items, encode_items
 from workers.providers.base import ItemResult, OutboundItem
+from workers.providers.mapping import canonical_json
 
 ITEMS = [OutboundItem(f"c{i}", f"d{i}", {"title": f"T\n{i}", "n": i}) for i in range(5)]
 
@@ -21,6 +22,20 @@ def test_a_blob_gives_back_its_items_and_their_heads_alone() -> None:
     blob = encode_items(ITEMS)
     assert decode_items(blob) == ITEMS
     assert decode_heads(blob) == [(f"c{i}", f"d{i}") for i in range(5)]
+
+
+def test_a_blob_reuses_the_producers_serialised_payloads_and_reads_back_the_same() -> None:
+    with_raw = [OutboundItem(i.id, i.digest, i.payload, canonical_json(i.payload)) for i in ITEMS]
+    blob = encode_items(with_raw)
+    assert decode_items(blob) == ITEMS
+    # Written from the canonical bytes themselves (sorted keys), not serialised again
+    assert (
+        zlib.decompress(blob).split(b"\n")[1]
+        == b"[" + b",".join(canonical_json(i.payload) for i in ITEMS) + b"]"
+    )
+    # One item without them: every payload is serialised, nothing is lost
+    mixed = [*with_raw[:2], ITEMS[2], *with_raw[3:]]
+    assert decode_items(encode_items(mixed)) == ITEMS
 
 
 def test_a_blob_of_the_older_one_line_format_still_reads() -> None:

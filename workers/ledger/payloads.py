@@ -23,7 +23,10 @@ def encode_items(items: list[OutboundItem]) -> bytes:
     one separates the two.
     """
     heads = orjson.dumps([[i.id, i.digest] for i in items])
-    payloads = orjson.dumps([i.payload for i in items])
+    # The producer serialised each payload already (its digest and size need it): reuse that.
+    raws = [i.raw for i in items if i.raw is not None]
+    whole = len(raws) == len(items)
+    payloads = b"[" + b",".join(raws) + b"]" if whole else orjson.dumps([i.payload for i in items])
     return zlib.compress(heads + b"\n" + payloads, 1)
 
 

@@ -24,12 +24,14 @@ class OutboundItem:
 
     ``payload`` is the item exactly as it appears in the provider's request (Kombo's
     ``{"origin_id", "course"}``, StackOne's content object...). ``digest`` fingerprints it for
-    change detection.
+    change detection. ``raw``, when known, is ``payload`` as canonical JSON (sorted keys): a
+    batch stores it as it is rather than serialising the payload a second time.
     """
 
     id: str
     digest: str
     payload: dict[str, Any]
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
