@@ -36,6 +36,8 @@ __all__ = ["SPILL_SHARDS", "Entry", "SnapshotReader", "SnapshotWriter", "fanout_
 
 SPILL_SHARDS = 64
 _PER_SHARD = keys.HASH_BUCKETS // SPILL_SHARDS
+#: Index rows (and their payloads) a view holds before writing them out.
+_ROWS_HELD = 4096
 
 #: ``[item_id, digest, op, size, offset, line, sub]``.
 Entry = list[Any]
@@ -79,6 +81,9 @@ class _ViewWriter:
         ]
         self.errors = open(f"{self.base}.errors.jsonl", "wb")  # noqa: SIM115 - closed in close()
         self.offset = 0
+        #: Index rows and payloads not written yet (at most ``_ROWS_HELD``).
+        self.rows: list[tuple[Any, ...]] = []
+        self.pending: list[bytes] = []
         self.fingerprints = [0] * keys.HASH_BUCKETS
         self.subs = [0] * (keys.HASH_BUCKETS * SUBS)
         self.counts = [0] * keys.HASH_BUCKETS
@@ -94,10 +99,22 @@ class _ViewWriter:
         self.counts[bucket] += 1
         self.items += 1
         size = len(canonical)
-        row = orjson.dumps([bucket, item_id, digest, op, size, self.offset, line, sub])
-        self.spills[bucket // _PER_SHARD].write(row + b"\n")
-        self.payloads.write(canonical)
+        self.rows.append((bucket, item_id, digest, op, size, self.offset, line, sub))
+        self.pending.append(canonical)
         self.offset += size
+        if len(self.rows) >= _ROWS_HELD:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Write the rows held: each shard's as one JSON line, the payloads in one write (a
+        write per item cost more than the rest of ``add``)."""
+        by_shard: dict[int, list[Any]] = {}
+        for row in self.rows:
+            by_shard.setdefault(row[0] // _PER_SHARD, []).append(row)
+        for shard, rows in by_shard.items():
+            self.spills[shard].write(orjson.dumps(rows) + b"\n")
+        self.payloads.write(b"".join(self.pending))
+        self.rows, self.pending = [], []
 
     def refuse(self, errors: list[ItemError]) -> None:
         self.refused += 1
@@ -106,6 +123,7 @@ class _ViewWriter:
 
     def close(self) -> dict[str, Any]:
         """Group the spilled entries by bucket into the index; the view's metadata."""
+        self._spill()
         self.payloads.close()
         self.errors.close()
         offsets = [0] * (keys.HASH_BUCKETS + 1)
@@ -117,8 +135,8 @@ class _ViewWriter:
                 by_bucket: dict[int, list[Entry]] = {}
                 with path.open("rb") as fh:
                     for line in fh:
-                        bucket, *entry = orjson.loads(line)
-                        by_bucket.setdefault(bucket, []).append(entry)
+                        for bucket, *entry in orjson.loads(line):
+                            by_bucket.setdefault(bucket, []).append(entry)
                 path.unlink()
                 for bucket in range(shard * _PER_SHARD, (shard + 1) * _PER_SHARD):
                     offsets[bucket] = at
