@@ -16,7 +16,7 @@ from workers.connections import Connection
 from workers.ledger.queue import Flow
 from workers.ratelimit import Limits
 
-__all__ = ["ADMIT_AHEAD_S", "MIN_GROUP_IN_FLIGHT", "flow_cap", "group_target", "in_flight"]
+__all__ = ["ADMIT_AHEAD_S", "MIN_GROUP_IN_FLIGHT", "flow_caps", "group_target", "in_flight"]
 
 #: Connections spending one budget have this many seconds of its rate in flight between them:
 #: enough that a submission rarely waits for its request, few enough that the fair queue, not
@@ -40,16 +40,17 @@ def group_target(r: redis.Redis, connections: list[Connection], flows: list[Flow
     return min(target, caps)
 
 
-def flow_cap(limiter: Limits, connection: Connection) -> int:
-    """A connection's share of the group's batches in flight: its own cap, and no more than its
-    own request budget (``max_requests_per_minute``) can send in the time the group looks ahead,
-    so its batches do not sit in flight waiting for it while others could go."""
-    cap = limiter.dispatch_cap(connection)
-    own = connection.own_windows(connection.spec.submit_bucket)
-    if own:
-        per_s = min(w.per_s for w in own) / connection.spec.quota_per_submit
-        cap = min(cap, max(1, math.ceil(per_s * ADMIT_AHEAD_S)))
-    return cap
+def flow_caps(limiter: Limits, connections: list[Connection]) -> list[int]:
+    """Each connection's share of the group's batches in flight: its own cap, and no more than
+    its own request budget (``max_requests_per_minute``) can send in the time the group looks
+    ahead, so its batches do not sit in flight waiting for it while others could go."""
+    caps = limiter.dispatch_caps(connections)
+    for n, connection in enumerate(connections):
+        own = connection.own_windows(connection.spec.submit_bucket)
+        if own:
+            per_s = min(w.per_s for w in own) / connection.spec.quota_per_submit
+            caps[n] = min(caps[n], max(1, math.ceil(per_s * ADMIT_AHEAD_S)))
+    return caps
 
 
 def in_flight(r: redis.Redis, flows: list[Flow]) -> int:

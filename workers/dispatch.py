@@ -23,7 +23,7 @@ from typing import Literal
 import redis
 
 from workers import keys
-from workers.admission import flow_cap, group_target
+from workers.admission import flow_caps, group_target
 from workers.config import Settings
 from workers.connections import Connection
 from workers.errors import ConfigError
@@ -110,7 +110,8 @@ def dispatch_group(
 ) -> int:
     """Hand out ready batches of ``connections``, which all spend ``budget``, fairly."""
     limiter = Limits.on(r)
-    flows = [queue.Flow(c.name, flow_cap(limiter, c), c.weight) for c in connections]
+    caps = flow_caps(limiter, connections)
+    flows = [queue.Flow(c.name, cap, c.weight) for c, cap in zip(connections, caps, strict=True)]
     limits = timing(settings, connections[0])
     handed = queue.admit(r, budget, flows, target=group_target(r, connections, flows), lease_s=limits.lease_s)
     for batch_id, owner in handed:

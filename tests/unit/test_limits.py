@@ -182,3 +182,19 @@ def test_the_response_hook_logs_once_and_goes_on_when_learning_fails(
         hook(httpx.Response(200, headers={"ratelimit-remaining": "0"}, request=request))
     warnings = [rec for rec in caplog.records if rec.levelno == logging.WARNING]
     assert len(warnings) == 1 and "acme-broken" in warnings[0].getMessage()
+
+
+def test_dispatch_caps_of_a_shared_budget_read_its_pause_and_every_learned_cap_at_once(
+    limits: Limits,
+) -> None:
+    group = [connection(f"c{n}", budget_key="vendor", max_in_flight=8) for n in range(3)]
+    alone = connection("solo", max_in_flight=5)
+    assert limits.dispatch_caps([*group, alone]) == [8, 8, 8, 5]
+    # A cap the provider announced lowers that connection's alone
+    limits.learn_cap(group[1], 2, ttl_s=60)
+    assert limits.dispatch_caps([*group, alone]) == [8, 2, 8, 5]
+    assert [limits.dispatch_cap(c) for c in (*group, alone)] == [8, 2, 8, 5]
+    # A pause of the shared budget stops every connection spending it, and no other
+    limits.pause(group[0], group[0].spec.submit_bucket, 30, "test")
+    assert limits.dispatch_caps([*group, alone]) == [0, 0, 0, 5]
+    assert limits.dispatch_caps([]) == []

@@ -143,11 +143,23 @@ class Limits:
         """How many of the connection's batches may be handed out at once: none while the
         provider asked us to pause (they would only bounce), else ``max_in_flight`` or the lower
         limit the provider announced."""
-        if self.paused_s(connection, connection.spec.submit_bucket) > 0:
-            return 0
-        learned = self.backend.value(keys.learned_cap(connection.name))
-        cap = connection.max_in_flight
-        return min(cap, int(learned)) if learned and int(learned) > 0 else cap
+        return self.dispatch_caps([connection])[0]
+
+    def dispatch_caps(self, connections: list[Connection]) -> list[int]:
+        """``dispatch_cap`` of each connection: one read of each budget's pause and one of
+        every learned cap, however many connections share the budget."""
+        pause_keys = {self.pause_key(c, c.spec.submit_bucket) for c in connections}
+        paused = {key for key in pause_keys if self.backend.paused_ms(key) > 0}
+        learned = self.backend.values([keys.learned_cap(c.name) for c in connections])
+        caps = []
+        for connection, found in zip(connections, learned, strict=True):
+            cap = connection.max_in_flight
+            if self.pause_key(connection, connection.spec.submit_bucket) in paused:
+                cap = 0
+            elif found and int(found) > 0:
+                cap = min(cap, int(found))
+            caps.append(cap)
+        return caps
 
     def learn_cap(self, connection: Connection, cap: int, *, ttl_s: float) -> None:
         """The provider announced a concurrency limit below the configured one."""

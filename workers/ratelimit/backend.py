@@ -75,6 +75,10 @@ class LimiterBackend(Protocol):
         """A small value the limiter keeps (a booking, a learned cap), or None."""
         ...
 
+    def values(self, keys: list[str]) -> list[str | None]:
+        """``value`` of each key, in one step."""
+        ...
+
     def put(self, key: str, value: str, *, ttl_ms: int) -> None:
         """Keep ``value`` under ``key`` for ``ttl_ms``."""
         ...
@@ -166,6 +170,9 @@ class MemoryBackend:
         with self._lock:
             found = self._values.get(key)
             return found[0] if found is not None and found[1] > self._now() else None
+
+    def values(self, keys: list[str]) -> list[str | None]:
+        return [self.value(key) for key in keys]
 
     def put(self, key: str, value: str, *, ttl_ms: int) -> None:
         with self._lock:

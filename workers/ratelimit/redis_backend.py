@@ -59,6 +59,11 @@ class RedisBackend:
         found = self.r.get(key)
         return found.decode() if isinstance(found, bytes) else found
 
+    def values(self, keys: list[str]) -> list[str | None]:
+        if not keys:
+            return []
+        return [v.decode() if isinstance(v, bytes) else v for v in self.r.mget(keys)]
+
     def put(self, key: str, value: str, *, ttl_ms: int) -> None:
         self.r.set(key, value, px=max(1, int(ttl_ms)))
 
