@@ -30,6 +30,7 @@ import orjson
 
 from producers.prepare import ItemError
 from workers import keys
+from workers.catalog_files import fanout_dir
 from workers.ledger.fingerprints import SUBS, fingerprint, fingerprint_hex
 
 __all__ = ["SPILL_SHARDS", "Entry", "SnapshotReader", "SnapshotWriter", "fanout_dir", "remove"]
@@ -41,10 +42,6 @@ _ROWS_HELD = 4096
 
 #: ``[item_id, digest, op, size, offset, line, sub]``.
 Entry = list[Any]
-
-
-def fanout_dir(catalog_dir: str, fanout_id: str) -> Path:
-    return Path(catalog_dir) / "fanouts" / fanout_id
 
 
 def remove(directory: Path) -> None:

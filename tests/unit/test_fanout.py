@@ -13,11 +13,13 @@ import redis
 from producers.fanout import part, start_fanout
 from producers.fanout.plan import resolve_connections
 from producers.fanout.snapshot import fanout_dir
+from producers.sync import end_unstarted
 from schemas.course import Course
 from tests.unit.helpers import configure_and_capture, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG as ONE_CONNECTION
 from tests.unit.test_pipeline_inprocess import drain
 from workers import keys, ports
+from workers.catalog_files import sweep_fanout_snapshots
 from workers.config import get_settings
 from workers.control import cancel_run
 from workers.entitlements import parse_filter
@@ -190,3 +192,27 @@ def test_a_run_cancelled_before_its_part_and_a_part_delivered_twice_still_let_th
     assert parts_done(r, fanout_id) == 2 and not directory.exists()
     doc = fanout_document(r, fanout_id)
     assert doc is not None and {run["state"] for run in doc["runs"]} == {"cancelled", "queued"}
+
+
+def test_the_cleanup_removes_snapshots_of_ended_or_forgotten_fanouts_and_keeps_running_ones(
+    r: redis.Redis, setup: Any
+) -> None:
+    catalog_dir = get_settings().catalog_dir
+    fanout_id = start_fanout("@all", catalog(20), r=r)
+    directory = fanout_dir(catalog_dir, fanout_id)
+    forgotten = fanout_dir(catalog_dir, "f_20200101T000000_abcdef")
+    forgotten.mkdir(parents=True)
+    other = Path(catalog_dir) / "fanouts" / "notes"
+    other.mkdir()
+    # Given parts that never ran (their worker died): the fan-out is running, its snapshot stays
+    assert sweep_fanout_snapshots(r, catalog_dir, min_age_s=0) == ["f_20200101T000000_abcdef"]
+    assert directory.exists() and not forgotten.exists() and other.exists()
+    # When its runs end without their parts (as the doctor ends those of a dead reader)
+    doc = fanout_document(r, fanout_id)
+    assert doc is not None
+    for run in doc["runs"]:
+        end_unstarted(r, get_settings(), run["run_id"], run["connection"], "the reader died")
+    # Then a recent snapshot is left alone, an older one goes
+    assert sweep_fanout_snapshots(r, catalog_dir) == []
+    assert sweep_fanout_snapshots(r, catalog_dir, min_age_s=0) == [fanout_id]
+    assert not directory.exists() and other.exists()

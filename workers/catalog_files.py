@@ -1,0 +1,53 @@
+"""The catalog files every worker shares under ``catalog_dir``: where fan-out snapshots live,
+and removing the ones no part will read again.
+
+A fan-out's last part removes its snapshot (``producers.fanout.part``). A reader or a worker
+killed at the wrong moment leaves one behind; the hourly cleanup (``coursesync.cleanup``)
+removes it once the fan-out has ended or its record is gone.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import redis
+
+from workers.ledger import fanout_document
+from workers.ledger.fanouts import is_fanout_id
+
+__all__ = ["SNAPSHOT_MIN_AGE_S", "fanout_dir", "sweep_fanout_snapshots"]
+
+#: A snapshot directory touched this recently is left alone whatever its record says: its
+#: reader may have created it a moment before the record became visible.
+SNAPSHOT_MIN_AGE_S = 600.0
+
+
+def fanout_dir(catalog_dir: str, fanout_id: str) -> Path:
+    return Path(catalog_dir) / "fanouts" / fanout_id
+
+
+def sweep_fanout_snapshots(
+    r: redis.Redis, catalog_dir: str, *, min_age_s: float = SNAPSHOT_MIN_AGE_S
+) -> list[str]:
+    """Remove the snapshots of fan-outs that ended (every run did) or whose record is gone;
+    the ids removed. One still reading or running is kept, however old."""
+    root = Path(catalog_dir) / "fanouts"
+    if not root.is_dir():
+        return []
+    removed = []
+    for directory in sorted(root.iterdir()):
+        if not directory.is_dir() or not is_fanout_id(directory.name):
+            continue
+        try:
+            age_s = time.time() - directory.stat().st_mtime
+        except FileNotFoundError:  # its last part removed it meanwhile
+            continue
+        if age_s < min_age_s:
+            continue
+        doc = fanout_document(r, directory.name)
+        if doc is None or doc["state"] not in ("reading", "running"):
+            shutil.rmtree(directory, ignore_errors=True)
+            removed.append(directory.name)
+    return removed
