@@ -16,9 +16,11 @@ from typing import Any
 import redis
 
 from producers.fanout.snapshot import SnapshotReader, fanout_dir, remove
-from producers.prepare import ItemError, Prepared
+from producers.prepare import ItemError, Prepared, map_course, validate_record
 from producers.producer import Producer
+from producers.readers import Record
 from producers.sync import SyncOptions, claim_reserved, end_unstarted, produce_run
+from schemas.course import Course
 from workers import keys, ledger
 from workers.config import Settings, get_settings
 from workers.errors import ConfigError
@@ -116,7 +118,7 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
         unchanged = 0
         for bucket_entries, digests in zip(entries, held, strict=True):
             for entry, stored in zip(bucket_entries, digests, strict=True):
-                item_id, digest, op, size, _, line, _ = entry
+                item_id, digest, size, line = entry[0], entry[1], entry[3], entry[5]
                 if stored == digest:
                     unchanged += 1
                 elif not producer.fits(size):
@@ -124,7 +126,7 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
                     why = f"the item is {size} bytes once mapped; one request may carry at most {limit}"
                     producer.add([ItemError(item_id, line, "(item)", why)])
                 else:
-                    producer.add(Prepared(OutboundItem(item_id, digest, reader.payload(entry)), op, size))
+                    producer.add(_prepared(producer, reader, entry))
         producer.count_settled(unchanged=unchanged)
     if prune:
         # What pruning keeps: the view's items and the catalog's invalid ones. Excluded items are
@@ -133,6 +135,19 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
         producer.seen.update(hash(item_id) for item_id in invalid_ids)
         producer.unattributed = int(reader.meta["unattributed"])
         producer.unattributed_lines = list(reader.meta["unattributed_lines"])
+
+
+def _prepared(producer: Producer, reader: SnapshotReader, entry: list[Any]) -> Prepared | list[ItemError]:
+    """The item of ``entry`` as the producer sends it: its payload from the snapshot or, for an
+    item whose digest the memory knew, mapped again from its catalog line."""
+    item_id, digest, op, size, _, line = entry[:6]
+    payload = reader.payload(entry)
+    if payload is not None:
+        return Prepared(OutboundItem(item_id, digest, payload), op, size)
+    course = validate_record(Record(line, line=reader.line(entry)))  # valid when read: valid again
+    if not isinstance(course, Course):
+        return course
+    return map_course(course, line, producer.mapper, producer.conn.options)
 
 
 def _dirty_buckets(producer: Producer, view: dict[str, Any], *, full: bool) -> list[int]:

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from producers.fanout.memory import Memory, line_hash
 from producers.fanout.plan import View
 from producers.fanout.snapshot import SnapshotWriter
 from producers.prepare import ItemError, map_canonical, validate_record
 from producers.producer import UNATTRIBUTED_LINES_KEPT
+from producers.readers import Record
 from producers.sources import Source, records_of
 from schemas.course import Course
 from workers import keys
@@ -41,6 +43,34 @@ def read_snapshot(
     for view in views:
         by_mapping.setdefault(view.mapping_key, []).append(view)
     groups = list(by_mapping.values())
+    # A catalog named by a path or URL may be read again by the next fan-out: what this one
+    # learns is kept (a list of items given in process has no lines to remember).
+    memory = Memory(settings.catalog_dir, source, fmt, directory.name) if isinstance(source, str) else None
+    try:
+        _read(
+            source,
+            fmt,
+            views=views,
+            groups=groups,
+            writer=writer,
+            settings=settings,
+            memory=memory,
+            check=check,
+        )
+        if memory is not None:
+            _map_deferred(writer, groups, memory)
+            memory.commit()
+    except BaseException:
+        if memory is not None:
+            memory.abandon()
+        raise
+    return writer.close()
+
+
+def _read(
+    source: Source, fmt: str | None, *, views: list[View], groups: list[list[View]], writer: SnapshotWriter,
+    settings: Settings, memory: Memory | None, check: Callable[[], None],
+) -> None:  # fmt: skip
     seen: set[int] = set()
     for record in records_of(source, fmt, settings):
         writer.total += 1
@@ -61,9 +91,64 @@ def read_snapshot(
             continue
         seen.add(key)
         place = (keys.item_bucket(course.id), sub_of(course.id))
+        line = record.line  # kept when the line was decoded straight (a plainly valid item)
+        if memory is not None and line is not None:
+            licensed = []
+            for view in views:
+                if view.entitlement is None or view.entitlement.allows(course):
+                    licensed.append(view.index)
+                else:
+                    writer.views[view.index].excluded += 1
+            if licensed:  # mapped in its shard's turn, or known from the memory
+                writer.defer(course.id, line, bucket=place[0], sub=place[1], position=record.position,
+                             hashed=line_hash(line), views=licensed)  # fmt: skip
+            continue
         for group in groups:
             _map_into(writer, group, course, place, record.position)
-    return writer.close()
+
+
+def _map_deferred(writer: SnapshotWriter, groups: list[list[View]], memory: Memory) -> None:
+    """Give each view the deferred items, a shard of buckets at a time: the digest the memory
+    knows for an unchanged line and mapping, else the item mapped now. Write what is learnt."""
+    for shard, rows in writer.deferred():
+        known = memory.shard(shard)
+        learnt: dict[str, list[Any]] = {}
+        for bucket, item_id, position, sub, hashed, licensed, offset, size in rows:
+            before = known.get(item_id)
+            remembered: dict[str, list[Any]] = before[1] if before and before[0] == hashed else {}
+            kept = dict(remembered)
+            course: Course | list[ItemError] | None = None
+            for group in groups:
+                chosen = [view for view in group if view.index in licensed]
+                if not chosen:
+                    continue
+                hit = remembered.get(group[0].mapping_key)
+                if hit is not None:
+                    digest, op, n = hit
+                    for view in chosen:
+                        writer.views[view.index].add_known(
+                            item_id, bucket, digest, op, size=n, raw=(offset, size), line=position, sub=sub
+                        )
+                    continue
+                if course is None:  # it was valid when read: the same bytes are valid again
+                    course = validate_record(Record(position, line=writer.line(offset, size)))
+                mapped = (
+                    map_canonical(course, position, group[0].mapper, group[0].options)
+                    if isinstance(course, Course)
+                    else course
+                )
+                if isinstance(mapped, list):
+                    for view in chosen:
+                        writer.views[view.index].refuse(mapped)
+                    continue
+                op, _, digest, canonical = mapped
+                for view in chosen:
+                    writer.views[view.index].add(
+                        item_id, bucket, digest, op, canonical, line=position, sub=sub
+                    )
+                kept[group[0].mapping_key] = [digest, op, len(canonical)]
+            learnt[item_id] = [hashed, kept]
+        memory.write(shard, learnt)
 
 
 def _map_into(

@@ -8,7 +8,10 @@ uploads), so any worker can diff and send any connection's part:
 - ``v<k>.payloads``: the mapped payloads of view k, canonical JSON, back to back;
 - ``v<k>.index``: per bucket, a JSON list of ``[item_id, digest, op, size, offset, line, sub]``
   (the payload's offset, its length being its size; the item's place in the catalog; its
-  sub-bucket);
+  sub-bucket). An item whose digest the last fan-out's memory knew (``producers.fanout.memory``)
+  has no payload: offset -1, then ``line_offset, line_size`` of its line in ``catalog.lines``,
+  which a part maps again if it sends the item;
+- ``catalog.lines``: the catalog lines of those items, back to back;
 - ``v<k>.subs``: 16 sub-bucket fingerprints of 16 hex chars per bucket, as the target keeps them
   (``keys.sub_fingerprints``);
 - ``v<k>.errors.jsonl``: items view k's mapping refused;
@@ -90,17 +93,31 @@ class _ViewWriter:
         self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int, sub: int
     ) -> None:
         """One item (``bucket``, ``sub``: its bucket and sub-bucket, computed once for every view)."""
-        share = fingerprint(item_id, digest)
-        self.fingerprints[bucket] ^= share
-        self.subs[bucket * SUBS + sub] ^= share
-        self.counts[bucket] += 1
-        self.items += 1
+        self._count(item_id, bucket, digest, sub)
         size = len(canonical)
         self.rows.append((bucket, item_id, digest, op, size, self.offset, line, sub))
         self.pending.append(canonical)
         self.offset += size
         if len(self.rows) >= _ROWS_HELD:
             self._spill()
+
+    def add_known(
+        self, item_id: str, bucket: int, digest: str, op: str, *, size: int, raw: tuple[int, int],
+        line: int, sub: int,
+    ) -> None:  # fmt: skip
+        """One item whose digest the memory knew: no payload is written; a part that sends it
+        maps it again from its catalog line (``raw``: where the line is in ``catalog.lines``)."""
+        self._count(item_id, bucket, digest, sub)
+        self.rows.append((bucket, item_id, digest, op, size, -1, line, sub, *raw))
+        if len(self.rows) >= _ROWS_HELD:
+            self._spill()
+
+    def _count(self, item_id: str, bucket: int, digest: str, sub: int) -> None:
+        share = fingerprint(item_id, digest)
+        self.fingerprints[bucket] ^= share
+        self.subs[bucket * SUBS + sub] ^= share
+        self.counts[bucket] += 1
+        self.items += 1
 
     def _spill(self) -> None:
         """Write the rows held: each shard's as one JSON line, the payloads in one write (a
@@ -162,6 +179,57 @@ class SnapshotWriter:
         self.invalid = (directory / "invalid.jsonl").open("wb")
         self.total = self.n_invalid = self.unattributed = 0
         self.unattributed_lines: list[int] = []
+        #: Catalog lines kept for items mapped later (``defer``), back to back.
+        self.lines = (directory / "catalog.lines").open("wb")
+        self._lines_at = 0
+        self._lines: mmap.mmap | bytes = b""
+        self._deferred: list[tuple[Any, ...]] = []
+        self._deferred_spills = [(directory / f"deferred{s}").open("wb") for s in range(SPILL_SHARDS)]
+
+    def defer(
+        self,
+        item_id: str,
+        line: bytes,
+        *,
+        bucket: int,
+        sub: int,
+        position: int,
+        hashed: str,
+        views: list[int],
+    ) -> None:
+        """A valid item whose mapping waits for its shard's turn (``deferred``), when the
+        memory of the last fan-out may know its digests; ``views``: the views that license it."""
+        self.lines.write(line)
+        self._deferred.append((bucket, item_id, position, sub, hashed, views, self._lines_at, len(line)))
+        self._lines_at += len(line)
+        if len(self._deferred) >= _ROWS_HELD:
+            self._spill_deferred()
+
+    def _spill_deferred(self) -> None:
+        by_shard: dict[int, list[Any]] = {}
+        for row in self._deferred:
+            by_shard.setdefault(row[0] // _PER_SHARD, []).append(row)
+        for shard, rows in by_shard.items():
+            self._deferred_spills[shard].write(orjson.dumps(rows) + b"\n")
+        self._deferred = []
+
+    def deferred(self) -> Iterator[tuple[int, list[list[Any]]]]:
+        """Each shard and its deferred items: ``[bucket, item_id, position, sub, line_hash,
+        views, line_offset, line_size]``. The catalog lines are readable from here on."""
+        self._spill_deferred()
+        self.lines.close()
+        self._lines = _map_file(str(self.directory / "catalog.lines"))
+        for shard, spill in enumerate(self._deferred_spills):
+            spill.close()
+            path = Path(spill.name)
+            with path.open("rb") as fh:
+                rows = [row for line in fh for row in orjson.loads(line)]
+            path.unlink()
+            yield shard, rows
+
+    def line(self, offset: int, size: int) -> bytes:
+        """A deferred item's catalog line (once ``deferred`` started)."""
+        return bytes(self._lines[offset : offset + size])
 
     def add_invalid(self, errors: list[ItemError]) -> None:
         self.n_invalid += 1
@@ -170,6 +238,11 @@ class SnapshotWriter:
 
     def close(self) -> dict[str, Any]:
         self.invalid.close()
+        if not self.lines.closed:  # nothing was deferred and read back
+            for _ in self.deferred():
+                pass
+        if isinstance(self._lines, mmap.mmap):
+            self._lines.close()
         meta = {
             "total": self.total,
             "invalid": self.n_invalid,
@@ -181,6 +254,13 @@ class SnapshotWriter:
         return meta
 
 
+def _map_file(path: str) -> mmap.mmap | bytes:
+    with open(path, "rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return b""  # mmap cannot map an empty file
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 class SnapshotReader:
     """One view of a written snapshot, read bucket by bucket (memory-mapped)."""
 
@@ -189,16 +269,10 @@ class SnapshotReader:
         self.meta = orjson.loads((directory / "meta.json").read_bytes())
         self.view: dict[str, Any] = self.meta["views"][view]
         self.base = directory / f"v{view}"
-        self._index = self._map(f"{self.base}.index")
-        self._payloads = self._map(f"{self.base}.payloads")
-        self._subs = self._map(f"{self.base}.subs")
-
-    @staticmethod
-    def _map(path: str) -> mmap.mmap | bytes:
-        with open(path, "rb") as fh:
-            if fh.seek(0, 2) == 0:
-                return b""  # mmap cannot map an empty file
-            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._index = _map_file(f"{self.base}.index")
+        self._payloads = _map_file(f"{self.base}.payloads")
+        self._subs = _map_file(f"{self.base}.subs")
+        self._lines: mmap.mmap | bytes | None = None
 
     def bucket(self, bucket: int) -> list[Entry]:
         start, end = self.view["offsets"][bucket], self.view["offsets"][bucket + 1]
@@ -209,9 +283,20 @@ class SnapshotReader:
         chunk = bytes(self._subs[16 * SUBS * bucket : 16 * SUBS * (bucket + 1)]).decode()
         return [chunk[16 * s : 16 * s + 16] for s in range(SUBS)]
 
-    def payload(self, entry: Entry) -> dict[str, Any]:
+    def payload(self, entry: Entry) -> dict[str, Any] | None:
+        """The entry's payload; None for an item the memory knew (``line`` has its catalog
+        line, to map again)."""
         offset, size = entry[4], entry[3]
+        if offset < 0:
+            return None
         return dict(orjson.loads(self._payloads[offset : offset + size]))
+
+    def line(self, entry: Entry) -> bytes:
+        """The catalog line of an item the memory knew."""
+        if self._lines is None:
+            self._lines = _map_file(str(self.directory / "catalog.lines"))
+        offset, size = entry[7], entry[8]
+        return bytes(self._lines[offset : offset + size])
 
     def invalid(self) -> Iterator[list[ItemError]]:
         """The catalog's invalid records, then the items this view's mapping refused: each
@@ -220,6 +305,6 @@ class SnapshotReader:
         yield from _read_errors(Path(f"{self.base}.errors.jsonl"))
 
     def close(self) -> None:
-        for m in (self._index, self._payloads, self._subs):
+        for m in (self._index, self._payloads, self._subs, self._lines):
             if isinstance(m, mmap.mmap):
                 m.close()

@@ -169,9 +169,11 @@ def test_an_uploaded_gzip_catalog_is_streamed_and_synced(served: Any, tokens: di
     doc = tokens["writer"].wait(resp.json()["run_id"])
     assert (doc["state"], doc["counts"]["succeeded"]) == ("completed", counts.succeeded)
     assert doc["options"]["upload_bytes"] == len(body)
-    # read, then removed (fanouts/ holds fan-outs' snapshots, each removed by its last run)
-    assert [p for p in (folder / "uploads").iterdir() if p.name != "fanouts"] == []
+    # read, then removed (fanouts/ holds fan-outs' snapshots, each removed by its last run;
+    # fanout-memory/ what a fan-out learnt of its catalog for the next one, none half-written)
+    assert [p for p in (folder / "uploads").iterdir() if p.name not in ("fanouts", "fanout-memory")] == []
     assert list((folder / "uploads" / "fanouts").glob("*")) == []
+    assert list((folder / "uploads" / "fanout-memory").glob("*.*")) == []
 
 
 def test_a_retried_post_with_the_same_idempotency_key_returns_the_same_run(

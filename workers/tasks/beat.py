@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas.messages import Tick
 from workers import ports
-from workers.catalog_files import sweep_fanout_snapshots
+from workers.catalog_files import sweep_fanout_memory, sweep_fanout_snapshots
 from workers.dispatch import pump as run_pump
 from workers.doctor import examine
 from workers.health import forget_silent_workers
@@ -66,11 +66,15 @@ def doctor(**kwargs: Any) -> dict[str, Any]:
 def cleanup(**kwargs: Any) -> dict[str, Any]:
     """Hourly: run records expire by TTL; their entries in the runs index go here, and so do
     the heartbeats of workers gone for a day (scaled down, renamed) and the snapshots of
-    fan-outs that ended without their last part removing them (a reader killed mid-read)."""
+    fan-outs that ended without their last part removing them (a reader killed mid-read), and
+    the fan-out memory of catalogs not read for as long as runs are kept."""
     load(Tick, kwargs)
     deps = real_deps()
     return {
         "runs_forgotten": trim_runs_index(deps.r, deps.settings.run_retention_s),
         "workers_forgotten": forget_silent_workers(deps.r),
         "fanout_snapshots_removed": sweep_fanout_snapshots(deps.r, deps.settings.catalog_dir),
+        "fanout_memory_removed": sweep_fanout_memory(
+            deps.settings.catalog_dir, kept_s=deps.settings.run_retention_s
+        ),
     }
