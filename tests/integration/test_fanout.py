@@ -93,13 +93,18 @@ def wait_fanout(r: redis.Redis, fanout_id: str, timeout_s: float = 240) -> dict[
     raise AssertionError(f"fan-out {fanout_id} did not end: {fanout_document(r, fanout_id)}")
 
 
+def write(path: Path, items: list[dict[str, Any]]) -> str:
+    path.write_text("".join(json.dumps(item) + "\n" for item in items))
+    return str(path)
+
+
 def test_a_fanout_to_all_four_providers_ends_with_one_run_each_and_exact_counts(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     r = pipeline.use(monkeypatch)
-    items = catalog(120) + BROKEN
+    path = tmp_path / "catalog.jsonl"  # a file: its next fan-out reads the fan-out memory
     # When one catalog is synced to every connection of the group
-    fanout_id = start_fanout("@everyone", items, r=r)
+    fanout_id = start_fanout("@everyone", write(path, catalog(120) + BROKEN), r=r)
     doc = wait_fanout(r, fanout_id)
     # Then each connection has its own run, tied to the fan-out, each with exact counts
     assert sorted(run["connection"] for run in doc["runs"]) == sorted(
@@ -128,7 +133,8 @@ def test_a_fanout_to_all_four_providers_ends_with_one_run_each_and_exact_counts(
     assert set(kombo_courses(pipeline, "sandbox:coursesync-demo")) >= {f"fo-{i}" for i in range(120)}
 
     # When the same catalog is synced again with three items changed
-    again = wait_fanout(r, start_fanout("it-*", catalog(120, changed=frozenset({4, 5, 7})) + BROKEN, r=r))
+    changed = catalog(120, changed=frozenset({4, 5, 7})) + BROKEN
+    again = wait_fanout(r, start_fanout("it-*", write(path, changed), r=r))
     # Then each run sends only the changed items it is licensed for; the rest are unchanged
     for run in again["runs"]:
         c = run["counts"]
@@ -140,6 +146,19 @@ def test_a_fanout_to_all_four_providers_ends_with_one_run_each_and_exact_counts(
             excluded,
             2,
         ), run
+
+    # When StackOne's target loses every digest and the unchanged file is synced again
+    stackone = next(run for run in again["runs"] if run["connection"] == "it-stackone")
+    target = (run_document(r, stackone["run_id"]) or {})["target"]
+    r.delete(*r.keys(f"*{target}*"))
+    third = wait_fanout(r, start_fanout("it-*", str(path), r=r))
+    # Then every item goes to StackOne again, mapped from its catalog line (the fan-out memory
+    # knew every digest), as StackOne's schema takes it; the others are unchanged
+    for run in third["runs"]:
+        c = run["counts"]
+        licensed = 60 if run["connection"] == KOMBO_FILTERED else 120
+        expected = (120, 0) if run["connection"] == "it-stackone" else (0, licensed)
+        assert (c["succeeded"], c["unchanged"], c["failed"]) == (*expected, 0), run
 
 
 def test_pruning_with_a_filter_deactivates_only_the_excluded_items_held_before(
