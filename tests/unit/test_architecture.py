@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "workers.dispatch",
             "workers.admission",
             "workers.doctor",
+            "workers.catalog_files",
             "workers.control",
             "workers.scheduler",
             "workers.splitting",
