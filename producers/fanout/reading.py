@@ -58,7 +58,11 @@ def read_snapshot(
             check=check,
         )
         if memory is not None:
-            _map_deferred(writer, groups, memory)
+            if memory.known:
+                _map_deferred(writer, groups, memory)
+            else:
+                for shard, rows in writer.learnt():
+                    memory.write(shard, {item_id: [hashed, mapped] for _, item_id, hashed, mapped in rows})
             memory.commit()
     except BaseException:
         if memory is not None:
@@ -92,19 +96,36 @@ def _read(
         seen.add(key)
         place = (keys.item_bucket(course.id), sub_of(course.id))
         line = record.line  # kept when the line was decoded straight (a plainly valid item)
-        if memory is not None and line is not None:
-            licensed = []
-            for view in views:
-                if view.entitlement is None or view.entitlement.allows(course):
-                    licensed.append(view.index)
-                else:
-                    writer.views[view.index].excluded += 1
-            if licensed:  # mapped in its shard's turn, or known from the memory
-                writer.defer(course.id, line, bucket=place[0], sub=place[1], position=record.position,
-                             hashed=line_hash(line), views=licensed)  # fmt: skip
-            continue
-        for group in groups:
-            _map_into(writer, group, course, place, record.position)
+        if memory is None or line is None:
+            for group in groups:
+                _map_into(writer, group, course, place, record.position)
+        elif memory.known:
+            _defer(writer, views, course, place, position=record.position, line=line)
+        else:
+            # The first fan-out of this source: mapped as read, and what it maps is remembered.
+            mapped = {}
+            for group in groups:
+                found = _map_into(writer, group, course, place, record.position)
+                if found is not None:
+                    mapped[group[0].mapping_key] = found
+            writer.remember(course.id, place[0], line_hash(line), mapped)
+
+
+def _defer(
+    writer: SnapshotWriter, views: list[View], course: Course, place: tuple[int, int], *, position: int,
+    line: bytes,
+) -> None:  # fmt: skip
+    """Count the views that exclude the item; the item waits for its shard's turn, where the
+    memory may know its digests (``_map_deferred``)."""
+    licensed = []
+    for view in views:
+        if view.entitlement is None or view.entitlement.allows(course):
+            licensed.append(view.index)
+        else:
+            writer.views[view.index].excluded += 1
+    if licensed:
+        writer.defer(course.id, line, bucket=place[0], sub=place[1], position=position,
+                     hashed=line_hash(line), views=licensed)  # fmt: skip
 
 
 def _map_deferred(writer: SnapshotWriter, groups: list[list[View]], memory: Memory) -> None:
@@ -153,8 +174,9 @@ def _map_deferred(writer: SnapshotWriter, groups: list[list[View]], memory: Memo
 
 def _map_into(
     writer: SnapshotWriter, group: list[View], course: Course, place: tuple[int, int], position: int
-) -> None:
-    """Map ``course`` once for views sharing a mapping; each view that licenses it gets it."""
+) -> list[Any] | None:
+    """Map ``course`` once for views sharing a mapping; each view that licenses it gets it.
+    ``[digest, op, size]`` when it was mapped (None: refused, or no view licenses it)."""
     mapped: tuple[str, dict[str, Any], str, bytes] | list[ItemError] | None = None
     for view in group:
         out = writer.views[view.index]
@@ -168,3 +190,6 @@ def _map_into(
         else:
             op, _, digest, canonical = mapped
             out.add(course.id, place[0], digest, op, canonical, line=position, sub=place[1])
+    if mapped is None or isinstance(mapped, list):
+        return None
+    return [mapped[2], mapped[0], len(mapped[3])]

@@ -169,6 +169,44 @@ class _ViewWriter:
         }
 
 
+class _ShardSpill:
+    """Rows whose first value is a bucket, written to one file per shard of buckets as they
+    come (``_ROWS_HELD`` at a time), read back one shard at a time: memory stays flat."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.files = [(directory / f"{name}{s}").open("wb") for s in range(SPILL_SHARDS)]
+        self.rows: list[tuple[Any, ...]] = []
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= _ROWS_HELD:
+            self._spill()
+
+    def _spill(self) -> None:
+        by_shard: dict[int, list[Any]] = {}
+        for row in self.rows:
+            by_shard.setdefault(row[0] // _PER_SHARD, []).append(row)
+        for shard, rows in by_shard.items():
+            self.files[shard].write(orjson.dumps(rows) + b"\n")
+        self.rows = []
+
+    def shards(self) -> Iterator[tuple[int, list[list[Any]]]]:
+        self._spill()
+        for shard, spill in enumerate(self.files):
+            spill.close()
+            path = Path(spill.name)
+            with path.open("rb") as fh:
+                rows = [row for line in fh for row in orjson.loads(line)]
+            path.unlink()
+            yield shard, rows
+
+    def close(self) -> None:
+        for spill in self.files:
+            if not spill.closed:
+                spill.close()
+                Path(spill.name).unlink(missing_ok=True)
+
+
 class SnapshotWriter:
     """Writes a fan-out's snapshot; ``close`` returns (and stores) its metadata."""
 
@@ -183,8 +221,8 @@ class SnapshotWriter:
         self.lines = (directory / "catalog.lines").open("wb")
         self._lines_at = 0
         self._lines: mmap.mmap | bytes = b""
-        self._deferred: list[tuple[Any, ...]] = []
-        self._deferred_spills = [(directory / f"deferred{s}").open("wb") for s in range(SPILL_SHARDS)]
+        self._deferred = _ShardSpill(directory, "deferred")
+        self._learnt = _ShardSpill(directory, "learnt")
 
     def defer(
         self,
@@ -200,32 +238,24 @@ class SnapshotWriter:
         """A valid item whose mapping waits for its shard's turn (``deferred``), when the
         memory of the last fan-out may know its digests; ``views``: the views that license it."""
         self.lines.write(line)
-        self._deferred.append((bucket, item_id, position, sub, hashed, views, self._lines_at, len(line)))
+        self._deferred.add((bucket, item_id, position, sub, hashed, views, self._lines_at, len(line)))
         self._lines_at += len(line)
-        if len(self._deferred) >= _ROWS_HELD:
-            self._spill_deferred()
-
-    def _spill_deferred(self) -> None:
-        by_shard: dict[int, list[Any]] = {}
-        for row in self._deferred:
-            by_shard.setdefault(row[0] // _PER_SHARD, []).append(row)
-        for shard, rows in by_shard.items():
-            self._deferred_spills[shard].write(orjson.dumps(rows) + b"\n")
-        self._deferred = []
 
     def deferred(self) -> Iterator[tuple[int, list[list[Any]]]]:
         """Each shard and its deferred items: ``[bucket, item_id, position, sub, line_hash,
         views, line_offset, line_size]``. The catalog lines are readable from here on."""
-        self._spill_deferred()
         self.lines.close()
         self._lines = _map_file(str(self.directory / "catalog.lines"))
-        for shard, spill in enumerate(self._deferred_spills):
-            spill.close()
-            path = Path(spill.name)
-            with path.open("rb") as fh:
-                rows = [row for line in fh for row in orjson.loads(line)]
-            path.unlink()
-            yield shard, rows
+        yield from self._deferred.shards()
+
+    def remember(self, item_id: str, bucket: int, hashed: str, mapped: dict[str, list[Any]]) -> None:
+        """What the memory learns of an item mapped as it was read (no memory to ask yet)."""
+        self._learnt.add((bucket, item_id, hashed, mapped))
+
+    def learnt(self) -> Iterator[tuple[int, list[list[Any]]]]:
+        """Each shard and what ``remember`` kept of its items: ``[bucket, item_id, line_hash,
+        {mapping_key: [digest, op, size]}]``."""
+        yield from self._learnt.shards()
 
     def line(self, offset: int, size: int) -> bytes:
         """A deferred item's catalog line (once ``deferred`` started)."""
@@ -238,9 +268,9 @@ class SnapshotWriter:
 
     def close(self) -> dict[str, Any]:
         self.invalid.close()
-        if not self.lines.closed:  # nothing was deferred and read back
-            for _ in self.deferred():
-                pass
+        self.lines.close()
+        self._deferred.close()
+        self._learnt.close()
         if isinstance(self._lines, mmap.mmap):
             self._lines.close()
         meta = {
