@@ -45,11 +45,9 @@ class Memory:
         key = hashlib.sha256(f"{source}\0{fmt or ''}".encode()).hexdigest()[:24]
         self.path = memory_root(catalog_dir) / key
         self._next = memory_root(catalog_dir) / f"{key}.{fanout_id}.next"
+        #: Whether a fan-out of this source left a memory (else: map as read, and learn).
+        self.known = self.path.is_dir()
 
-    @property
-    def known(self) -> bool:
-        """Whether a fan-out of this source left a memory (else: map as read, and learn)."""
-        return self.path.is_dir()
 
     def shard(self, shard: int) -> Shard:
         """What the last fan-out of this source learnt of the items of ``shard``."""
