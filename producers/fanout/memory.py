@@ -48,7 +48,6 @@ class Memory:
         #: Whether a fan-out of this source left a memory (else: map as read, and learn).
         self.known = self.path.is_dir()
 
-
     def shard(self, shard: int) -> Shard:
         """What the last fan-out of this source learnt of the items of ``shard``."""
         try:
