@@ -27,7 +27,7 @@ import mmap
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -71,104 +71,6 @@ def _read_errors(path: Path) -> Iterator[list[ItemError]]:
         yield group
 
 
-class _ViewWriter:
-    def __init__(self, directory: Path, index: int) -> None:
-        self.base = directory / f"v{index}"
-        self.payloads = open(f"{self.base}.payloads", "wb")  # noqa: SIM115 - closed in close()
-        self.spills: list[IO[bytes]] = [
-            open(f"{self.base}.spill{s}", "wb")  # noqa: SIM115 - closed in close()
-            for s in range(SPILL_SHARDS)
-        ]
-        self.errors = open(f"{self.base}.errors.jsonl", "wb")  # noqa: SIM115 - closed in close()
-        self.offset = 0
-        #: Index rows and payloads not written yet (at most ``_ROWS_HELD``).
-        self.rows: list[tuple[Any, ...]] = []
-        self.pending: list[bytes] = []
-        self.fingerprints = [0] * keys.HASH_BUCKETS
-        self.subs = [0] * (keys.HASH_BUCKETS * SUBS)
-        self.counts = [0] * keys.HASH_BUCKETS
-        self.items = self.excluded = self.refused = 0
-
-    def add(
-        self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int, sub: int
-    ) -> None:
-        """One item (``bucket``, ``sub``: its bucket and sub-bucket, computed once for every view)."""
-        self._count(item_id, bucket, digest, sub)
-        size = len(canonical)
-        self.rows.append((bucket, item_id, digest, op, size, self.offset, line, sub))
-        self.pending.append(canonical)
-        self.offset += size
-        if len(self.rows) >= _ROWS_HELD:
-            self._spill()
-
-    def add_known(
-        self, item_id: str, bucket: int, digest: str, op: str, *, size: int, raw: tuple[int, int],
-        line: int, sub: int,
-    ) -> None:  # fmt: skip
-        """One item whose digest the memory knew: no payload is written; a part that sends it
-        maps it again from its catalog line (``raw``: where the line is in ``catalog.lines``)."""
-        self._count(item_id, bucket, digest, sub)
-        self.rows.append((bucket, item_id, digest, op, size, -1, line, sub, *raw))
-        if len(self.rows) >= _ROWS_HELD:
-            self._spill()
-
-    def _count(self, item_id: str, bucket: int, digest: str, sub: int) -> None:
-        share = fingerprint(item_id, digest)
-        self.fingerprints[bucket] ^= share
-        self.subs[bucket * SUBS + sub] ^= share
-        self.counts[bucket] += 1
-        self.items += 1
-
-    def _spill(self) -> None:
-        """Write the rows held: each shard's as one JSON line, the payloads in one write (a
-        write per item cost more than the rest of ``add``)."""
-        by_shard: dict[int, list[Any]] = {}
-        for row in self.rows:
-            by_shard.setdefault(row[0] // _PER_SHARD, []).append(row)
-        for shard, rows in by_shard.items():
-            self.spills[shard].write(orjson.dumps(rows) + b"\n")
-        self.payloads.write(b"".join(self.pending))
-        self.rows, self.pending = [], []
-
-    def refuse(self, errors: list[ItemError]) -> None:
-        self.refused += 1
-        for error in errors:
-            self.errors.write(_error_row(error))
-
-    def close(self) -> dict[str, Any]:
-        """Group the spilled entries by bucket into the index; the view's metadata."""
-        self._spill()
-        self.payloads.close()
-        self.errors.close()
-        offsets = [0] * (keys.HASH_BUCKETS + 1)
-        with open(f"{self.base}.index", "wb") as index:
-            at = 0
-            for shard, spill in enumerate(self.spills):
-                spill.close()
-                path = Path(spill.name)
-                by_bucket: dict[int, list[Entry]] = {}
-                with path.open("rb") as fh:
-                    for line in fh:
-                        for bucket, *entry in orjson.loads(line):
-                            by_bucket.setdefault(bucket, []).append(entry)
-                path.unlink()
-                for bucket in range(shard * _PER_SHARD, (shard + 1) * _PER_SHARD):
-                    offsets[bucket] = at
-                    if bucket in by_bucket:
-                        at += index.write(orjson.dumps(by_bucket[bucket]))
-            offsets[keys.HASH_BUCKETS] = at
-        with open(f"{self.base}.subs", "wb") as subs:
-            subs.write("".join(fingerprint_hex(v) for v in self.subs).encode())
-        return {
-            "fingerprints": [fingerprint_hex(v) for v in self.fingerprints],
-            "offsets": offsets,
-            "counts": self.counts,
-            "items": self.items,
-            "excluded": self.excluded,
-            "refused": self.refused,
-        }
-
-
 class _ShardSpill:
     """Rows whose first value is a bucket, written to one file per shard of buckets as they
     come (``_ROWS_HELD`` at a time), read back one shard at a time: memory stays flat."""
@@ -205,6 +107,86 @@ class _ShardSpill:
             if not spill.closed:
                 spill.close()
                 Path(spill.name).unlink(missing_ok=True)
+
+
+class _ViewWriter:
+    def __init__(self, directory: Path, index: int) -> None:
+        self.base = directory / f"v{index}"
+        self.payloads = open(f"{self.base}.payloads", "wb")  # noqa: SIM115 - closed in close()
+        self.index_rows = _ShardSpill(directory, f"v{index}.spill")
+        self.errors = open(f"{self.base}.errors.jsonl", "wb")  # noqa: SIM115 - closed in close()
+        self.offset = 0
+        #: Payloads not written yet (at most ``_ROWS_HELD``).
+        self.pending: list[bytes] = []
+        self.fingerprints = [0] * keys.HASH_BUCKETS
+        self.subs = [0] * (keys.HASH_BUCKETS * SUBS)
+        self.counts = [0] * keys.HASH_BUCKETS
+        self.items = self.excluded = self.refused = 0
+
+    def add(
+        self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int, sub: int
+    ) -> None:
+        """One item (``bucket``, ``sub``: its bucket and sub-bucket, computed once for every view)."""
+        self._count(item_id, bucket, digest, sub)
+        size = len(canonical)
+        self.index_rows.add((bucket, item_id, digest, op, size, self.offset, line, sub))
+        self.pending.append(canonical)
+        self.offset += size
+        if len(self.pending) >= _ROWS_HELD:  # one write, not one per item
+            self._write_payloads()
+
+    def add_known(
+        self, item_id: str, bucket: int, digest: str, op: str, *, size: int, raw: tuple[int, int],
+        line: int, sub: int,
+    ) -> None:  # fmt: skip
+        """One item whose digest the memory knew: no payload is written; a part that sends it
+        maps it again from its catalog line (``raw``: where the line is in ``catalog.lines``)."""
+        self._count(item_id, bucket, digest, sub)
+        self.index_rows.add((bucket, item_id, digest, op, size, -1, line, sub, *raw))
+
+    def _count(self, item_id: str, bucket: int, digest: str, sub: int) -> None:
+        share = fingerprint(item_id, digest)
+        self.fingerprints[bucket] ^= share
+        self.subs[bucket * SUBS + sub] ^= share
+        self.counts[bucket] += 1
+        self.items += 1
+
+    def _write_payloads(self) -> None:
+        self.payloads.write(b"".join(self.pending))
+        self.pending = []
+
+    def refuse(self, errors: list[ItemError]) -> None:
+        self.refused += 1
+        for error in errors:
+            self.errors.write(_error_row(error))
+
+    def close(self) -> dict[str, Any]:
+        """Group the spilled entries by bucket into the index; the view's metadata."""
+        self._write_payloads()
+        self.payloads.close()
+        self.errors.close()
+        offsets = [0] * (keys.HASH_BUCKETS + 1)
+        with open(f"{self.base}.index", "wb") as index:
+            at = 0
+            for shard, rows in self.index_rows.shards():
+                by_bucket: dict[int, list[Entry]] = {}
+                for bucket, *entry in rows:
+                    by_bucket.setdefault(bucket, []).append(entry)
+                for bucket in range(shard * _PER_SHARD, (shard + 1) * _PER_SHARD):
+                    offsets[bucket] = at
+                    if bucket in by_bucket:
+                        at += index.write(orjson.dumps(by_bucket[bucket]))
+            offsets[keys.HASH_BUCKETS] = at
+        with open(f"{self.base}.subs", "wb") as subs:
+            subs.write("".join(fingerprint_hex(v) for v in self.subs).encode())
+        return {
+            "fingerprints": [fingerprint_hex(v) for v in self.fingerprints],
+            "offsets": offsets,
+            "counts": self.counts,
+            "items": self.items,
+            "excluded": self.excluded,
+            "refused": self.refused,
+        }
 
 
 class SnapshotWriter:
