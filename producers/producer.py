@@ -22,9 +22,8 @@ from typing import Any
 import redis
 
 from producers.chunking import Chunk, Chunker
-from producers.prepare import ItemError, Prepared, map_course, prepare
+from producers.prepare import ItemError, Prepared, prepare
 from producers.readers import Record
-from schemas.course_fast import decode_course
 from workers import keys, ledger
 from workers.config import Settings
 from workers.connections import Connection
@@ -105,13 +104,7 @@ class Producer:
         """Validate, map and queue raw catalog records."""
         mapper, options = self.mapper, self.conn.options
         for record in records:
-            # The plainly valid JSON line first, without prepare()'s detours: every item of a
-            # catalog comes through here.
-            course = decode_course(record.line) if record.line is not None else None
-            if course is not None:
-                prepared = map_course(course, record.position, mapper, options)
-            else:
-                prepared = prepare(record, mapper, options)
+            prepared = prepare(record, mapper, options)
             if isinstance(prepared, Prepared):
                 prepared = self._check(prepared, record.position)
             elif not prepared[0].item_id.startswith("(line "):
