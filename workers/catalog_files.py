@@ -23,6 +23,7 @@ __all__ = [
     "MEMORY_PARTIAL_KEPT_S",
     "SNAPSHOT_MIN_AGE_S",
     "fanout_dir",
+    "fanouts_root",
     "memory_root",
     "sweep_fanout_memory",
     "sweep_fanout_snapshots",
@@ -36,8 +37,12 @@ SNAPSHOT_MIN_AGE_S = 600.0
 MEMORY_PARTIAL_KEPT_S = 86_400.0
 
 
+def fanouts_root(catalog_dir: str) -> Path:
+    return Path(catalog_dir) / "fanouts"
+
+
 def fanout_dir(catalog_dir: str, fanout_id: str) -> Path:
-    return Path(catalog_dir) / "fanouts" / fanout_id
+    return fanouts_root(catalog_dir) / fanout_id
 
 
 def memory_root(catalog_dir: str) -> Path:
@@ -68,7 +73,7 @@ def sweep_fanout_snapshots(
 ) -> list[str]:
     """Remove the snapshots of fan-outs that ended (every run did) or whose record is gone;
     the ids removed. One still reading or running is kept, however old."""
-    root = Path(catalog_dir) / "fanouts"
+    root = fanouts_root(catalog_dir)
     if not root.is_dir():
         return []
     removed = []
