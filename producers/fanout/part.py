@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 
+from producers.fanout.diffs import Changes, shared_diff
 from producers.fanout.snapshot import SnapshotReader, fanout_dir, remove
 from producers.prepare import ItemError, Prepared, map_course, validate_record
 from producers.producer import Producer
@@ -89,7 +90,8 @@ def _done(r: redis.Redis, settings: Settings, fanout_id: str, run_id: str, fanou
 
 def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: bool) -> None:
     """Give ``producer`` the view's invalid items, count its unchanged and excluded ones, and
-    add the items whose digests the target does not hold."""
+    add the items whose digests the target does not hold. The diff is shared with the parts
+    whose targets hold the same digests (``producers.fanout.diffs``)."""
     invalid_ids: list[str] = []
     for errors in reader.invalid():
         invalid_ids.append(errors[0].item_id)
@@ -99,35 +101,28 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
     producer.full = True
     view = reader.view
     counts: list[int] = view["counts"]
-    dirty = _dirty_buckets(producer, view, full=full)
+    if full:
+        dirty = [b for b, n in enumerate(counts) if n]
+        changes = _changes(producer, reader, dirty, full=True)
+    else:
+        mine = "".join(view["fingerprints"])
+        held = load_fingerprint_text(producer.r, producer.target.id)
+        # An unchanged connection costs one comparison of two strings, not 4,096.
+        dirty = [] if held == mine else _dirty_buckets(mine, held, counts)
+        changes = shared_diff(
+            reader.base, held, producer.run_id, lambda: _changes(producer, reader, dirty, full=False)
+        ) if dirty else iter(())  # fmt: skip
     producer.count_settled(unchanged=sum(counts) - sum(counts[b] for b in dirty), excluded=view["excluded"])
-    for start in range(0, len(dirty), _BUCKETS_PER_READ):
-        chunk = dirty[start : start + _BUCKETS_PER_READ]
-        entries = [reader.bucket(b) for b in chunk]
-        if not full:
-            # Of each bucket that differs, only the sub-buckets that differ are read item by item.
-            held_subs = load_sub_fingerprints(producer.r, producer.target.id, chunk)
-            unchanged = 0
-            for n, (b, held_sub) in enumerate(zip(chunk, held_subs, strict=True)):
-                dirty_subs = {s for s, fp in enumerate(reader.subs(b)) if fp != held_sub[s]}
-                kept = [e for e in entries[n] if e[6] in dirty_subs]
-                unchanged += len(entries[n]) - len(kept)
-                entries[n] = kept
-            producer.count_settled(unchanged=unchanged)
-        held = _held_digests(producer, chunk, entries, full=full)
-        unchanged = 0
-        for bucket_entries, digests in zip(entries, held, strict=True):
-            for entry, stored in zip(bucket_entries, digests, strict=True):
-                item_id, digest, size, line = entry[0], entry[1], entry[3], entry[5]
-                if stored == digest:
-                    unchanged += 1
-                elif not producer.fits(size):
-                    limit = producer.conn.max_request_bytes
-                    why = f"the item is {size} bytes once mapped; one request may carry at most {limit}"
-                    producer.add([ItemError(item_id, line, "(item)", why)])
-                else:
-                    producer.add(_prepared(producer, reader, entry))
+    for unchanged, entries in changes:
         producer.count_settled(unchanged=unchanged)
+        for entry in entries:
+            item_id, size, line = entry[0], entry[3], entry[5]
+            if not producer.fits(size):
+                limit = producer.conn.max_request_bytes
+                why = f"the item is {size} bytes once mapped; one request may carry at most {limit}"
+                producer.add([ItemError(item_id, line, "(item)", why)])
+            else:
+                producer.add(_prepared(producer, reader, entry))
     if prune:
         # What pruning keeps: the view's items and the catalog's invalid ones. Excluded items are
         # not kept: a customer no longer licensed for an item loses it like one gone from the catalog.
@@ -135,6 +130,32 @@ def diff_view(producer: Producer, reader: SnapshotReader, *, full: bool, prune: 
         producer.seen.update(hash(item_id) for item_id in invalid_ids)
         producer.unattributed = int(reader.meta["unattributed"])
         producer.unattributed_lines = list(reader.meta["unattributed_lines"])
+
+
+def _changes(producer: Producer, reader: SnapshotReader, dirty: list[int], *, full: bool) -> Changes:
+    """Of the ``dirty`` buckets, ``_BUCKETS_PER_READ`` at a time: how many items the target
+    holds as they are, and the entries of those it does not."""
+    for start in range(0, len(dirty), _BUCKETS_PER_READ):
+        chunk = dirty[start : start + _BUCKETS_PER_READ]
+        entries = [reader.bucket(b) for b in chunk]
+        unchanged = 0
+        if not full:
+            # Of each bucket that differs, only the sub-buckets that differ are read item by item.
+            held_subs = load_sub_fingerprints(producer.r, producer.target.id, chunk)
+            for n, (b, held_sub) in enumerate(zip(chunk, held_subs, strict=True)):
+                dirty_subs = {s for s, fp in enumerate(reader.subs(b)) if fp != held_sub[s]}
+                kept = [e for e in entries[n] if e[6] in dirty_subs]
+                unchanged += len(entries[n]) - len(kept)
+                entries[n] = kept
+        held = _held_digests(producer, chunk, entries, full=full)
+        changed = []
+        for bucket_entries, digests in zip(entries, held, strict=True):
+            for entry, stored in zip(bucket_entries, digests, strict=True):
+                if stored == entry[1]:
+                    unchanged += 1
+                else:
+                    changed.append(entry)
+        yield unchanged, changed
 
 
 def _prepared(producer: Producer, reader: SnapshotReader, entry: list[Any]) -> Prepared | list[ItemError]:
@@ -150,15 +171,8 @@ def _prepared(producer: Producer, reader: SnapshotReader, entry: list[Any]) -> P
     return map_course(course, line, producer.mapper, producer.conn.options)
 
 
-def _dirty_buckets(producer: Producer, view: dict[str, Any], *, full: bool) -> list[int]:
-    """The buckets of the view whose fingerprint differs from the target's (all, when full)."""
-    counts: list[int] = view["counts"]
-    if full:
-        return [b for b, n in enumerate(counts) if n]
-    mine = "".join(view["fingerprints"])
-    held = load_fingerprint_text(producer.r, producer.target.id)
-    if held == mine:  # an unchanged connection costs one comparison of two strings, not 4,096
-        return []
+def _dirty_buckets(mine: str, held: str, counts: list[int]) -> list[int]:
+    """The buckets of the view whose fingerprint (in ``mine``) differs from the target's."""
     return [
         b for b, n in enumerate(counts) if n and mine[16 * b : 16 * (b + 1)] != held[16 * b : 16 * (b + 1)]
     ]
