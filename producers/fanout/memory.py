@@ -9,7 +9,9 @@ so its digest is known without mapping it again.
 The memory lives in ``<catalog_dir>/fanout-memory/<key>/`` (``key``: a hash of the catalog's
 source and format), one file per shard of digest buckets, so a fan-out reads and rewrites it
 1/64 at a time and memory stays flat in the catalog's size. Each shard file is one JSON
-object: ``{item_id: [line_hash, {mapping_key: [digest, op, size]}]}``.
+object: ``{item_id: [line_hash, {mapping_key: [digest, op, size, share]}]}`` (``share``: the
+item's share of its bucket's fingerprint, ``workers.ledger.fingerprints.fingerprint``, kept so
+an unchanged line costs no hashing per mapping either).
 
 A fan-out writes the next memory beside the old one and swaps it in when it has read the
 whole catalog. A shard that is missing or unreadable is an empty one: the lines are mapped
@@ -30,7 +32,7 @@ from workers.catalog_files import memory_root
 
 __all__ = ["Memory", "line_hash"]
 
-#: ``{item_id: [line_hash, {mapping_key: [digest, op, size]}]}``
+#: ``{item_id: [line_hash, {mapping_key: [digest, op, size, share]}]}``
 Shard = dict[str, list[Any]]
 
 

@@ -17,7 +17,7 @@ from producers.sources import Source, records_of
 from schemas.course import Course
 from workers import keys
 from workers.config import Settings
-from workers.ledger.fingerprints import sub_of
+from workers.ledger.fingerprints import fingerprint, sub_of
 
 __all__ = ["read_snapshot"]
 
@@ -145,11 +145,17 @@ def _map_deferred(writer: SnapshotWriter, groups: list[list[View]], memory: Memo
                     continue
                 hit = remembered.get(group[0].mapping_key)
                 if hit is not None:
-                    digest, op, n = hit
+                    digest, op, n = hit[:3]
+                    if len(hit) > 3:
+                        share = hit[3]
+                    else:  # a memory written before shares were kept beside the digests
+                        share = fingerprint(item_id, digest)
+                        kept[group[0].mapping_key] = [digest, op, n, share]
                     for view in chosen:
                         writer.views[view.index].add_known(
-                            item_id, bucket, digest, op, size=n, raw=(offset, size), line=position, sub=sub
-                        )
+                            item_id, bucket, digest, op, size=n, raw=(offset, size), line=position, sub=sub,
+                            share=share,
+                        )  # fmt: skip
                     continue
                 if course is None:  # it was valid when read: the same bytes are valid again
                     course = validate_record(Record(position, line=writer.line(offset, size)))
@@ -164,10 +170,10 @@ def _map_deferred(writer: SnapshotWriter, groups: list[list[View]], memory: Memo
                     continue
                 op, _, digest, canonical = mapped
                 for view in chosen:
-                    writer.views[view.index].add(
+                    share = writer.views[view.index].add(
                         item_id, bucket, digest, op, canonical, line=position, sub=sub
                     )
-                kept[group[0].mapping_key] = [digest, op, len(canonical)]
+                kept[group[0].mapping_key] = [digest, op, len(canonical), share]
             learnt[item_id] = [hashed, kept]
         memory.write(shard, learnt)
 
@@ -176,8 +182,9 @@ def _map_into(
     writer: SnapshotWriter, group: list[View], course: Course, place: tuple[int, int], position: int
 ) -> list[Any] | None:
     """Map ``course`` once for views sharing a mapping; each view that licenses it gets it.
-    ``[digest, op, size]`` when it was mapped (None: refused, or no view licenses it)."""
+    ``[digest, op, size, fingerprint share]`` when it was mapped (None: refused, or no view licenses it)."""
     mapped: tuple[str, dict[str, Any], str, bytes] | list[ItemError] | None = None
+    share = 0
     for view in group:
         out = writer.views[view.index]
         if view.entitlement is not None and not view.entitlement.allows(course):
@@ -189,7 +196,7 @@ def _map_into(
             out.refuse(mapped)
         else:
             op, _, digest, canonical = mapped
-            out.add(course.id, place[0], digest, op, canonical, line=position, sub=place[1])
+            share = out.add(course.id, place[0], digest, op, canonical, line=position, sub=place[1])
     if mapped is None or isinstance(mapped, list):
         return None
-    return [mapped[2], mapped[0], len(mapped[3])]
+    return [mapped[2], mapped[0], len(mapped[3]), share]

@@ -125,27 +125,30 @@ class _ViewWriter:
 
     def add(
         self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int, sub: int
-    ) -> None:
-        """One item (``bucket``, ``sub``: its bucket and sub-bucket, computed once for every view)."""
-        self._count(item_id, bucket, digest, sub)
+    ) -> int:
+        """One item (``bucket``, ``sub``: its bucket and sub-bucket, computed once for every
+        view); its share of the bucket's fingerprint."""
+        share = fingerprint(item_id, digest)
+        self._count(bucket, sub, share)
         size = len(canonical)
         self.index_rows.add((bucket, item_id, digest, op, size, self.offset, line, sub))
         self.pending.append(canonical)
         self.offset += size
         if len(self.pending) >= _ROWS_HELD:  # one write, not one per item
             self._write_payloads()
+        return share
 
     def add_known(
         self, item_id: str, bucket: int, digest: str, op: str, *, size: int, raw: tuple[int, int],
-        line: int, sub: int,
+        line: int, sub: int, share: int,
     ) -> None:  # fmt: skip
-        """One item whose digest the memory knew: no payload is written; a part that sends it
-        maps it again from its catalog line (``raw``: where the line is in ``catalog.lines``)."""
-        self._count(item_id, bucket, digest, sub)
+        """One item whose digest (and ``share`` of its bucket's fingerprint) the memory knew:
+        no payload is written; a part that sends it maps it again from its catalog line
+        (``raw``: where the line is in ``catalog.lines``)."""
+        self._count(bucket, sub, share)
         self.index_rows.add((bucket, item_id, digest, op, size, -1, line, sub, *raw))
 
-    def _count(self, item_id: str, bucket: int, digest: str, sub: int) -> None:
-        share = fingerprint(item_id, digest)
+    def _count(self, bucket: int, sub: int, share: int) -> None:
         self.fingerprints[bucket] ^= share
         self.subs[bucket * SUBS + sub] ^= share
         self.counts[bucket] += 1
@@ -236,7 +239,7 @@ class SnapshotWriter:
 
     def learnt(self) -> Iterator[tuple[int, list[list[Any]]]]:
         """Each shard and what ``remember`` kept of its items: ``[bucket, item_id, line_hash,
-        {mapping_key: [digest, op, size]}]``."""
+        {mapping_key: [digest, op, size, share]}]``."""
         yield from self._learnt.shards()
 
     def line(self, offset: int, size: int) -> bytes:

@@ -129,3 +129,32 @@ def test_memories_not_written_for_the_retention_and_half_written_ones_are_swept(
     removed = sweep_fanout_memory(str(tmp_path), kept_s=30 * day)
     assert removed == ["k.f_1.next", "k.f_2.old", "stale"]
     assert sorted(p.name for p in root.iterdir()) == ["k.f_3.next", "recent"]
+
+
+def test_a_memory_kept_before_fingerprint_shares_were_kept_reads_the_same(setup: Any, tmp_path: Path) -> None:
+    views, _ = plan_views([get_connection("acme"), get_connection("acme-licensed")])
+    settings = get_settings()
+    path = write(tmp_path / "catalog.jsonl", catalog(120))
+    read_snapshot(path, None, views, tmp_path / "s1", settings)
+    (folder,) = [p for p in memory_root(settings.catalog_dir).iterdir() if p.is_dir()]
+    stripped = 0
+    for shard in folder.iterdir():
+        known = json.loads(shard.read_bytes())
+        for _, mapped in known.values():
+            for key, hit in mapped.items():
+                assert len(hit) == 4  # digest, op, size, share
+                mapped[key] = hit[:3]
+                stripped += 1
+        shard.write_text(json.dumps(known))
+    assert stripped == 120
+    older = read_snapshot(path, None, views, tmp_path / "s2", settings)
+    fresh = read_snapshot(catalog(120), None, views, tmp_path / "s3", settings)
+    assert [v["fingerprints"] for v in older["views"]] == [v["fingerprints"] for v in fresh["views"]]
+    # and the memory it leaves has the shares again
+    hits = [
+        hit
+        for shard in folder.iterdir()
+        for _, m in json.loads(shard.read_bytes()).values()
+        for hit in m.values()
+    ]
+    assert len(hits) == 120 and all(len(hit) == 4 for hit in hits)
