@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import redis
 
 from producers.fanout.diffs import Changes, shared_diff
@@ -162,9 +163,9 @@ def _prepared(producer: Producer, reader: SnapshotReader, entry: list[Any]) -> P
     """The item of ``entry`` as the producer sends it: its payload from the snapshot or, for an
     item whose digest the memory knew, mapped again from its catalog line."""
     item_id, digest, op, size, _, line = entry[:6]
-    payload = reader.payload(entry)
-    if payload is not None:
-        return Prepared(OutboundItem(item_id, digest, payload), op, size)
+    raw = reader.payload(entry)
+    if raw is not None:  # the batch stores these bytes as they are (``OutboundItem.raw``)
+        return Prepared(OutboundItem(item_id, digest, orjson.loads(raw), raw), op, size)
     course = validate_record(Record(line, line=reader.line(entry)))  # valid when read: valid again
     if not isinstance(course, Course):
         return course

@@ -298,13 +298,13 @@ class SnapshotReader:
         chunk = bytes(self._subs[16 * SUBS * bucket : 16 * SUBS * (bucket + 1)]).decode()
         return [chunk[16 * s : 16 * s + 16] for s in range(SUBS)]
 
-    def payload(self, entry: Entry) -> dict[str, Any] | None:
-        """The entry's payload; None for an item the memory knew (``line`` has its catalog
-        line, to map again)."""
+    def payload(self, entry: Entry) -> bytes | None:
+        """The entry's payload as canonical JSON; None for an item the memory knew (``line``
+        has its catalog line, to map again)."""
         offset, size = entry[4], entry[3]
         if offset < 0:
             return None
-        return dict(orjson.loads(self._payloads[offset : offset + size]))
+        return bytes(self._payloads[offset : offset + size])
 
     def line(self, entry: Entry) -> bytes:
         """The catalog line of an item the memory knew."""

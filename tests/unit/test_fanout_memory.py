@@ -105,7 +105,10 @@ def test_a_read_with_the_memory_holds_what_a_fresh_read_holds(setup: Any, tmp_pa
                 remembered += a[4] < 0
                 sent = part._prepared(sender, known, a)  # type: ignore[arg-type]
                 assert not isinstance(sent, list)
-                assert (sent.item.id, sent.item.digest, sent.item.payload) == (b[0], b[1], mapped.payload(b))
+                raw = mapped.payload(b)
+                assert raw is not None
+                assert (sent.item.id, sent.item.digest, sent.item.payload) == (b[0], b[1], json.loads(raw))
+                assert sent.item.raw == raw  # the bytes a batch stores, mapped again or kept
         # Every line the view licenses was known but the changed one (c3: odd, not licensed)
         assert remembered == fresh["views"][view.index]["items"] - (view.entitlement is None)
 
