@@ -131,6 +131,7 @@ def _defer(
 def _map_deferred(writer: SnapshotWriter, groups: list[list[View]], memory: Memory) -> None:
     """Give each view the deferred items, a shard of buckets at a time: the digest the memory
     knows for an unchanged line and mapping, else the item mapped now. Write what is learnt."""
+    every = len(writer.views)
     for shard, rows in writer.deferred():
         known = memory.shard(shard)
         learnt: dict[str, list[Any]] = {}
@@ -140,7 +141,8 @@ def _map_deferred(writer: SnapshotWriter, groups: list[list[View]], memory: Memo
             kept = dict(remembered)
             course: Course | list[ItemError] | None = None
             for group in groups:
-                chosen = [view for view in group if view.index in licensed]
+                # Most items are licensed to every view (no filter leaves them out).
+                chosen = group if len(licensed) == every else [v for v in group if v.index in licensed]
                 if not chosen:
                     continue
                 hit = remembered.get(group[0].mapping_key)

@@ -19,6 +19,8 @@ uploads), so any worker can diff and send any connection's part:
 
 Memory stays flat while writing: index entries are spilled to ``SPILL_SHARDS`` files by bucket
 range as they come, then each shard is grouped by bucket in turn (1/64 of a view at a time).
+Items the memory may know come a shard at a time already (``SnapshotWriter.deferred``): their
+entries go straight to the index, not through the spill.
 """
 
 from __future__ import annotations
@@ -92,15 +94,20 @@ class _ShardSpill:
             self.files[shard].write(orjson.dumps(rows) + b"\n")
         self.rows = []
 
-    def shards(self) -> Iterator[tuple[int, list[list[Any]]]]:
+    def take(self, shard: int) -> list[list[Any]]:
+        """The rows of ``shard`` added so far; no row of it may be added after."""
         self._spill()
-        for shard, spill in enumerate(self.files):
-            spill.close()
-            path = Path(spill.name)
-            with path.open("rb") as fh:
-                rows = [row for line in fh for row in orjson.loads(line)]
-            path.unlink()
-            yield shard, rows
+        spill = self.files[shard]
+        spill.close()
+        path = Path(spill.name)
+        with path.open("rb") as fh:
+            rows = [row for line in fh for row in orjson.loads(line)]
+        path.unlink()
+        return rows
+
+    def shards(self) -> Iterator[tuple[int, list[list[Any]]]]:
+        for shard in range(SPILL_SHARDS):
+            yield shard, self.take(shard)
 
     def close(self) -> None:
         for spill in self.files:
@@ -118,6 +125,13 @@ class _ViewWriter:
         self.offset = 0
         #: Payloads not written yet (at most ``_ROWS_HELD``).
         self.pending: list[bytes] = []
+        #: Index rows of the shard being written straight to the index (``begin_shard``), else
+        #: None: rows are spilled until ``close``.
+        self.direct: list[tuple[Any, ...]] | None = None
+        self.index = open(f"{self.base}.index", "wb")  # noqa: SIM115 - closed in close()
+        self.offsets = [0] * (keys.HASH_BUCKETS + 1)
+        self.at = 0
+        self.shards_written = 0
         self.fingerprints = [0] * keys.HASH_BUCKETS
         self.subs = [0] * (keys.HASH_BUCKETS * SUBS)
         self.counts = [0] * keys.HASH_BUCKETS
@@ -131,7 +145,8 @@ class _ViewWriter:
         share = fingerprint(item_id, digest)
         self._count(bucket, sub, share)
         size = len(canonical)
-        self.index_rows.add((bucket, item_id, digest, op, size, self.offset, line, sub))
+        row = (bucket, item_id, digest, op, size, self.offset, line, sub)
+        self._row(row)
         self.pending.append(canonical)
         self.offset += size
         if len(self.pending) >= _ROWS_HELD:  # one write, not one per item
@@ -146,7 +161,14 @@ class _ViewWriter:
         no payload is written; a part that sends it maps it again from its catalog line
         (``raw``: where the line is in ``catalog.lines``)."""
         self._count(bucket, sub, share)
-        self.index_rows.add((bucket, item_id, digest, op, size, -1, line, sub, *raw))
+        row = (bucket, item_id, digest, op, size, -1, line, sub, *raw)
+        self._row(row)
+
+    def _row(self, row: tuple[Any, ...]) -> None:
+        if self.direct is not None:
+            self.direct.append(row)
+        else:
+            self.index_rows.add(row)
 
     def _count(self, bucket: int, sub: int, share: int) -> None:
         self.fingerprints[bucket] ^= share
@@ -163,23 +185,39 @@ class _ViewWriter:
         for error in errors:
             self.errors.write(_error_row(error))
 
+    def begin_shard(self) -> None:
+        """Rows added from here until ``end_shard`` belong to one shard: they go straight to
+        the index instead of being spilled and read back."""
+        self.direct = []
+
+    def end_shard(self, shard: int) -> None:
+        if shard != self.shards_written:  # the index is written in bucket order
+            raise ValueError(f"shard {shard} written out of order (expected {self.shards_written})")
+        rows, self.direct = self.direct or [], None
+        self._write_shard(shard, [*self.index_rows.take(shard), *rows])
+
+    def _write_shard(self, shard: int, rows: list[Any]) -> None:
+        """Group a shard's rows by bucket into the index."""
+        by_bucket: dict[int, list[Entry]] = {}
+        for bucket, *entry in rows:
+            by_bucket.setdefault(bucket, []).append(entry)
+        for bucket in range(shard * _PER_SHARD, (shard + 1) * _PER_SHARD):
+            self.offsets[bucket] = self.at
+            if bucket in by_bucket:
+                self.at += self.index.write(orjson.dumps(by_bucket[bucket]))
+        self.shards_written += 1
+
     def close(self) -> dict[str, Any]:
-        """Group the spilled entries by bucket into the index; the view's metadata."""
+        """Write what is left of the index (the shards not written yet, from the spill); the
+        view's metadata."""
         self._write_payloads()
         self.payloads.close()
         self.errors.close()
-        offsets = [0] * (keys.HASH_BUCKETS + 1)
-        with open(f"{self.base}.index", "wb") as index:
-            at = 0
-            for shard, rows in self.index_rows.shards():
-                by_bucket: dict[int, list[Entry]] = {}
-                for bucket, *entry in rows:
-                    by_bucket.setdefault(bucket, []).append(entry)
-                for bucket in range(shard * _PER_SHARD, (shard + 1) * _PER_SHARD):
-                    offsets[bucket] = at
-                    if bucket in by_bucket:
-                        at += index.write(orjson.dumps(by_bucket[bucket]))
-            offsets[keys.HASH_BUCKETS] = at
+        for shard in range(self.shards_written, SPILL_SHARDS):
+            self._write_shard(shard, self.index_rows.take(shard))
+        self.index.close()
+        offsets = self.offsets
+        offsets[keys.HASH_BUCKETS] = self.at
         with open(f"{self.base}.subs", "wb") as subs:
             subs.write("".join(fingerprint_hex(v) for v in self.subs).encode())
         return {
@@ -231,7 +269,12 @@ class SnapshotWriter:
         views, line_offset, line_size]``. The catalog lines are readable from here on."""
         self.lines.close()
         self._lines = _map_file(str(self.directory / "catalog.lines"))
-        yield from self._deferred.shards()
+        for shard, rows in self._deferred.shards():
+            for view in self.views:
+                view.begin_shard()
+            yield shard, rows
+            for view in self.views:
+                view.end_shard(shard)
 
     def remember(self, item_id: str, bucket: int, hashed: str, mapped: dict[str, list[Any]]) -> None:
         """What the memory learns of an item mapped as it was read (no memory to ask yet)."""
