@@ -160,9 +160,16 @@ class _ViewWriter:
         """One item whose digest (and ``share`` of its bucket's fingerprint) the memory knew:
         no payload is written; a part that sends it maps it again from its catalog line
         (``raw``: where the line is in ``catalog.lines``)."""
-        self._count(bucket, sub, share)
+        # ``_count`` and ``_row`` written out: called once per item and view of every resync.
+        self.fingerprints[bucket] ^= share
+        self.subs[bucket * SUBS + sub] ^= share
+        self.counts[bucket] += 1
+        self.items += 1
         row = (bucket, item_id, digest, op, size, -1, line, sub, *raw)
-        self._row(row)
+        if self.direct is not None:
+            self.direct.append(row)
+        else:
+            self.index_rows.add(row)
 
     def _row(self, row: tuple[Any, ...]) -> None:
         if self.direct is not None:
