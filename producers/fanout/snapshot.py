@@ -33,17 +33,21 @@ from typing import Any
 
 import orjson
 
+from producers.fanout.files import (
+    PER_SHARD,
+    ROWS_HELD,
+    SPILL_SHARDS,
+    ShardSpill,
+    error_row,
+    map_file,
+    read_errors,
+)
 from producers.prepare import ItemError
 from workers import keys
 from workers.catalog_files import fanout_dir
 from workers.ledger.fingerprints import SUBS, fingerprint, fingerprint_hex
 
 __all__ = ["SPILL_SHARDS", "Entry", "SnapshotReader", "SnapshotWriter", "fanout_dir", "remove"]
-
-SPILL_SHARDS = 64
-_PER_SHARD = keys.HASH_BUCKETS // SPILL_SHARDS
-#: Index rows (and their payloads) a view holds before writing them out.
-_ROWS_HELD = 4096
 
 #: ``[item_id, digest, op, size, offset, line, sub]``.
 Entry = list[Any]
@@ -53,77 +57,14 @@ def remove(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def _error_row(error: ItemError) -> bytes:
-    return orjson.dumps([error.item_id, error.position, error.field, error.message]) + b"\n"
-
-
-def _read_errors(path: Path) -> Iterator[list[ItemError]]:
-    """Each invalid item's errors (rows of one item are written together)."""
-    if not path.exists():
-        return
-    group: list[ItemError] = []
-    with path.open("rb") as fh:
-        for line in fh:
-            error = ItemError(*orjson.loads(line))
-            if group and (group[0].item_id, group[0].position) != (error.item_id, error.position):
-                yield group
-                group = []
-            group.append(error)
-    if group:
-        yield group
-
-
-class _ShardSpill:
-    """Rows whose first value is a bucket, written to one file per shard of buckets as they
-    come (``_ROWS_HELD`` at a time), read back one shard at a time: memory stays flat."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.files = [(directory / f"{name}{s}").open("wb") for s in range(SPILL_SHARDS)]
-        self.rows: list[tuple[Any, ...]] = []
-
-    def add(self, row: tuple[Any, ...]) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= _ROWS_HELD:
-            self._spill()
-
-    def _spill(self) -> None:
-        by_shard: dict[int, list[Any]] = {}
-        for row in self.rows:
-            by_shard.setdefault(row[0] // _PER_SHARD, []).append(row)
-        for shard, rows in by_shard.items():
-            self.files[shard].write(orjson.dumps(rows) + b"\n")
-        self.rows = []
-
-    def take(self, shard: int) -> list[list[Any]]:
-        """The rows of ``shard`` added so far; no row of it may be added after."""
-        self._spill()
-        spill = self.files[shard]
-        spill.close()
-        path = Path(spill.name)
-        with path.open("rb") as fh:
-            rows = [row for line in fh for row in orjson.loads(line)]
-        path.unlink()
-        return rows
-
-    def shards(self) -> Iterator[tuple[int, list[list[Any]]]]:
-        for shard in range(SPILL_SHARDS):
-            yield shard, self.take(shard)
-
-    def close(self) -> None:
-        for spill in self.files:
-            if not spill.closed:
-                spill.close()
-                Path(spill.name).unlink(missing_ok=True)
-
-
 class _ViewWriter:
     def __init__(self, directory: Path, index: int) -> None:
         self.base = directory / f"v{index}"
         self.payloads = open(f"{self.base}.payloads", "wb")  # noqa: SIM115 - closed in close()
-        self.index_rows = _ShardSpill(directory, f"v{index}.spill")
+        self.index_rows = ShardSpill(directory, f"v{index}.spill")
         self.errors = open(f"{self.base}.errors.jsonl", "wb")  # noqa: SIM115 - closed in close()
         self.offset = 0
-        #: Payloads not written yet (at most ``_ROWS_HELD``).
+        #: Payloads not written yet (at most ``ROWS_HELD``).
         self.pending: list[bytes] = []
         #: Index rows of the shard being written straight to the index (``begin_shard``), else
         #: None: rows are spilled until ``close``.
@@ -149,7 +90,7 @@ class _ViewWriter:
         self._row(row)
         self.pending.append(canonical)
         self.offset += size
-        if len(self.pending) >= _ROWS_HELD:  # one write, not one per item
+        if len(self.pending) >= ROWS_HELD:  # one write, not one per item
             self._write_payloads()
         return share
 
@@ -190,7 +131,7 @@ class _ViewWriter:
     def refuse(self, errors: list[ItemError]) -> None:
         self.refused += 1
         for error in errors:
-            self.errors.write(_error_row(error))
+            self.errors.write(error_row(error))
 
     def begin_shard(self) -> None:
         """Rows added from here until ``end_shard`` belong to one shard: they go straight to
@@ -208,7 +149,7 @@ class _ViewWriter:
         by_bucket: dict[int, list[Entry]] = {}
         for bucket, *entry in rows:
             by_bucket.setdefault(bucket, []).append(entry)
-        for bucket in range(shard * _PER_SHARD, (shard + 1) * _PER_SHARD):
+        for bucket in range(shard * PER_SHARD, (shard + 1) * PER_SHARD):
             self.offsets[bucket] = self.at
             if bucket in by_bucket:
                 self.at += self.index.write(orjson.dumps(by_bucket[bucket]))
@@ -251,8 +192,8 @@ class SnapshotWriter:
         self.lines = (directory / "catalog.lines").open("wb")
         self._lines_at = 0
         self._lines: mmap.mmap | bytes = b""
-        self._deferred = _ShardSpill(directory, "deferred")
-        self._learnt = _ShardSpill(directory, "learnt")
+        self._deferred = ShardSpill(directory, "deferred")
+        self._learnt = ShardSpill(directory, "learnt")
 
     def defer(
         self,
@@ -275,7 +216,7 @@ class SnapshotWriter:
         """Each shard and its deferred items: ``[bucket, item_id, position, sub, line_hash,
         views, line_offset, line_size]``. The catalog lines are readable from here on."""
         self.lines.close()
-        self._lines = _map_file(str(self.directory / "catalog.lines"))
+        self._lines = map_file(str(self.directory / "catalog.lines"))
         for shard, rows in self._deferred.shards():
             for view in self.views:
                 view.begin_shard()
@@ -299,7 +240,7 @@ class SnapshotWriter:
     def add_invalid(self, errors: list[ItemError]) -> None:
         self.n_invalid += 1
         for error in errors:
-            self.invalid.write(_error_row(error))
+            self.invalid.write(error_row(error))
 
     def close(self) -> dict[str, Any]:
         self.invalid.close()
@@ -319,13 +260,6 @@ class SnapshotWriter:
         return meta
 
 
-def _map_file(path: str) -> mmap.mmap | bytes:
-    with open(path, "rb") as fh:
-        if fh.seek(0, 2) == 0:
-            return b""  # mmap cannot map an empty file
-        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-
-
 class SnapshotReader:
     """One view of a written snapshot, read bucket by bucket (memory-mapped)."""
 
@@ -334,9 +268,9 @@ class SnapshotReader:
         self.meta = orjson.loads((directory / "meta.json").read_bytes())
         self.view: dict[str, Any] = self.meta["views"][view]
         self.base = directory / f"v{view}"
-        self._index = _map_file(f"{self.base}.index")
-        self._payloads = _map_file(f"{self.base}.payloads")
-        self._subs = _map_file(f"{self.base}.subs")
+        self._index = map_file(f"{self.base}.index")
+        self._payloads = map_file(f"{self.base}.payloads")
+        self._subs = map_file(f"{self.base}.subs")
         self._lines: mmap.mmap | bytes | None = None
 
     def bucket(self, bucket: int) -> list[Entry]:
@@ -359,15 +293,15 @@ class SnapshotReader:
     def line(self, entry: Entry) -> bytes:
         """The catalog line of an item the memory knew."""
         if self._lines is None:
-            self._lines = _map_file(str(self.directory / "catalog.lines"))
+            self._lines = map_file(str(self.directory / "catalog.lines"))
         offset, size = entry[7], entry[8]
         return bytes(self._lines[offset : offset + size])
 
     def invalid(self) -> Iterator[list[ItemError]]:
         """The catalog's invalid records, then the items this view's mapping refused: each
         item's errors."""
-        yield from _read_errors(self.directory / "invalid.jsonl")
-        yield from _read_errors(Path(f"{self.base}.errors.jsonl"))
+        yield from read_errors(self.directory / "invalid.jsonl")
+        yield from read_errors(Path(f"{self.base}.errors.jsonl"))
 
     def close(self) -> None:
         for m in (self._index, self._payloads, self._subs, self._lines):

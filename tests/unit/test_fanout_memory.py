@@ -164,13 +164,14 @@ def test_a_memory_kept_before_fingerprint_shares_were_kept_reads_the_same(setup:
 
 
 def test_index_entries_written_a_shard_at_a_time_join_those_spilled_before(tmp_path: Path) -> None:
-    from producers.fanout.snapshot import _PER_SHARD, SnapshotWriter
+    from producers.fanout.files import PER_SHARD
+    from producers.fanout.snapshot import SnapshotWriter
 
     writer = SnapshotWriter(tmp_path / "s", 1)
     view = writer.views[0]
     # Mapped as read (spilled): one item in shard 0, one in shard 1
     view.add("early", 3, "d1", "upsert", b'{"a":1}', line=1, sub=2)
-    view.add("later", _PER_SHARD + 1, "d2", "upsert", b'{"b":2}', line=2, sub=5)
+    view.add("later", PER_SHARD + 1, "d2", "upsert", b'{"b":2}', line=2, sub=5)
     # Known ones, shard by shard, written straight to the index
     view.begin_shard()
     view.add_known("known", 3, "d3", "upsert", size=7, raw=(0, 10), line=3, sub=2, share=5)
@@ -180,7 +181,7 @@ def test_index_entries_written_a_shard_at_a_time_join_those_spilled_before(tmp_p
     meta = writer.close()
     reader = SnapshotReader(tmp_path / "s", 0)
     assert [e[0] for e in reader.bucket(3)] == ["early", "known"]
-    assert [e[0] for e in reader.bucket(_PER_SHARD + 1)] == ["later"]
+    assert [e[0] for e in reader.bucket(PER_SHARD + 1)] == ["later"]
     assert reader.payload(reader.bucket(3)[0]) == b'{"a":1}' and reader.payload(reader.bucket(3)[1]) is None
     assert meta["views"][0]["counts"][3] == 2 and meta["views"][0]["items"] == 3
     reader.close()
