@@ -99,6 +99,11 @@ def submit_batch(batch_id: str, deps: Deps) -> Outcome:
 def _submit(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
     r = deps.r
     limits = Limits.on(r)
+    # The client is built before the request is granted: a worker's first one for a connection
+    # takes 50-150 ms on a busy host, and a request leaving that late after its grant reaches
+    # the provider together with those granted since, tripping a window that counts every
+    # request in any W seconds (``workers.quota.late_slack_ms``: 204 ms for 30 per 10 s).
+    deps.get_provider(batch.connection)
     # A job slot first (360Learning runs 3 bulk operations at once), then a request.
     wait_s = limits.take_job_slot(connection, batch.id) or limits.take_request(
         connection, connection.spec.submit_bucket, batch.id, cost=connection.spec.quota_per_submit

@@ -132,3 +132,29 @@ def test_an_empty_catalog_fails_the_run_with_a_reason(
     deps = make_deps(r, raw_r, FakeProvider())
     doc = run_document(r, start_run("acme", [], r=r, settings=deps.settings))
     assert doc is not None and doc["state"] == "failed" and doc["reason"] == "the catalog holds no items"
+
+
+def test_the_provider_client_is_built_before_the_request_is_granted(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker's first client for a connection takes 50-150 ms to build on a busy host: built
+    # after the grant, its request would leave that late and reach the provider together with
+    # the requests granted since (a sliding window of 30 per 10 s allows 204 ms).
+    from dataclasses import replace
+
+    from workers.ratelimit import Limits
+
+    order: list[str] = []
+    provider = FakeProvider()
+    deps = make_deps(r, raw_r, provider)
+    deps = replace(deps, get_provider=lambda name: order.append("client") or provider)
+    real = Limits.take_request
+
+    def take(self: Limits, *args: Any, **kw: Any) -> float:
+        order.append("grant")
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Limits, "take_request", take)
+    start_run("acme", [{"id": "a", "title": "T", "url": "https://a.example"}], r=r, settings=deps.settings)
+    assert submit_batch(sent.pop(0), deps) in ("submitted", "settled")
+    assert order[:2] == ["client", "grant"]
