@@ -136,6 +136,9 @@ def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None, due_ms: in
         return "failed"
     try:
         connection = deps.get_connection(batch.connection)
+        # Built before the poll is granted, as a submission's is (``submit._submit``): a
+        # worker's first client takes a while, and a poll that late trips a sliding window.
+        provider = deps.get_provider(batch.connection)
         wait_s = _poll_budget(deps, connection, batch)
         if wait_s > 0:
             count_limiter_wait(r, batch.connection, wait_s)
@@ -143,7 +146,7 @@ def poll_one(deps: Deps, batch_id: str, *, now_ms: int | None = None, due_ms: in
             _reschedule(deps, batch, max(0.0, wait_s - settings.tick_interval_s))
             return "throttled"
         with counting_for(batch.run_id, settings.run_retention_s):
-            status = deps.get_provider(batch.connection).poll(batch.job_ref)
+            status = provider.poll(batch.job_ref)
         crash_point("poll.after_answer")
     except (RateLimited, ConcurrencyLimited) as exc:
         # The provider pacing us is not the job failing: look again after its hint.

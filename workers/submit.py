@@ -50,7 +50,7 @@ from workers.locks import lock, remaining_s
 from workers.logs import batch_event
 from workers.metrics import count_limiter_wait, count_retry, last_status
 from workers.metrics.timeline import counting_for
-from workers.providers.base import OutboundItem, Submission
+from workers.providers.base import OutboundItem, Provider, Submission
 from workers.providers.deadline import track_writes
 from workers.ratelimit import Limits
 from workers.retry import decide
@@ -103,7 +103,7 @@ def _submit(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
     # takes 50-150 ms on a busy host, and a request leaving that late after its grant reaches
     # the provider together with those granted since, tripping a window that counts every
     # request in any W seconds (``workers.quota.late_slack_ms``: 204 ms for 30 per 10 s).
-    deps.get_provider(batch.connection)
+    provider = deps.get_provider(batch.connection)
     # A job slot first (360Learning runs 3 bulk operations at once), then a request.
     wait_s = limits.take_job_slot(connection, batch.id) or limits.take_request(
         connection, connection.spec.submit_bucket, batch.id, cost=connection.spec.quota_per_submit
@@ -112,13 +112,13 @@ def _submit(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
         count_limiter_wait(r, batch.connection, wait_s)
         _defer(deps, batch, connection, wait_s)
         return "deferred"
-    outcome = _send_locked(deps, batch, connection)
+    outcome = _send_locked(deps, batch, connection, provider)
     if outcome != "submitted":
         limits.release_job_slot(connection, batch.id)  # no remote job runs for it
     return outcome
 
 
-def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
+def _send_locked(deps: Deps, batch: Batch, connection: Connection, provider: Provider) -> Outcome:
     r = deps.r
     with lock(r, keys.batch_lock(batch.id), ttl_s=timing(deps.settings, connection).lock_s) as held:
         if not held:
@@ -137,10 +137,10 @@ def _send_locked(deps: Deps, batch: Batch, connection: Connection) -> Outcome:
                 connection=connection.name,
             )
             return _ambiguous(deps, current, connection, lost, time.monotonic())
-        return _send(deps, current, connection, secrets.token_hex(8))
+        return _send(deps, current, connection, provider, secrets.token_hex(8))
 
 
-def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outcome:
+def _send(deps: Deps, batch: Batch, connection: Connection, provider: Provider, token: str) -> Outcome:
     r, raw_r, settings = deps.r, deps.raw_r, deps.settings
     items = ledger.load_items(raw_r, batch.id)
     if items is None:
@@ -153,7 +153,7 @@ def _send(deps: Deps, batch: Batch, connection: Connection, token: str) -> Outco
     started = time.monotonic()
     last_status(clear=True)
     with counting_for(batch.run_id, settings.run_retention_s):  # its requests chart on the run
-        answer = _call_provider(deps, batch, connection, items, started)
+        answer = _call_provider(deps, batch, connection, provider, items, started=started)
     if isinstance(answer, str):
         return answer  # the attempt failed, and what became of the batch is recorded
     crash_point("submit.after_send")
@@ -187,12 +187,18 @@ def _refused(deps: Deps, batch: Batch, marked: str) -> Outcome:
 
 
 def _call_provider(
-    deps: Deps, batch: Batch, connection: Connection, items: list[OutboundItem], started: float
+    deps: Deps,
+    batch: Batch,
+    connection: Connection,
+    provider: Provider,
+    items: list[OutboundItem],
+    *,
+    started: float,
 ) -> Submission | Outcome:
     """The provider's answer, or, when the attempt failed, what was done about it."""
     with track_writes() as writes:
         try:
-            return deps.get_provider(batch.connection).submit(batch.op, items)  # type: ignore[arg-type]
+            return provider.submit(batch.op, items)  # type: ignore[arg-type]
         except (AnswerLost, UnverifiedAnswer) as exc:
             return _ambiguous(deps, batch, connection, exc, started)
         except (TransientError, ConfigError) as exc:

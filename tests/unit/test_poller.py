@@ -200,3 +200,29 @@ def test_a_hint_longer_than_the_deadline_is_cut_to_it(
     ((_, due_ms),) = r.zrange(keys.JOBS_DUE, 0, -1, withscores=True)
     seconds, micros = r.time()
     assert due_ms - (seconds * 1000 + micros // 1000) <= 31_000
+
+
+def test_the_provider_client_is_built_before_the_poll_is_granted(
+    r: redis.Redis, raw_r: redis.Redis, sent: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for a submission: a client built after the grant makes a worker's first poll leave
+    # late and reach the provider together with the requests granted since.
+    from dataclasses import replace
+
+    from workers.ratelimit import Limits
+
+    provider = FakeProvider(pending_polls=1)
+    deps = make_deps(r, raw_r, provider)
+    submitted_run(deps, sent, 1)
+    order: list[str] = []
+    deps = replace(deps, get_provider=lambda name: order.append("client") or provider)
+    real = Limits.take_request
+
+    def take(self: Limits, *args: Any, **kw: Any) -> float:
+        order.append("grant")
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Limits, "take_request", take)
+    make_all_due(r)
+    assert sweep(deps).outcomes == {"pending": 1}
+    assert order[:2] == ["client", "grant"]
