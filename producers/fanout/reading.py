@@ -171,9 +171,10 @@ def _map_deferred(writer: SnapshotWriter, groups: list[list[View]], memory: Memo
                         writer.views[view.index].refuse(mapped)
                     continue
                 op, _, digest, canonical = mapped
+                share = fingerprint(item_id, digest)
                 for view in chosen:
-                    share = writer.views[view.index].add(
-                        item_id, bucket, digest, op, canonical, line=position, sub=sub
+                    writer.views[view.index].add(
+                        item_id, bucket, digest, op, canonical, line=position, sub=sub, share=share
                     )
                 kept[group[0].mapping_key] = [digest, op, len(canonical), share]
             learnt[item_id] = [hashed, kept]
@@ -194,11 +195,13 @@ def _map_into(
             continue
         if mapped is None:
             mapped = map_canonical(course, position, view.mapper, view.options)
+            if not isinstance(mapped, list):
+                share = fingerprint(course.id, mapped[2])
         if isinstance(mapped, list):
             out.refuse(mapped)
         else:
             op, _, digest, canonical = mapped
-            share = out.add(course.id, place[0], digest, op, canonical, line=position, sub=place[1])
+            out.add(course.id, place[0], digest, op, canonical, line=position, sub=place[1], share=share)
     if mapped is None or isinstance(mapped, list):
         return None
     return [mapped[2], mapped[0], len(mapped[3]), share]

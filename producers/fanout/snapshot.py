@@ -45,7 +45,7 @@ from producers.fanout.files import (
 from producers.prepare import ItemError
 from workers import keys
 from workers.catalog_files import fanout_dir
-from workers.ledger.fingerprints import SUBS, fingerprint, fingerprint_hex
+from workers.ledger.fingerprints import SUBS, fingerprint_hex
 
 __all__ = ["SPILL_SHARDS", "Entry", "SnapshotReader", "SnapshotWriter", "fanout_dir", "remove"]
 
@@ -79,11 +79,12 @@ class _ViewWriter:
         self.items = self.excluded = self.refused = 0
 
     def add(
-        self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int, sub: int
-    ) -> int:
-        """One item (``bucket``, ``sub``: its bucket and sub-bucket, computed once for every
-        view); its share of the bucket's fingerprint."""
-        share = fingerprint(item_id, digest)
+        self, item_id: str, bucket: int, digest: str, op: str, canonical: bytes, *, line: int, sub: int,
+        share: int,
+    ) -> None:  # fmt: skip
+        """One item (``bucket``, ``sub``: its bucket and sub-bucket; ``share``: its share of the
+        bucket's fingerprint, ``workers.ledger.fingerprints.fingerprint``: each computed once
+        for every view)."""
         self._count(bucket, sub, share)
         size = len(canonical)
         row = (bucket, item_id, digest, op, size, self.offset, line, sub)
@@ -92,7 +93,6 @@ class _ViewWriter:
         self.offset += size
         if len(self.pending) >= ROWS_HELD:  # one write, not one per item
             self._write_payloads()
-        return share
 
     def add_known(
         self, item_id: str, bucket: int, digest: str, op: str, *, size: int, raw: tuple[int, int],

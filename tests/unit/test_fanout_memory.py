@@ -170,8 +170,8 @@ def test_index_entries_written_a_shard_at_a_time_join_those_spilled_before(tmp_p
     writer = SnapshotWriter(tmp_path / "s", 1)
     view = writer.views[0]
     # Mapped as read (spilled): one item in shard 0, one in shard 1
-    view.add("early", 3, "d1", "upsert", b'{"a":1}', line=1, sub=2)
-    view.add("later", PER_SHARD + 1, "d2", "upsert", b'{"b":2}', line=2, sub=5)
+    view.add("early", 3, "d1", "upsert", b'{"a":1}', line=1, sub=2, share=1)
+    view.add("later", PER_SHARD + 1, "d2", "upsert", b'{"b":2}', line=2, sub=5, share=2)
     # Known ones, shard by shard, written straight to the index
     view.begin_shard()
     view.add_known("known", 3, "d3", "upsert", size=7, raw=(0, 10), line=3, sub=2, share=5)
