@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import redis
 
+from producers.gc_pace import streaming_pace
 from producers.heartbeat import heartbeat
 from producers.prepare import ItemError, Prepared
 from producers.producer import Producer
@@ -347,7 +348,8 @@ def dry_run(
 def _feed(producer: Producer, feed: Callable[[Producer], None]) -> str:
     """Run ``feed``; a catalog that cannot be read is the run's fatal reason (no pruning then)."""
     try:
-        feed(producer)
+        with streaming_pace():
+            feed(producer)
     except CatalogError as exc:
         log.error("catalog unreadable run=%r reason=%s", producer.run_id, exc)
         return str(exc)
