@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from api.app import principal, require, state
 from api.problems import Problem
 from api.routes.common import visible_connection
-from schemas.api import (
+from schemas.api_connections import (
     ConnectionCreateSchema,
     ConnectionListSchema,
     ConnectionSchema,

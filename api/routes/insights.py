@@ -12,7 +12,8 @@ from flask_smorest import Blueprint
 
 from api.app import principal, require, state
 from api.routes.common import visible_connection, visible_run
-from schemas.api import ConnectionStatusSchema, FailuresQuerySchema, FailuresSchema, TimelineSchema
+from schemas.api import FailuresQuerySchema, FailuresSchema, TimelineSchema
+from schemas.api_connections import ConnectionStatusSchema
 from workers.ledger.listing import page_runs
 from workers.ledger.reasons import failures
 from workers.metrics.timeline import read_timeline

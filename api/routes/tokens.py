@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from api import tokens
 from api.app import principal, require, state
 from api.problems import Problem
-from schemas.api import TokenCreateSchema, TokenListSchema, TokenSchema
+from schemas.api_tokens import TokenCreateSchema, TokenListSchema, TokenSchema
 
 blp = Blueprint("tokens", __name__, url_prefix="/v1", description="API tokens (admin)")
 
