@@ -2,7 +2,7 @@
 
 Everything a run promises (README, "The run ledger") is kept here: runs and their exact
 counters (``runs``; read back as the run document by ``documents``), batches and their state
-transitions (``batches``, payloads in ``payloads``), where a pending batch waits (``queue``),
+transitions (``batches``; settling and splitting in ``batch_ends``; payloads in ``payloads``), where a pending batch waits (``queue``),
 when a remote job is polled next (``jobs``), what became of each item (``outcomes``, read back
 by ``items``; the last word on each item at a connection in ``item_status``), the
 announcement of a run's end (``outbox``, ``ending``), the doctor's check (``checks``), and
@@ -13,6 +13,7 @@ Other code asks through the names below; keys are built by ``workers.keys``.
 
 from __future__ import annotations
 
+from workers.ledger.batch_ends import settle_batch, split_batch, split_extra
 from workers.ledger.batches import (
     Batch,
     count_attempt,
@@ -23,9 +24,6 @@ from workers.ledger.batches import (
     mark_sending,
     mark_submitted,
     reopen,
-    settle_batch,
-    split_batch,
-    split_extra,
 )
 from workers.ledger.cancel import CANCELLED, cancel_batch, is_cancelled, request_cancel
 from workers.ledger.checks import Reachability, check_batches

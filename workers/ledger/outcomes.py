@@ -21,7 +21,8 @@ import redis
 from workers import keys
 from workers.config import Settings
 from workers.crashpoints import crash_point
-from workers.ledger.batches import Batch, load_blob, load_items, settle_batch
+from workers.ledger.batch_ends import settle_batch
+from workers.ledger.batches import Batch, load_blob, load_items
 from workers.ledger.ending import run_finished
 from workers.ledger.item_status import Hashes, encode, status_hashes
 from workers.ledger.payloads import decode_heads, decode_items
