@@ -3,7 +3,7 @@
 The body never sits in memory whole: a 1 GB catalog costs one chunk of RAM. The file is written
 under a temporary name, fsynced, renamed and its directory fsynced, so once the API answers with
 a run id, a crash of the API host cannot leave the producer an empty or half file. The producer
-(``producers.sync.start_reserved_run``) deletes it once read.
+(``producers.run_starts.start_reserved_run``) deletes it once read.
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def _dry_run(args: argparse.Namespace, options: Any) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from producers.sync import start_retry_run
+    from producers.run_starts import start_retry_run
 
     r = _redis()
     return _report_started(r, start_retry_run(args.run_id, r=r, send=_sender()), args)

@@ -26,7 +26,7 @@ import redis
 
 from producers.prepare import Prepared, prepare
 from producers.readers import Record
-from producers.sync import start_changes_run
+from producers.run_starts import start_changes_run
 from workers import keys, ledger, lua, ports
 from workers.config import Settings, get_settings
 from workers.errors import RequestTooLarge

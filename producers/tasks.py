@@ -10,7 +10,8 @@ from typing import Any
 
 from producers.changes import flush_changes, sweep_changes
 from producers.fanout import send_part, start_reserved_fanout
-from producers.sync import SyncOptions, start_reserved_run, start_run
+from producers.run_starts import start_reserved_run
+from producers.sync import SyncOptions, start_run
 from schemas.messages import FanoutPart, FlushChanges, ScheduledSync, StartFanout, StartRun, SyncCatalog
 from workers.connections import resolve_value
 from workers.ports import FANOUT_PART, FLUSH_CHANGES, SCHEDULED_SYNC, START_FANOUT, START_RUN, SYNC_CATALOG

@@ -13,7 +13,7 @@ from api.app import principal, require, state
 from api.idempotency import Claim, claim
 from api.routes.common import visible_connection, visible_run
 from api.uploads import format_of, store_upload
-from producers.sync import start_retry_run
+from producers.run_starts import start_retry_run
 from schemas.api import (
     ItemPageSchema,
     ItemsQuerySchema,

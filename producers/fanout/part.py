@@ -21,7 +21,8 @@ from producers.fanout.snapshot import SnapshotReader, fanout_dir, remove
 from producers.prepare import ItemError, Prepared, map_course, validate_record
 from producers.producer import Producer
 from producers.readers import Record
-from producers.sync import SyncOptions, claim_reserved, end_unstarted, produce_run
+from producers.run_starts import claim_reserved
+from producers.sync import SyncOptions, end_unstarted, produce_run
 from schemas.course import Course
 from workers import keys, ledger
 from workers.config import Settings, get_settings

@@ -21,7 +21,8 @@ import httpx
 import pytest
 import redis
 
-from producers.sync import SyncOptions, start_retry_run, start_run
+from producers.run_starts import start_retry_run
+from producers.sync import SyncOptions, start_run
 from tests.integration.conftest import Pipeline, kombo_config, record_figures
 from workers import keys
 from workers.ledger import FINAL_STATES, item_errors, run_document

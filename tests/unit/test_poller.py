@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import redis
 
-from producers.sync import SyncOptions, start_retry_run, start_run
+from producers.run_starts import start_retry_run
+from producers.sync import SyncOptions, start_run
 from tests.unit.helpers import configure_and_capture, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from producers.sync import start_reserved_run
+from producers.run_starts import start_reserved_run
 from tests.unit.helpers import configure_and_capture, make_deps
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys, ledger

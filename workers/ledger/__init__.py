@@ -2,11 +2,12 @@
 
 Everything a run promises (README, "The run ledger") is kept here: runs and their exact
 counters (``runs``; read back as the run document by ``documents``), batches and their state
-transitions (``batches``; settling and splitting in ``batch_ends``; payloads in ``payloads``), where a pending batch waits (``queue``),
-when a remote job is polled next (``jobs``), what became of each item (``outcomes``, read back
-by ``items``; the last word on each item at a connection in ``item_status``), the
-announcement of a run's end (``outbox``, ``ending``), the doctor's check (``checks``), and
-cancelling a run (``cancel``). Every change of more than one key is one script of ``workers/lua``.
+transitions (``batches``; settling and splitting in ``batch_ends``; payloads in ``payloads``),
+where a pending batch waits (``queue``), when a remote job is polled next (``jobs``), what
+became of each item (``outcomes``, read back by ``items``; the last word on each item at a
+connection in ``item_status``), the announcement of a run's end (``outbox``, ``ending``), the
+doctor's check (``checks``), and cancelling a run (``cancel``). Every change of more than one
+key is one script of ``workers/lua``.
 
 Other code asks through the names below; keys are built by ``workers.keys``.
 """
