@@ -68,6 +68,22 @@ def configure_and_capture(
     return capture_submissions(monkeypatch)
 
 
+def record_client_and_grant(monkeypatch: Any, deps: Deps, provider: FakeProvider) -> tuple[Deps, list[str]]:
+    """``deps`` whose provider client, when built, appends "client" to the list returned, and a
+    patched rate limiter that appends "grant" each time a request is granted."""
+    from workers.ratelimit import Limits
+
+    order: list[str] = []
+    real = Limits.take_request
+
+    def take(self: Limits, *args: Any, **kw: Any) -> float:
+        order.append("grant")
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Limits, "take_request", take)
+    return replace(deps, get_provider=lambda name: order.append("client") or provider), order
+
+
 def wait_until(predicate: Any, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():

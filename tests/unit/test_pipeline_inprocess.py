@@ -10,7 +10,7 @@ import redis
 
 from coursesync.sample import sample_items
 from producers.sync import SyncOptions, start_run
-from tests.unit.helpers import configure_and_capture, make_deps
+from tests.unit.helpers import configure_and_capture, make_deps, record_client_and_grant
 from workers import keys
 from workers.deps import Deps
 from workers.errors import AuthError, ProviderUnavailable
@@ -140,21 +140,8 @@ def test_the_provider_client_is_built_before_the_request_is_granted(
     # A worker's first client for a connection takes 50-150 ms to build on a busy host: built
     # after the grant, its request would leave that late and reach the provider together with
     # the requests granted since (a sliding window of 30 per 10 s allows 204 ms).
-    from dataclasses import replace
-
-    from workers.ratelimit import Limits
-
-    order: list[str] = []
     provider = FakeProvider()
-    deps = make_deps(r, raw_r, provider)
-    deps = replace(deps, get_provider=lambda name: order.append("client") or provider)
-    real = Limits.take_request
-
-    def take(self: Limits, *args: Any, **kw: Any) -> float:
-        order.append("grant")
-        return real(self, *args, **kw)
-
-    monkeypatch.setattr(Limits, "take_request", take)
+    deps, order = record_client_and_grant(monkeypatch, make_deps(r, raw_r, provider), provider)
     start_run("acme", [{"id": "a", "title": "T", "url": "https://a.example"}], r=r, settings=deps.settings)
     assert submit_batch(sent.pop(0), deps) in ("submitted", "settled")
     assert order[:2] == ["client", "grant"]

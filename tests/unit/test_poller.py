@@ -12,7 +12,7 @@ import redis
 
 from producers.run_starts import start_retry_run
 from producers.sync import SyncOptions, start_run
-from tests.unit.helpers import configure_and_capture, make_deps
+from tests.unit.helpers import configure_and_capture, make_deps, record_client_and_grant
 from tests.unit.test_pipeline_inprocess import CONFIG, drain
 from workers import keys
 from workers.deps import Deps
@@ -208,22 +208,10 @@ def test_the_provider_client_is_built_before_the_poll_is_granted(
 ) -> None:
     # As for a submission: a client built after the grant makes a worker's first poll leave
     # late and reach the provider together with the requests granted since.
-    from dataclasses import replace
-
-    from workers.ratelimit import Limits
-
     provider = FakeProvider(pending_polls=1)
     deps = make_deps(r, raw_r, provider)
     submitted_run(deps, sent, 1)
-    order: list[str] = []
-    deps = replace(deps, get_provider=lambda name: order.append("client") or provider)
-    real = Limits.take_request
-
-    def take(self: Limits, *args: Any, **kw: Any) -> float:
-        order.append("grant")
-        return real(self, *args, **kw)
-
-    monkeypatch.setattr(Limits, "take_request", take)
+    deps, order = record_client_and_grant(monkeypatch, deps, provider)
     make_all_due(r)
     assert sweep(deps).outcomes == {"pending": 1}
     assert order[:2] == ["client", "grant"]
